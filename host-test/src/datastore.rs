@@ -1,0 +1,312 @@
+//! One opened datastore: typed calls into the component's exports.
+
+use crate::bindings::exports::swamp::datastore::{datastore, lock, objects, sync_service, verifier};
+use crate::bindings::swamp::datastore::types as wit;
+use crate::bindings::GcsDatastore;
+use crate::host::State;
+use std::fmt;
+use wasmtime::component::ResourceAny;
+use wasmtime::Store;
+
+pub use datastore::EffectiveConfig;
+pub use lock::{LockInfo, LockOptions};
+pub use objects::{ObjectMeta, ObjectPage};
+pub use sync_service::{PhaseTiming, SyncReport};
+pub use verifier::Health;
+pub use wit::{ModelRef, SyncCapabilities, SyncContext, SyncOptions};
+
+/// The component's error, as WIT defines it.
+pub type GuestError = wit::Error;
+
+/// A failed call: the component reported an error, or the host/runtime failed (a trap).
+#[derive(Debug)]
+pub enum CallError {
+    /// The component's own error.
+    Guest(GuestError),
+    /// A trap or host failure.
+    Host(wasmtime::Error),
+}
+
+impl CallError {
+    /// The guest error, if that is what it is.
+    pub fn guest(&self) -> Option<&GuestError> {
+        match self {
+            CallError::Guest(g) => Some(g),
+            CallError::Host(_) => None,
+        }
+    }
+
+    /// A short name of the error case (`not-found`, `integrity`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Guest(g) => kind_of(g),
+            CallError::Host(_) => "host",
+        }
+    }
+
+    /// The remedy to show, if the error carries one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CallError::Guest(g) => hint_of(g),
+            CallError::Host(_) => None,
+        }
+    }
+}
+
+/// The case name of a guest error.
+pub fn kind_of(e: &GuestError) -> &'static str {
+    match e {
+        wit::Error::NotFound(_) => "not-found",
+        wit::Error::PreconditionFailed(_) => "precondition-failed",
+        wit::Error::Unauthenticated(_) => "unauthenticated",
+        wit::Error::PermissionDenied(_) => "permission-denied",
+        wit::Error::RateLimited(_) => "rate-limited",
+        wit::Error::Timeout(_) => "timeout",
+        wit::Error::Cancelled(_) => "cancelled",
+        wit::Error::InvalidConfig(_) => "invalid-config",
+        wit::Error::Integrity(_) => "integrity",
+        wit::Error::UnsafePath(_) => "unsafe-path",
+        wit::Error::Remote(_) => "remote",
+        wit::Error::Io(_) => "io",
+        wit::Error::Other(_) => "other",
+    }
+}
+
+/// The one-line message of a guest error.
+pub fn message_of(e: &GuestError) -> String {
+    match e {
+        wit::Error::NotFound(m)
+        | wit::Error::PreconditionFailed(m)
+        | wit::Error::RateLimited(m)
+        | wit::Error::Timeout(m)
+        | wit::Error::Cancelled(m)
+        | wit::Error::Integrity(m)
+        | wit::Error::UnsafePath(m)
+        | wit::Error::Io(m)
+        | wit::Error::Other(m) => m.clone(),
+        wit::Error::Unauthenticated(c) | wit::Error::PermissionDenied(c) => c.message.clone(),
+        wit::Error::InvalidConfig(c) => format!("invalid config field `{}`: {}", c.field, c.rule),
+        wit::Error::Remote(r) => r.message.clone(),
+    }
+}
+
+fn hint_of(e: &GuestError) -> Option<String> {
+    match e {
+        wit::Error::Unauthenticated(c) | wit::Error::PermissionDenied(c) => Some(c.hint.clone()),
+        wit::Error::NotFound(m) if m.contains("bucketGet") => {
+            Some("the bucket does not exist: check `bucket` in the config, or create it".into())
+        }
+        wit::Error::Timeout(_) => Some("raise requestTimeoutMs or check the network and apiEndpoint".into()),
+        wit::Error::RateLimited(_) => Some("GCS allows about one write per second per object; retry shortly".into()),
+        _ => None,
+    }
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Guest(g) => f.write_str(&message_of(g)),
+            CallError::Host(e) => write!(f, "component failed: {e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl From<wasmtime::Error> for CallError {
+    fn from(e: wasmtime::Error) -> Self {
+        CallError::Host(e)
+    }
+}
+
+/// The result of a call into the component.
+pub type CallResult<T> = Result<T, CallError>;
+
+fn flatten<T>(r: wasmtime::Result<Result<T, GuestError>>) -> CallResult<T> {
+    match r {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(g)) => Err(CallError::Guest(g)),
+        Err(e) => Err(CallError::Host(e)),
+    }
+}
+
+/// A datastore in its own store.
+pub struct Datastore {
+    store: Store<State>,
+    bindings: GcsDatastore,
+    _credentials: Option<tempfile::TempDir>,
+}
+
+/// Sync options with everything unset.
+pub fn no_options() -> SyncOptions {
+    SyncOptions {
+        rel_path: None,
+        context: None,
+        namespace: None,
+        metadata_only: false,
+        deadline_ms: None,
+    }
+}
+
+impl Datastore {
+    pub(crate) fn new(store: Store<State>, bindings: GcsDatastore, credentials: Option<tempfile::TempDir>) -> Self {
+        Datastore {
+            store,
+            bindings,
+            _credentials: credentials,
+        }
+    }
+
+    /// Validate and apply the JSON config.
+    pub async fn configure(&mut self, json: &str) -> CallResult<EffectiveConfig> {
+        let r = self.bindings.swamp_datastore_datastore().call_configure(&mut self.store, json).await;
+        flatten(r)
+    }
+
+    /// Capabilities.
+    pub async fn capabilities(&mut self) -> CallResult<SyncCapabilities> {
+        Ok(self.bindings.swamp_datastore_sync_service().call_capabilities(&mut self.store).await?)
+    }
+
+    /// `mark-dirty`.
+    pub async fn mark_dirty(&mut self, options: &SyncOptions) -> CallResult<()> {
+        let r = self.bindings.swamp_datastore_sync_service().call_mark_dirty(&mut self.store, options).await;
+        flatten(r)
+    }
+
+    /// `pull-changed`.
+    pub async fn pull(&mut self, options: &SyncOptions) -> CallResult<SyncReport> {
+        let r = self.bindings.swamp_datastore_sync_service().call_pull_changed(&mut self.store, options).await;
+        flatten(r)
+    }
+
+    /// `push-changed`.
+    pub async fn push(&mut self, options: &SyncOptions) -> CallResult<SyncReport> {
+        let r = self.bindings.swamp_datastore_sync_service().call_push_changed(&mut self.store, options).await;
+        flatten(r)
+    }
+
+    /// `verify`.
+    pub async fn verify(&mut self) -> CallResult<Health> {
+        Ok(self.bindings.swamp_datastore_verifier().call_verify(&mut self.store).await?)
+    }
+
+    /// `objects.put-file`.
+    pub async fn put_file(&mut self, rel: &str, key: &str, if_generation_match: Option<&str>) -> CallResult<ObjectMeta> {
+        let r = self
+            .bindings
+            .swamp_datastore_objects()
+            .call_put_file(&mut self.store, rel, key, if_generation_match)
+            .await;
+        flatten(r)
+    }
+
+    /// `objects.put-bytes`.
+    pub async fn put_bytes(&mut self, key: &str, data: &[u8], if_generation_match: Option<&str>) -> CallResult<ObjectMeta> {
+        let r = self
+            .bindings
+            .swamp_datastore_objects()
+            .call_put_bytes(&mut self.store, key, data, if_generation_match)
+            .await;
+        flatten(r)
+    }
+
+    /// `objects.get-file`.
+    pub async fn get_file(&mut self, key: &str, rel: &str) -> CallResult<ObjectMeta> {
+        let r = self.bindings.swamp_datastore_objects().call_get_file(&mut self.store, key, rel).await;
+        flatten(r)
+    }
+
+    /// `objects.get-bytes`.
+    pub async fn get_bytes(&mut self, key: &str) -> CallResult<(Vec<u8>, String)> {
+        let r = self.bindings.swamp_datastore_objects().call_get_bytes(&mut self.store, key).await;
+        flatten(r)
+    }
+
+    /// `objects.stat`.
+    pub async fn stat(&mut self, key: &str) -> CallResult<Option<ObjectMeta>> {
+        let r = self.bindings.swamp_datastore_objects().call_stat(&mut self.store, key).await;
+        flatten(r)
+    }
+
+    /// `objects.list-page`.
+    pub async fn list_page(&mut self, prefix: Option<&str>, delimiter: Option<&str>, page_size: Option<u32>, token: Option<&str>) -> CallResult<ObjectPage> {
+        let r = self
+            .bindings
+            .swamp_datastore_objects()
+            .call_list_page(&mut self.store, prefix, delimiter, page_size, token)
+            .await;
+        flatten(r)
+    }
+
+    /// `objects.list-all`.
+    pub async fn list_all(&mut self, prefix: Option<&str>) -> CallResult<Vec<ObjectMeta>> {
+        let r = self.bindings.swamp_datastore_objects().call_list_all(&mut self.store, prefix).await;
+        flatten(r)
+    }
+
+    /// `objects.delete`.
+    pub async fn delete(&mut self, key: &str, if_generation_match: Option<&str>) -> CallResult<bool> {
+        let r = self
+            .bindings
+            .swamp_datastore_objects()
+            .call_delete(&mut self.store, key, if_generation_match)
+            .await;
+        flatten(r)
+    }
+
+    /// `objects.copy`.
+    pub async fn copy(&mut self, src: &str, dst: &str) -> CallResult<ObjectMeta> {
+        let r = self.bindings.swamp_datastore_objects().call_copy(&mut self.store, src, dst).await;
+        flatten(r)
+    }
+
+    /// Create a lock handle (nothing is sent yet).
+    pub async fn lock(&mut self, options: &LockOptions) -> CallResult<ResourceAny> {
+        Ok(self
+            .bindings
+            .swamp_datastore_lock()
+            .distributed_lock()
+            .call_constructor(&mut self.store, options)
+            .await?)
+    }
+
+    /// `lock.acquire`.
+    pub async fn lock_acquire(&mut self, lock: ResourceAny) -> CallResult<LockInfo> {
+        let r = self.bindings.swamp_datastore_lock().distributed_lock().call_acquire(&mut self.store, lock).await;
+        flatten(r)
+    }
+
+    /// `lock.extend` (heartbeat): false when the lock was lost.
+    pub async fn lock_extend(&mut self, lock: ResourceAny) -> CallResult<bool> {
+        let r = self.bindings.swamp_datastore_lock().distributed_lock().call_extend(&mut self.store, lock).await;
+        flatten(r)
+    }
+
+    /// `lock.release`: a warning when nothing was deleted.
+    pub async fn lock_release(&mut self, lock: ResourceAny) -> CallResult<Option<String>> {
+        Ok(self.bindings.swamp_datastore_lock().distributed_lock().call_release(&mut self.store, lock).await?)
+    }
+
+    /// `lock.inspect`.
+    pub async fn lock_inspect(&mut self, lock: ResourceAny) -> CallResult<Option<LockInfo>> {
+        let r = self.bindings.swamp_datastore_lock().distributed_lock().call_inspect(&mut self.store, lock).await;
+        flatten(r)
+    }
+
+    /// `lock.force-release`.
+    pub async fn lock_force_release(&mut self, lock: ResourceAny, nonce: &str) -> CallResult<bool> {
+        let r = self
+            .bindings
+            .swamp_datastore_lock()
+            .distributed_lock()
+            .call_force_release(&mut self.store, lock, nonce)
+            .await;
+        flatten(r)
+    }
+
+    /// `lock.is-held`.
+    pub async fn lock_is_held(&mut self, lock: ResourceAny) -> CallResult<bool> {
+        Ok(self.bindings.swamp_datastore_lock().distributed_lock().call_is_held(&mut self.store, lock).await?)
+    }
+}

@@ -1,0 +1,21 @@
+//! The wasmtime host of the gcs-datastore component: the test harness, the `swamp-gcs`
+//! command line and the benchmarks share it.
+//!
+//! - `host.rs`: compile the component once, open datastores in fresh sandboxed stores.
+//! - `datastore.rs`: typed calls into one datastore's exports; `CallError`.
+//! - `send.rs`: the HTTP send path: allow-list, pooled client, accounting, faults.
+//! - `traffic.rs`: request classification (list, metadata, download, upload, ...) and counts.
+//! - `faults.rs`: fault rules (delay, status, reset, lost reply, truncate, corrupt, stall).
+//! - `emulator.rs`: start and stop fake-gcs-server from the project's virtualenv.
+//! - `bindings.rs`: `bindgen!` of the WIT world.
+
+pub mod bindings;
+pub mod datastore;
+pub mod emulator;
+pub mod faults;
+pub mod host;
+pub mod send;
+pub mod traffic;
+
+pub use datastore::{CallError, CallResult, Datastore};
+pub use host::{DatastoreOptions, Host};

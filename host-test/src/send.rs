@@ -1,0 +1,285 @@
+//! The host's HTTP send path for guest requests: the allow-list, the pooled client, request
+//! accounting and fault injection, all in `WasiHttpHooks::send_request`.
+
+use crate::faults::{FaultAction, FaultPlan};
+use crate::traffic::{object_of, RequestKind, Traffic};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+
+/// The pooled client every store shares: connections are reused across requests and
+/// stores, which matters most against real GCS over TLS (wasm-notes.md §4).
+pub type Pool = Client<hyper_rustls::HttpsConnector<HttpConnector>, WasiBody>;
+
+/// Build the pool.
+pub fn new_pool() -> Pool {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1024)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(https)
+}
+
+/// Where the guest may connect: `host:port` authorities, exact match.
+#[derive(Debug, Clone, Default)]
+pub struct AllowList(BTreeSet<String>);
+
+impl AllowList {
+    /// An allow-list of authorities (`host:port`; the default port is added for URLs).
+    pub fn new<I: IntoIterator<Item = S>, S: Into<String>>(items: I) -> Self {
+        AllowList(items.into_iter().map(Into::into).collect())
+    }
+
+    /// Allow the authority of a URL (`http://h:p/...`).
+    pub fn allow_url(&mut self, url: &str) {
+        if let Some(a) = authority_of_url(url) {
+            self.0.insert(a);
+        }
+    }
+
+    /// Allow an authority.
+    pub fn allow(&mut self, authority: &str) {
+        self.0.insert(authority.to_string());
+    }
+
+    /// Is this `host:port` allowed?
+    pub fn allows(&self, authority: &str) -> bool {
+        self.0.contains(authority)
+    }
+
+    /// The entries.
+    pub fn entries(&self) -> Vec<String> {
+        self.0.iter().cloned().collect()
+    }
+}
+
+/// `host:port` of a URL, with the scheme's default port filled in.
+pub fn authority_of_url(url: &str) -> Option<String> {
+    let (default_port, rest) = if let Some(r) = url.strip_prefix("https://") {
+        (443, r)
+    } else if let Some(r) = url.strip_prefix("http://") {
+        (80, r)
+    } else {
+        return None;
+    };
+    let auth = rest.split(['/', '?']).next()?;
+    if auth.is_empty() {
+        return None;
+    }
+    Some(with_port(auth, default_port))
+}
+
+fn with_port(authority: &str, default_port: u16) -> String {
+    let has_port = match authority.rfind(':') {
+        Some(i) => !authority.ends_with(']') && authority[i + 1..].chars().all(|c| c.is_ascii_digit()),
+        None => false,
+    };
+    if has_port {
+        authority.to_string()
+    } else {
+        format!("{authority}:{default_port}")
+    }
+}
+
+/// Per-store hooks; the shared parts sit behind `Arc`s.
+pub struct Hooks {
+    /// Allowed authorities.
+    pub allow: Arc<AllowList>,
+    /// Connection pool.
+    pub pool: Pool,
+    /// Counters.
+    pub traffic: Arc<Traffic>,
+    /// Faults.
+    pub faults: Arc<FaultPlan>,
+    /// Upper bound on waiting for a response head when the guest gives no timeout.
+    pub default_timeout: Duration,
+}
+
+fn envelope(status: u16, reason: &str, message: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"error":{{"code":{status},"message":"{message}","errors":[{{"message":"{message}","domain":"{}","reason":"{reason}"}}]}}}}"#,
+        if status == 429 { "usageLimits" } else { "global" }
+    ))
+}
+
+fn full_body(b: Bytes) -> WasiBody {
+    Full::new(b).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn canned(status: u16, body: Bytes) -> http::Response<WasiBody> {
+    let mut r = http::Response::new(full_body(body));
+    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert("content-type", http::HeaderValue::from_static("application/json; charset=UTF-8"));
+    r
+}
+
+fn done() -> IoFuture {
+    Box::new(async { Ok(()) })
+}
+
+impl WasiHttpHooks for Hooks {
+    fn send_request(&mut self, request: http::Request<WasiBody>, options: Option<RequestOptions>, _fut: IoFuture) -> SendFuture {
+        let scheme_port = if request.uri().scheme_str() == Some("https") { 443 } else { 80 };
+        let authority = request.uri().authority().map(|a| with_port(a.as_str(), scheme_port)).unwrap_or_default();
+        if !self.allow.allows(&authority) {
+            // Refused before any connection is opened.
+            self.traffic.denied();
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        let method = request.method().as_str().to_string();
+        let path = request.uri().path().to_string();
+        let query = request.uri().query().unwrap_or("").to_string();
+        let kind = RequestKind::classify(&method, &path, &query);
+        let object = object_of(&path, &query);
+        let index = self.traffic.record(&method, kind, object.clone());
+        if let Some(len) = request.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+            self.traffic.add_sent(len);
+        }
+        let fault = self.faults.decide(&method, kind, &object);
+        let pool = self.pool.clone();
+        let traffic = self.traffic.clone();
+        let head_timeout = options
+            .and_then(|o| o.first_byte_timeout)
+            .unwrap_or(self.default_timeout);
+        Box::new(async move {
+            let result = forward(pool, request, fault, head_timeout, traffic.clone()).await;
+            match &result {
+                Ok((resp, _)) => traffic.set_status(index, resp.status().as_u16()),
+                Err(_) => traffic.set_status(index, 0),
+            }
+            result
+        })
+    }
+}
+
+async fn forward(
+    pool: Pool,
+    request: http::Request<WasiBody>,
+    fault: Option<FaultAction>,
+    head_timeout: Duration,
+    traffic: Arc<Traffic>,
+) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
+    match &fault {
+        Some(FaultAction::Delay(d)) => tokio::time::sleep(*d).await,
+        Some(FaultAction::Status(code)) => {
+            let reason = match code {
+                503 => "backendError",
+                500 => "internalError",
+                401 => "required",
+                403 => "forbidden",
+                404 => "notFound",
+                412 => "conditionNotMet",
+                _ => "injected",
+            };
+            return Ok((canned(*code, envelope(*code, reason, "injected fault")), done()));
+        }
+        Some(FaultAction::RateLimit) => {
+            return Ok((canned(429, envelope(429, "rateLimitExceeded", "The object exceeded the rate limit for object mutation operations (create, update, and delete). Please reduce your request rate.")), done()));
+        }
+        Some(FaultAction::ResetBefore) => {
+            return Err(HttpError::ConnectionTerminated);
+        }
+        Some(FaultAction::Stall) => {
+            // Hold the request until the guest gives up; bounded so a broken test ends.
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            return Err(HttpError::ConnectionReadTimeout);
+        }
+        _ => {}
+    }
+    let response = match tokio::time::timeout(head_timeout, pool.request(request)).await {
+        Err(_) => return Err(HttpError::ConnectionReadTimeout),
+        Ok(Err(e)) => return Err(map_client_error(&e)),
+        Ok(Ok(r)) => r,
+    };
+    let (parts, body) = response.into_parts();
+    match fault {
+        Some(FaultAction::ResetAfterCommit) => {
+            // Drain so the server-side effect is complete and the connection can be reused.
+            let _ = body.collect().await;
+            Err(HttpError::ConnectionTerminated)
+        }
+        Some(FaultAction::Truncate(n)) => {
+            let bytes = body.collect().await.map_err(|e| HttpError::InternalError(Some(e.to_string())))?.to_bytes();
+            let keep = bytes.slice(..n.min(bytes.len()));
+            traffic.add_received(keep.len() as u64);
+            let frames: Vec<Result<Frame<Bytes>, HttpError>> = vec![
+                Ok(Frame::data(keep)),
+                Err(HttpError::InternalError(Some("injected: body cut short".into()))),
+            ];
+            let body = StreamBody::new(futures::stream::iter(frames)).boxed_unsync();
+            Ok((http::Response::from_parts(parts, body), done()))
+        }
+        Some(FaultAction::Corrupt) => {
+            let bytes = body.collect().await.map_err(|e| HttpError::InternalError(Some(e.to_string())))?.to_bytes();
+            let mut v = bytes.to_vec();
+            if let Some(b) = v.first_mut() {
+                *b ^= 0x55;
+            }
+            traffic.add_received(v.len() as u64);
+            Ok((http::Response::from_parts(parts, full_body(Bytes::from(v))), done()))
+        }
+        _ => {
+            let counted = body
+                .map_frame(move |f| {
+                    if let Some(d) = f.data_ref() {
+                        traffic.add_received(d.len() as u64);
+                    }
+                    f
+                })
+                .map_err(|e| HttpError::InternalError(Some(e.to_string())))
+                .boxed_unsync();
+            Ok((http::Response::from_parts(parts, counted), done()))
+        }
+    }
+}
+
+fn map_client_error(e: &hyper_util::client::legacy::Error) -> HttpError {
+    use std::error::Error as _;
+    if e.is_connect() {
+        let refused = e
+            .source()
+            .and_then(|s| s.source())
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+        if refused {
+            return HttpError::ConnectionRefused;
+        }
+        return HttpError::InternalError(Some(format!("connect failed: {e}")));
+    }
+    HttpError::InternalError(Some(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorities_get_default_ports() {
+        assert_eq!(authority_of_url("https://storage.googleapis.com/x").as_deref(), Some("storage.googleapis.com:443"));
+        assert_eq!(authority_of_url("http://127.0.0.1:4443").as_deref(), Some("127.0.0.1:4443"));
+        assert_eq!(authority_of_url("http://metadata.google.internal/a").as_deref(), Some("metadata.google.internal:80"));
+        assert_eq!(authority_of_url("ftp://x"), None);
+        let allow = AllowList::new(["127.0.0.1:4443"]);
+        assert!(allow.allows("127.0.0.1:4443"));
+        assert!(!allow.allows("localhost:4443"));
+        assert!(!allow.allows("127.0.0.1:1"));
+    }
+}

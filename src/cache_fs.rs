@@ -1,0 +1,129 @@
+//! The cache directory: the one preopened directory of the sandbox.
+//!
+//! Every local path is built here from a cache-relative key after the key was checked to
+//! stay inside the cache, and every file is written atomically (temporary file in the same
+//! directory, then rename) so a crash never leaves a half-written file under its real name.
+
+use crate::error::{Error, Result};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Where the host preopens the cache, unless it says otherwise in `SWAMP_GCS_CACHE_DIR`.
+pub const DEFAULT_CACHE_MOUNT: &str = "/cache";
+
+/// Suffix of temporary files; the walkers skip them and a rerun removes stale ones.
+pub const TMP_SUFFIX: &str = ".swamp-tmp";
+
+/// The cache root.
+#[derive(Debug, Clone)]
+pub struct CacheDir {
+    root: PathBuf,
+}
+
+/// Check that a cache-relative key stays inside the cache: no absolute path, no `..`,
+/// no empty or `.` segment, no backslash (a TypeScript client on Windows would treat it as
+/// a separator), no NUL.
+pub fn check_rel(rel: &str) -> Result<()> {
+    let reason = if rel.is_empty() {
+        Some("empty path")
+    } else if rel.starts_with('/') {
+        Some("absolute path")
+    } else if rel.contains('\\') {
+        Some("backslash in path")
+    } else if rel.contains('\0') {
+        Some("NUL byte in path")
+    } else if rel.split('/').any(|s| s == "..") {
+        Some("`..` segment escapes the cache")
+    } else if rel.split('/').any(|s| s.is_empty() || s == ".") {
+        Some("empty or `.` segment")
+    } else if rel.len() > 4096 {
+        Some("path longer than 4096 bytes")
+    } else {
+        None
+    };
+    match reason {
+        Some(why) => Err(Error::unsafe_path(rel, why)),
+        None => Ok(()),
+    }
+}
+
+impl CacheDir {
+    /// A cache rooted at `root` (a guest path).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        CacheDir { root: root.into() }
+    }
+
+    /// The root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The local path of a checked cache-relative key.
+    pub fn path(&self, rel: &str) -> Result<PathBuf> {
+        check_rel(rel)?;
+        Ok(self.root.join(rel))
+    }
+
+    /// Read a whole file.
+    pub fn read(&self, rel: &str) -> Result<Vec<u8>> {
+        let p = self.path(rel)?;
+        std::fs::read(&p).map_err(|e| Error::io("read", rel, &e))
+    }
+
+    /// Write a file atomically, creating parent directories.
+    pub fn write_atomic(&self, rel: &str, data: &[u8], nonce: u64) -> Result<()> {
+        let path = self.path(rel)?;
+        write_atomic_path(&path, rel, data, nonce)
+    }
+}
+
+/// Write `data` to `path` through a temporary sibling and a rename.
+pub fn write_atomic_path(path: &Path, shown: &str, data: &[u8], nonce: u64) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory for", shown, &e))?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.{nonce:016x}{TMP_SUFFIX}"));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all().or_else(|e| {
+            // Some hosts cannot fsync through the sandbox; the rename still keeps readers
+            // from seeing a partial file.
+            if e.kind() == std::io::ErrorKind::Unsupported { Ok(()) } else { Err(e) }
+        })?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io("write", shown, &e));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_keys_are_refused() {
+        for bad in ["", "/etc/x", "../x", "a/../../x", "a\\..\\x", "a//b", "./a", "a/./b", "a/..", "a\0b"] {
+            assert!(check_rel(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["a", "data/@test/model-type-000/u/file-0000.json", ".datastore-index.json", "a/..b/c..", "ü/ñ"] {
+            assert!(check_rel(good).is_ok(), "{good:?} refused");
+        }
+    }
+
+    #[test]
+    fn atomic_write_leaves_no_temp_files() {
+        let dir = std::env::temp_dir().join(format!("cachefs-test-{}", std::process::id()));
+        let cache = CacheDir::new(&dir);
+        cache.write_atomic("a/b/c.txt", b"one", 1).unwrap();
+        cache.write_atomic("a/b/c.txt", b"two", 2).unwrap();
+        assert_eq!(cache.read("a/b/c.txt").unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.join("a/b")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("c.txt")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

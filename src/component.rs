@@ -1,0 +1,298 @@
+//! The component's face: WIT bindings, the per-instance state, and conversions between WIT
+//! types and the crate's types. No logic of its own lives here.
+
+use crate::cache_fs::{check_rel, CacheDir, DEFAULT_CACHE_MOUNT};
+use crate::config::{Config, ConfigEnv};
+use crate::error::{Error, ErrorKind};
+use crate::gcs::{GcsClient, ObjectMeta};
+use crate::runtime::{Datastore, DatastoreAuth};
+use crate::transport::Clock;
+use crate::wasi_platform::WasiPlatform;
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+
+wit_bindgen::generate!({
+    path: "wit",
+    world: "gcs-datastore",
+    generate_all,
+});
+
+use exports::swamp::datastore::{datastore, lock, objects, sync_service, verifier};
+use swamp::datastore::types as wit;
+
+struct Component;
+export!(Component);
+
+thread_local! {
+    /// One datastore per component instance: the host gives every datastore its own store.
+    static INSTANCE: RefCell<Option<Rc<Datastore>>> = const { RefCell::new(None) };
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The configured datastore, or the error telling the host to call `configure` first.
+fn instance() -> Result<Rc<Datastore>, wit::Error> {
+    INSTANCE.with(|i| i.borrow().clone()).ok_or_else(|| {
+        wit::Error::InvalidConfig(wit::ConfigFailure {
+            field: "(config)".into(),
+            rule: "the datastore is not configured: call datastore.configure first".into(),
+        })
+    })
+}
+
+/// Run async work to completion on wstd's reactor; every export is a blocking call.
+fn run<T>(fut: impl Future<Output = T>) -> T {
+    wstd::runtime::block_on(fut)
+}
+
+/// Map the crate's error onto the closed WIT variant.
+pub(crate) fn to_wit(e: Error) -> wit::Error {
+    let msg = e.message.clone();
+    match e.kind {
+        ErrorKind::NotFound => wit::Error::NotFound(msg),
+        ErrorKind::PreconditionFailed => wit::Error::PreconditionFailed(msg),
+        ErrorKind::Unauthenticated { hint } => wit::Error::Unauthenticated(wit::CredentialFailure { message: msg, hint }),
+        ErrorKind::PermissionDenied { hint } => wit::Error::PermissionDenied(wit::CredentialFailure { message: msg, hint }),
+        ErrorKind::RateLimited => wit::Error::RateLimited(msg),
+        ErrorKind::Timeout => wit::Error::Timeout(msg),
+        ErrorKind::Cancelled => wit::Error::Cancelled(msg),
+        ErrorKind::InvalidConfig { field, rule } => wit::Error::InvalidConfig(wit::ConfigFailure { field, rule }),
+        ErrorKind::Integrity => wit::Error::Integrity(msg),
+        ErrorKind::UnsafePath => wit::Error::UnsafePath(msg),
+        ErrorKind::Io => wit::Error::Io(msg),
+        ErrorKind::Remote => {
+            let g = e.gcs.unwrap_or_default();
+            wit::Error::Remote(wit::RemoteFailure {
+                status: g.status,
+                reason: g.reason,
+                message: msg,
+                body_preview: g.body_preview,
+                upload_id: g.upload_id,
+            })
+        }
+        ErrorKind::Other => wit::Error::Other(msg),
+    }
+}
+
+impl datastore::Guest for Component {
+    fn configure(config_json: String) -> Result<datastore::EffectiveConfig, wit::Error> {
+        let cfg_env = ConfigEnv {
+            request_timeout_ms: env("SWAMP_GCS_REQUEST_TIMEOUT_MS"),
+            storage_emulator_host: env("STORAGE_EMULATOR_HOST"),
+        };
+        let cfg = Config::parse(&config_json, &cfg_env).map_err(to_wit)?;
+        let platform = Rc::new(WasiPlatform);
+        let auth = DatastoreAuth::for_config(&cfg, platform.clone());
+        let cache = CacheDir::new(env("SWAMP_GCS_CACHE_DIR").unwrap_or_else(|| DEFAULT_CACHE_MOUNT.into()));
+        let effective = datastore::EffectiveConfig {
+            bucket: cfg.bucket.clone(),
+            prefix: cfg.prefix.clone(),
+            api_endpoint: cfg.api_endpoint.clone(),
+            emulator: cfg.emulator,
+            pull_concurrency: cfg.pull_concurrency,
+            push_concurrency: cfg.push_concurrency,
+            request_timeout_ms: cfg.request_timeout_ms,
+        };
+        let client = Rc::new(GcsClient::new(cfg, platform, auth));
+        INSTANCE.with(|i| *i.borrow_mut() = Some(Rc::new(Datastore::new(client, cache))));
+        Ok(effective)
+    }
+}
+
+fn meta_to_wit(ds: &Datastore, m: ObjectMeta) -> objects::ObjectMeta {
+    let key = ds.client.cfg.relative_key(&m.name).unwrap_or(&m.name).to_string();
+    objects::ObjectMeta {
+        key,
+        size: m.size,
+        generation: m.generation,
+        metageneration: m.metageneration,
+        updated: m.updated,
+        crc32c: m.crc32c,
+        md5_hash: m.md5_hash,
+    }
+}
+
+/// Run one export against the configured instance with an optional call deadline.
+fn with_instance<T>(deadline_ms: Option<u64>, f: impl AsyncFnOnce(Rc<Datastore>) -> Result<T, Error>) -> Result<T, wit::Error> {
+    let ds = instance()?;
+    let deadline = deadline_ms.map(|d| ds.client.platform().now_ms() + d);
+    ds.client.set_deadline(deadline);
+    let out = run(f(ds.clone()));
+    ds.client.set_deadline(None);
+    out.map_err(to_wit)
+}
+
+impl objects::Guest for Component {
+    fn put_file(rel_path: String, key: String, if_generation_match: Option<String>) -> Result<objects::ObjectMeta, wit::Error> {
+        with_instance(None, async |ds| {
+            check_rel(&key)?;
+            let data = ds.cache.read(&rel_path)?;
+            let meta = ds.client.upload(&key, &data, if_generation_match.as_deref()).await?;
+            Ok(meta_to_wit(&ds, meta))
+        })
+    }
+
+    fn put_bytes(key: String, data: Vec<u8>, if_generation_match: Option<String>) -> Result<objects::ObjectMeta, wit::Error> {
+        with_instance(None, async |ds| {
+            check_rel(&key)?;
+            let meta = ds.client.upload(&key, &data, if_generation_match.as_deref()).await?;
+            Ok(meta_to_wit(&ds, meta))
+        })
+    }
+
+    fn get_file(key: String, rel_path: String) -> Result<objects::ObjectMeta, wit::Error> {
+        with_instance(None, async |ds| {
+            check_rel(&key)?;
+            // Refuse a bad destination before any byte is fetched.
+            ds.cache.path(&rel_path)?;
+            let dl = ds.client.download(&key).await?;
+            ds.cache.write_atomic(&rel_path, &dl.data, ds.client.platform().random_u64())?;
+            Ok(objects::ObjectMeta {
+                key,
+                size: dl.data.len() as u64,
+                generation: dl.generation,
+                metageneration: String::new(),
+                updated: None,
+                crc32c: Some(crate::gcs::checksum::crc32c_b64(&dl.data)),
+                md5_hash: Some(crate::gcs::checksum::md5_b64(&dl.data)),
+            })
+        })
+    }
+
+    fn get_bytes(key: String) -> Result<(Vec<u8>, String), wit::Error> {
+        with_instance(None, async |ds| {
+            check_rel(&key)?;
+            let dl = ds.client.download(&key).await?;
+            Ok((dl.data, dl.generation))
+        })
+    }
+
+    fn stat(key: String) -> Result<Option<objects::ObjectMeta>, wit::Error> {
+        with_instance(None, async |ds| {
+            check_rel(&key)?;
+            Ok(ds.client.stat(&key).await?.map(|m| meta_to_wit(&ds, m)))
+        })
+    }
+
+    fn list_page(prefix: Option<String>, delimiter: Option<String>, page_size: Option<u32>, page_token: Option<String>) -> Result<objects::ObjectPage, wit::Error> {
+        with_instance(None, async |ds| {
+            let page = ds
+                .client
+                .list_page(prefix.as_deref(), delimiter.as_deref(), page_size, page_token.as_deref())
+                .await?;
+            let cfg = &ds.client.cfg;
+            Ok(objects::ObjectPage {
+                prefixes: page.prefixes.iter().map(|p| cfg.relative_key(p).unwrap_or(p).to_string()).collect(),
+                items: page.items.into_iter().map(|m| meta_to_wit(&ds, m)).collect(),
+                next_page_token: page.next_page_token,
+            })
+        })
+    }
+
+    fn list_all(prefix: Option<String>) -> Result<Vec<objects::ObjectMeta>, wit::Error> {
+        with_instance(None, async |ds| {
+            let all = ds.client.list_all(prefix.as_deref()).await?;
+            Ok(all.into_iter().map(|m| meta_to_wit(&ds, m)).collect())
+        })
+    }
+
+    fn delete(key: String, if_generation_match: Option<String>) -> Result<bool, wit::Error> {
+        with_instance(None, async |ds| {
+            check_rel(&key)?;
+            ds.client.delete(&key, if_generation_match.as_deref()).await
+        })
+    }
+
+    fn copy(source_key: String, destination_key: String) -> Result<objects::ObjectMeta, wit::Error> {
+        with_instance(None, async |ds| {
+            check_rel(&source_key)?;
+            check_rel(&destination_key)?;
+            let meta = ds.client.copy(&source_key, &destination_key).await?;
+            Ok(meta_to_wit(&ds, meta))
+        })
+    }
+}
+
+impl verifier::Guest for Component {
+    fn verify() -> verifier::Health {
+        let ds = match instance() {
+            Ok(ds) => ds,
+            Err(_) => {
+                return verifier::Health {
+                    healthy: false,
+                    message: "GCS datastore is not configured".into(),
+                    latency_ms: 0.0,
+                    datastore_type: crate::verify::DATASTORE_TYPE.into(),
+                    details: vec![],
+                }
+            }
+        };
+        let h = run(crate::verify::verify(&ds.client));
+        verifier::Health {
+            healthy: h.healthy,
+            message: h.message,
+            latency_ms: h.latency_ms,
+            datastore_type: crate::verify::DATASTORE_TYPE.into(),
+            details: h.details,
+        }
+    }
+}
+
+impl sync_service::Guest for Component {
+    fn capabilities() -> wit::SyncCapabilities {
+        wit::SyncCapabilities {
+            scoped_sync: false,
+            lazy_hydration: false,
+            namespaced_sync: false,
+            two_phase_sync: false,
+            preview_push: false,
+            control_plane: false,
+        }
+    }
+
+    fn mark_dirty(_options: wit::SyncOptions) -> Result<(), wit::Error> {
+        Err(wit::Error::Other("mark-dirty: not in this build".into()))
+    }
+
+    fn pull_changed(_options: wit::SyncOptions) -> Result<sync_service::SyncReport, wit::Error> {
+        Err(wit::Error::Other("pull-changed: not in this build".into()))
+    }
+
+    fn push_changed(_options: wit::SyncOptions) -> Result<sync_service::SyncReport, wit::Error> {
+        Err(wit::Error::Other("push-changed: not in this build".into()))
+    }
+}
+
+impl lock::Guest for Component {
+    type DistributedLock = LockHandle;
+}
+
+/// Placeholder until the lock lands.
+pub struct LockHandle;
+
+impl lock::GuestDistributedLock for LockHandle {
+    fn new(_options: lock::LockOptions) -> Self {
+        LockHandle
+    }
+    fn acquire(&self) -> Result<lock::LockInfo, wit::Error> {
+        Err(wit::Error::Other("lock: not in this build".into()))
+    }
+    fn extend(&self) -> Result<bool, wit::Error> {
+        Ok(false)
+    }
+    fn release(&self) -> Option<String> {
+        None
+    }
+    fn inspect(&self) -> Result<Option<lock::LockInfo>, wit::Error> {
+        Ok(None)
+    }
+    fn force_release(&self, _nonce: String) -> Result<bool, wit::Error> {
+        Ok(false)
+    }
+    fn is_held(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,191 @@
+//! The one error type of the crate: a kind, whether a retry may help, and what GCS said.
+//!
+//! Every failure is built here so that messages stay one line, never carry a token, and map
+//! onto the closed WIT `error` variant in exactly one place (`component.rs`).
+
+use std::fmt;
+
+/// What went wrong, in the terms the caller can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// HTTP 404, or a missing local file where one was required.
+    NotFound,
+    /// HTTP 412 `conditionNotMet` or 304.
+    PreconditionFailed,
+    /// HTTP 401 or a credential/token failure; carries the remedy.
+    Unauthenticated { hint: String },
+    /// HTTP 403; carries the remedy.
+    PermissionDenied { hint: String },
+    /// HTTP 429 (after retries).
+    RateLimited,
+    /// A request or call deadline ran out.
+    Timeout,
+    /// The caller cancelled.
+    Cancelled,
+    /// A config field broke a rule.
+    InvalidConfig { field: String, rule: String },
+    /// Downloaded bytes failed their checksum.
+    Integrity,
+    /// A path would leave the cache.
+    UnsafePath,
+    /// Any other HTTP error answer.
+    Remote,
+    /// Local filesystem failure.
+    Io,
+    /// Transport failures, malformed answers, everything else.
+    Other,
+}
+
+/// Details of a GCS error answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcsDetail {
+    /// HTTP status.
+    pub status: u16,
+    /// `error.errors[0].reason` (or `error.code`) from the envelope.
+    pub reason: Option<String>,
+    /// First 256 bytes of the body, lossily decoded, with a length note when cut.
+    pub body_preview: Option<String>,
+    /// `X-GUploader-UploadID`.
+    pub upload_id: Option<String>,
+}
+
+/// The crate's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    /// The kind.
+    pub kind: ErrorKind,
+    /// Whether repeating the same request may succeed.
+    pub retryable: bool,
+    /// One line: operation, object and cause.
+    pub message: String,
+    /// What GCS answered, when it answered.
+    pub gcs: Option<GcsDetail>,
+}
+
+/// Crate result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error of `kind` with a message; not retryable.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            retryable: false,
+            message: one_line(message.into()),
+            gcs: None,
+        }
+    }
+
+    /// Mark whether a retry may help.
+    pub fn retryable(mut self, yes: bool) -> Self {
+        self.retryable = yes;
+        self
+    }
+
+    /// Attach GCS details.
+    pub fn with_gcs(mut self, detail: GcsDetail) -> Self {
+        self.gcs = Some(detail);
+        self
+    }
+
+    /// Prefix the message with what we were doing (`"push data/a.json: "`).
+    pub fn context(mut self, what: impl fmt::Display) -> Self {
+        self.message = one_line(format!("{what}: {}", self.message));
+        self
+    }
+
+    /// An invalid-config error naming the field and the rule.
+    pub fn config(field: &str, rule: impl Into<String>) -> Self {
+        let rule = rule.into();
+        Error::new(
+            ErrorKind::InvalidConfig {
+                field: field.to_string(),
+                rule: rule.clone(),
+            },
+            format!("invalid config field `{field}`: {rule}"),
+        )
+    }
+
+    /// A local I/O error on `path`.
+    pub fn io(op: &str, path: &str, err: &std::io::Error) -> Self {
+        let kind = if err.kind() == std::io::ErrorKind::NotFound {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Io
+        };
+        Error::new(kind, format!("{op} {path}: {err}"))
+    }
+
+    /// A path that would leave the cache.
+    pub fn unsafe_path(path: &str, why: &str) -> Self {
+        Error::new(
+            ErrorKind::UnsafePath,
+            format!("refusing path {path:?}: {why}"),
+        )
+    }
+
+    /// A timeout.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Timeout, message).retryable(true)
+    }
+
+    /// Anything else.
+    pub fn other(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Other, message)
+    }
+
+    /// True for 404.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ErrorKind::NotFound
+    }
+
+    /// True for 412/304.
+    pub fn is_precondition_failed(&self) -> bool {
+        self.kind == ErrorKind::PreconditionFailed
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Errors are shown on one line; fold any newline a cause carried.
+fn one_line(s: String) -> String {
+    if s.contains(['\n', '\r']) {
+        s.split(['\n', '\r'])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        let e = Error::other("first\nsecond\r\n third").context("push a.json");
+        assert_eq!(e.message, "push a.json: first second third");
+    }
+
+    #[test]
+    fn config_error_names_field_and_rule() {
+        let e = Error::config("bucket", "must be 3-63 characters");
+        assert!(e.message.contains("`bucket`"));
+        assert_eq!(
+            e.kind,
+            ErrorKind::InvalidConfig {
+                field: "bucket".into(),
+                rule: "must be 3-63 characters".into()
+            }
+        );
+    }
+}

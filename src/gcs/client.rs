@@ -1,0 +1,557 @@
+//! The GCS client: builds requests (`request.rs`), signs and sends them through the
+//! transport seam with deadlines and retries, checks integrity, and maps answers to errors
+//! (`response.rs`).
+
+use super::checksum::{crc32c_b64, md5_b64, parse_goog_hash, verify};
+use super::request::{self as rq, Preconditions};
+use super::response::{classify, transport_error, ListPage, ObjectMeta, RewriteStatus};
+use crate::config::Config;
+use crate::error::{Error, ErrorKind, Result};
+use crate::retry::{backoff_delay, unit_from, with_retry, Idempotency};
+use crate::transport::{Clock, HttpRequest, HttpResponse, Transport};
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+
+/// Supplies bearer tokens. Emulator mode uses [`NoAuth`].
+pub trait Authorizer {
+    /// A token to send, or `None` for no `Authorization` header.
+    fn bearer(&self) -> impl Future<Output = Result<Option<String>>>;
+    /// Forget `rejected` if it is still the cached token (called once after a 401; a late
+    /// 401 for an older token must not throw away a fresh one).
+    fn invalidate(&self, rejected: &str);
+}
+
+/// No credentials (emulator mode).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoAuth;
+
+impl Authorizer for NoAuth {
+    async fn bearer(&self) -> Result<Option<String>> {
+        Ok(None)
+    }
+    fn invalidate(&self, _rejected: &str) {}
+}
+
+/// A downloaded object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Download {
+    /// The bytes, integrity-checked.
+    pub data: Vec<u8>,
+    /// `x-goog-generation` of exactly these bytes (empty when the server did not say).
+    pub generation: String,
+}
+
+/// The GCS JSON-API client of one datastore.
+pub struct GcsClient<P, A> {
+    /// The validated configuration.
+    pub cfg: Config,
+    platform: Rc<P>,
+    auth: A,
+    /// Absolute monotonic deadline of the current call, if bounded.
+    deadline: Cell<Option<u64>>,
+}
+
+/// Which statuses besides 2xx a caller wants to see instead of an error.
+const ACCEPT_308: &[u16] = &[308];
+
+impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
+    /// A client for `cfg` over `platform`.
+    pub fn new(cfg: Config, platform: Rc<P>, auth: A) -> Self {
+        GcsClient {
+            cfg,
+            platform,
+            auth,
+            deadline: Cell::new(None),
+        }
+    }
+
+    /// The platform (transport and clock).
+    pub fn platform(&self) -> &P {
+        &self.platform
+    }
+
+    /// Bound every request from now on by an absolute monotonic deadline.
+    pub fn set_deadline(&self, deadline_ms: Option<u64>) {
+        self.deadline.set(deadline_ms);
+    }
+
+    /// Fail fast once the call's deadline has passed.
+    pub fn check_deadline(&self, what: &str) -> Result<()> {
+        match self.deadline.get() {
+            Some(d) if self.platform.now_ms() >= d => Err(Error::timeout(format!(
+                "call deadline exceeded before {what}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn request_timeout(&self) -> u64 {
+        let per_request = self.cfg.request_timeout_ms as u64;
+        match self.deadline.get() {
+            Some(d) => per_request.min(d.saturating_sub(self.platform.now_ms()).max(1)),
+            None => per_request,
+        }
+    }
+
+    /// Send one request once: auth header, deadline, classification. A 401 refreshes the
+    /// token and repeats the request once, since tokens can be revoked before they expire.
+    async fn send_once(&self, op: &str, key: &str, req: &HttpRequest, accept: &[u16]) -> Result<HttpResponse> {
+        self.check_deadline(&format!("{op} {key}"))?;
+        let mut refreshed = false;
+        loop {
+            let mut signed = req.clone();
+            let token = self.auth.bearer().await?;
+            if let Some(t) = &token {
+                signed.headers.push(("authorization".into(), format!("Bearer {t}")));
+            }
+            let timeout = self.request_timeout();
+            let resp = self
+                .platform
+                .send(&signed, timeout)
+                .await
+                .map_err(|e| transport_error(op, key, &e, timeout))?;
+            if resp.is_success() || accept.contains(&resp.status) {
+                return Ok(resp);
+            }
+            if let (401, false, Some(t)) = (resp.status, refreshed, &token) {
+                self.auth.invalidate(t);
+                refreshed = true;
+                continue;
+            }
+            return Err(classify(op, key, &resp));
+        }
+    }
+
+    /// Send with the retry policy for `idempotency`.
+    async fn send(&self, op: &str, key: &str, idempotency: Idempotency, req: &HttpRequest, accept: &[u16]) -> Result<HttpResponse> {
+        with_retry(&*self.platform, &self.cfg.retry, idempotency, self.deadline.get(), |_| {
+            self.send_once(op, key, req, accept)
+        })
+        .await
+    }
+
+    /// `GET` the bucket: reachable and permitted.
+    pub async fn bucket_get(&self) -> Result<()> {
+        let bucket = self.cfg.bucket.clone();
+        self.send("bucketGet", &bucket, Idempotency::Always, &rq::bucket_get(&self.cfg), &[])
+            .await
+            .map(|_| ())
+    }
+
+    /// Object metadata, `None` when absent.
+    pub async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>> {
+        let req = rq::object_metadata(&self.cfg, key, &Preconditions::default());
+        match self.send("getMetadata", key, Idempotency::Always, &req, &[]).await {
+            Ok(resp) => ObjectMeta::parse("getMetadata", key, &resp.body).map(Some),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Download an object and check it against the hashes the server announced. A
+    /// mismatch is retried like a transport fault (the stored object is usually fine and
+    /// the bytes were damaged on the way) and reported as `integrity` when it persists.
+    pub async fn download(&self, key: &str) -> Result<Download> {
+        let req = rq::media_download(&self.cfg, key, None);
+        with_retry(&*self.platform, &self.cfg.retry, Idempotency::Always, self.deadline.get(), |_| async {
+            let resp = self.send_once("download", key, &req, &[]).await?;
+            check_download(key, resp)
+        })
+        .await
+    }
+
+    /// Upload bytes. With `if_generation_match` the write is conditional (`"0"` creates
+    /// only) and a 412 that follows an ambiguous failure is resolved by reading back.
+    pub async fn upload(&self, key: &str, data: &[u8], if_generation_match: Option<&str>) -> Result<ObjectMeta> {
+        let cond = Preconditions::generation_match(if_generation_match);
+        if data.len() as u64 >= self.cfg.resumable_threshold {
+            return self.upload_resumable(key, data, &cond).await;
+        }
+        let boundary = rq::boundary_for(data, self.platform.random_u64());
+        let req = rq::multipart_upload(&self.cfg, key, data, &cond, &boundary);
+        if !cond.any() {
+            let resp = self.send("upload", key, Idempotency::SameContent, &req, &[]).await?;
+            return ObjectMeta::parse("upload", key, &resp.body);
+        }
+        let req = &req;
+        self.conditional_write(key, data, move |attempt_key| async move {
+            let resp = self.send_once("upload", attempt_key, req, &[]).await?;
+            ObjectMeta::parse("upload", attempt_key, &resp.body)
+        })
+        .await
+    }
+
+    /// A conditional write, retried on transient failures. Because a retried conditional
+    /// write fails with 412 when our own earlier attempt committed but its reply was lost
+    /// (gcs-api.md §2), any 412 or ambiguous failure after a first ambiguous failure is
+    /// settled by reading the object back: same content means the write was ours.
+    async fn conditional_write<'a, F, Fut>(&'a self, key: &'a str, data: &[u8], attempt: F) -> Result<ObjectMeta>
+    where
+        F: Fn(&'a str) -> Fut,
+        Fut: Future<Output = Result<ObjectMeta>>,
+    {
+        let ambiguous = Cell::new(false);
+        let outcome = with_retry(&*self.platform, &self.cfg.retry, Idempotency::Conditional, self.deadline.get(), |_| async {
+            match attempt(key).await {
+                Err(e) if e.retryable && e.kind != ErrorKind::RateLimited => {
+                    // A 5xx or broken connection may have happened after the commit.
+                    ambiguous.set(true);
+                    Err(e)
+                }
+                other => other,
+            }
+        })
+        .await;
+        match outcome {
+            Ok(meta) => Ok(meta),
+            Err(e) if ambiguous.get() && (e.is_precondition_failed() || e.retryable) => {
+                match self.read_back_matches(key, data).await? {
+                    Some(meta) => Ok(meta),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The object's metadata when its content equals `data`.
+    async fn read_back_matches(&self, key: &str, data: &[u8]) -> Result<Option<ObjectMeta>> {
+        let Some(meta) = self.stat(key).await? else {
+            return Ok(None);
+        };
+        let crc_ok = meta.crc32c.as_deref() == Some(crc32c_b64(data).as_str());
+        let md5_ok = meta.md5_hash.as_deref().is_none_or(|m| m == md5_b64(data));
+        Ok((crc_ok && md5_ok && meta.size == data.len() as u64).then_some(meta))
+    }
+
+    /// Resumable upload in chunks; a broken chunk is followed by a status query and the
+    /// upload continues from what the server persisted.
+    async fn upload_resumable(&self, key: &str, data: &[u8], cond: &Preconditions) -> Result<ObjectMeta> {
+        let total = data.len() as u64;
+        let whole_crc = crc32c_b64(data);
+        let start = rq::resumable_start(&self.cfg, key, total, cond);
+        let resp = self.send("resumableStart", key, Idempotency::Always, &start, &[]).await?;
+        let session = resp
+            .header("location")
+            .map(|l| self.absolute_url(l))
+            .ok_or_else(|| Error::other(format!("GCS resumableStart {key}: no session URI in the answer")))?;
+
+        let mut offset = 0u64;
+        let mut failures = 0u32;
+        let started = self.platform.now_ms();
+        loop {
+            let end = (offset + self.cfg.chunk_size).min(total);
+            let chunk = &data[offset as usize..end as usize];
+            let last = end == total;
+            let req = rq::resumable_chunk(&session, chunk, offset, total, last.then_some(whole_crc.as_str()));
+            let result = self.send_once("resumableChunk", key, &req, ACCEPT_308).await;
+            let result = match result {
+                Err(e) if e.retryable || e.is_not_found() => {
+                    failures += 1;
+                    let budget_spent = failures >= self.cfg.retry.max_attempts
+                        || self.platform.now_ms().saturating_sub(started) > self.cfg.retry.max_elapsed_ms;
+                    if budget_spent || e.is_not_found() {
+                        return Err(e.context(format!("resumable upload of {key} at byte {offset}")));
+                    }
+                    let wait = backoff_delay(&self.cfg.retry, failures - 1, unit_from(self.platform.random_u64()), false);
+                    self.platform.sleep(wait).await;
+                    // Ask the session what it kept, rather than guessing.
+                    let status = rq::resumable_status(&session, total);
+                    self.send("resumableStatus", key, Idempotency::Always, &status, ACCEPT_308).await
+                }
+                other => other,
+            }?;
+            match resp_status(&result) {
+                308 => offset = persisted_offset(&result),
+                _ => return ObjectMeta::parse("resumableChunk", key, &result.body),
+            }
+            if offset > total {
+                return Err(Error::other(format!("GCS resumable upload of {key}: server reports {offset} of {total} bytes")));
+            }
+        }
+    }
+
+    fn absolute_url(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else {
+            format!("{}{}", self.cfg.api_endpoint, location)
+        }
+    }
+
+    /// One listing page.
+    pub async fn list_page(&self, prefix: Option<&str>, delimiter: Option<&str>, max_results: Option<u32>, page_token: Option<&str>) -> Result<ListPage> {
+        let req = rq::list(&self.cfg, prefix, delimiter, max_results, page_token);
+        let what = prefix.unwrap_or("");
+        let resp = self.send("list", what, Idempotency::Always, &req, &[]).await?;
+        ListPage::parse("list", what, &resp.body)
+    }
+
+    /// Every object under `prefix`, following page tokens.
+    pub async fn list_all(&self, prefix: Option<&str>) -> Result<Vec<ObjectMeta>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.list_page(prefix, None, None, token.as_deref()).await?;
+            out.extend(page.items);
+            match page.next_page_token {
+                // A server that repeats a token would loop forever.
+                Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    /// Delete; a missing object counts as done (`Ok(false)`).
+    pub async fn delete(&self, key: &str, if_generation_match: Option<&str>) -> Result<bool> {
+        let cond = Preconditions::generation_match(if_generation_match);
+        let idem = if cond.any() { Idempotency::Conditional } else { Idempotency::SameContent };
+        match self.send("delete", key, idem, &rq::delete(&self.cfg, key, &cond), &[]).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Server-side copy, following `rewriteToken` until GCS reports it done.
+    pub async fn copy(&self, src: &str, dst: &str) -> Result<ObjectMeta> {
+        let mut token: Option<String> = None;
+        // Each call moves at least a chunk; the bound only stops a server that never says done.
+        for _ in 0..100_000 {
+            let req = rq::rewrite(&self.cfg, src, dst, token.as_deref());
+            let resp = self.send("copy", src, Idempotency::Always, &req, &[]).await?;
+            let status = RewriteStatus::parse("copy", src, &resp.body)?;
+            if status.done {
+                return match status.resource {
+                    Some(meta) => Ok(meta),
+                    None => self
+                        .stat(dst)
+                        .await?
+                        .ok_or_else(|| Error::other(format!("GCS copy {src} -> {dst}: done but destination missing"))),
+                };
+            }
+            token = Some(status.token.ok_or_else(|| {
+                Error::other(format!("GCS copy {src} -> {dst}: not done and no rewriteToken"))
+            })?);
+        }
+        Err(Error::other(format!("GCS copy {src} -> {dst}: never completed")))
+    }
+}
+
+fn resp_status(resp: &HttpResponse) -> u16 {
+    resp.status
+}
+
+/// The next byte to send after a 308: the `Range: bytes=0-N` header says N is persisted.
+fn persisted_offset(resp: &HttpResponse) -> u64 {
+    resp.header("range")
+        .and_then(|r| r.trim().strip_prefix("bytes=0-"))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .map_or(0, |n| n + 1)
+}
+
+/// Integrity check of a whole-object download.
+fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
+    let generation = resp.header("x-goog-generation").unwrap_or("").to_string();
+    let gzip_stored = resp
+        .header("x-goog-stored-content-encoding")
+        .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
+    if !gzip_stored {
+        if let Some(stored) = resp.header("x-goog-stored-content-length").and_then(|v| v.parse::<u64>().ok()) {
+            if stored != resp.body.len() as u64 {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!("GCS download {key}: received {} of {stored} bytes", resp.body.len()),
+                )
+                .retryable(true));
+            }
+        }
+        let announced = parse_goog_hash(
+            resp.headers
+                .iter()
+                .filter(|(k, _)| k.eq_ignore_ascii_case("x-goog-hash"))
+                .map(|(_, v)| v.as_str()),
+        );
+        if let Err(m) = verify(&resp.body, &announced) {
+            return Err(Error::new(ErrorKind::Integrity, format!("GCS download {key}: {m}; nothing was written")).retryable(true));
+        }
+    }
+    Ok(Download {
+        data: resp.body,
+        generation,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConfigEnv;
+    use crate::transport::{Method, TransportError};
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    /// A transport that answers from a script and records what it was sent.
+    struct Scripted {
+        answers: RefCell<VecDeque<std::result::Result<HttpResponse, TransportError>>>,
+        sent: RefCell<Vec<HttpRequest>>,
+        now: Cell<u64>,
+    }
+
+    impl Scripted {
+        fn new(answers: Vec<std::result::Result<HttpResponse, TransportError>>) -> Rc<Self> {
+            Rc::new(Scripted { answers: RefCell::new(answers.into()), sent: RefCell::new(vec![]), now: Cell::new(0) })
+        }
+    }
+
+    impl Transport for Scripted {
+        async fn send(&self, req: &HttpRequest, _timeout_ms: u64) -> std::result::Result<HttpResponse, TransportError> {
+            self.sent.borrow_mut().push(req.clone());
+            self.answers.borrow_mut().pop_front().unwrap_or(Err(TransportError::Connection("script exhausted".into())))
+        }
+    }
+
+    impl Clock for Scripted {
+        fn now_ms(&self) -> u64 {
+            self.now.get()
+        }
+        fn unix_ms(&self) -> i64 {
+            0
+        }
+        async fn sleep(&self, ms: u64) {
+            self.now.set(self.now.get() + ms);
+        }
+        fn random_u64(&self) -> u64 {
+            42
+        }
+    }
+
+    fn ok(status: u16, headers: &[(&str, &str)], body: &[u8]) -> std::result::Result<HttpResponse, TransportError> {
+        Ok(HttpResponse {
+            status,
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: body.to_vec(),
+        })
+    }
+
+    fn client(t: Rc<Scripted>, extra: &str) -> GcsClient<Scripted, NoAuth> {
+        let json = format!(r#"{{"bucket":"bkt","apiEndpoint":"http://127.0.0.1:9","retryInitialDelayMs":10{extra}}}"#);
+        GcsClient::new(Config::parse(&json, &ConfigEnv::default()).unwrap(), t, NoAuth)
+    }
+
+    fn run<F: Future>(f: F) -> F::Output {
+        futures_util::FutureExt::now_or_never(f).expect("scripted I/O never pends")
+    }
+
+    fn object_json(name: &str, data: &[u8], generation: &str) -> Vec<u8> {
+        format!(r#"{{"name":"{name}","size":"{}","generation":"{generation}","metageneration":"1","crc32c":"{}","md5Hash":"{}"}}"#, data.len(), crc32c_b64(data), md5_b64(data)).into_bytes()
+    }
+
+    #[test]
+    fn download_checks_hashes() {
+        let hash = format!("crc32c={}", crc32c_b64(b"good"));
+        let t = Scripted::new(vec![
+            ok(200, &[("x-goog-hash", &hash), ("x-goog-generation", "7")], b"evil"),
+            ok(200, &[("x-goog-hash", &hash), ("x-goog-generation", "7")], b"evil"),
+        ]);
+        let c = client(t.clone(), r#","retryMaxAttempts":2"#);
+        let err = run(c.download("k")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Integrity);
+        assert_eq!(t.sent.borrow().len(), 2, "integrity failures are retried");
+
+        let t = Scripted::new(vec![ok(200, &[("x-goog-hash", &hash), ("x-goog-generation", "7")], b"good")]);
+        let d = run(client(t, "").download("k")).unwrap();
+        assert_eq!((d.data.as_slice(), d.generation.as_str()), (&b"good"[..], "7"));
+    }
+
+    #[test]
+    fn short_body_is_an_integrity_error() {
+        let t = Scripted::new(vec![ok(200, &[("x-goog-stored-content-length", "10")], b"12345")]);
+        let err = run(client(t, r#","retryMaxAttempts":1"#).download("k")).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Integrity);
+    }
+
+    #[test]
+    fn retry_503_then_success_and_412_not_retried() {
+        let t = Scripted::new(vec![ok(503, &[], b""), ok(200, &[], &object_json("k", b"x", "1"))]);
+        let meta = run(client(t.clone(), "").stat("k")).unwrap().unwrap();
+        assert_eq!(meta.generation, "1");
+        assert_eq!(t.sent.borrow().len(), 2);
+
+        let t = Scripted::new(vec![ok(412, &[], b"")]);
+        let err = run(client(t.clone(), "").upload("k", b"data", Some("0"))).unwrap_err();
+        assert!(err.is_precondition_failed());
+        assert_eq!(t.sent.borrow().len(), 1, "a plain 412 is an answer, not a fault");
+    }
+
+    #[test]
+    fn lost_reply_on_conditional_write_is_resolved_by_read_back() {
+        let data = b"lock body";
+        let t = Scripted::new(vec![
+            Err(TransportError::Connection("reset after commit".into())),
+            ok(412, &[], b""),
+            ok(200, &[], &object_json("k", data, "99")),
+        ]);
+        let meta = run(client(t.clone(), "").upload("k", data, Some("0"))).unwrap();
+        assert_eq!(meta.generation, "99");
+        let sent = t.sent.borrow();
+        assert_eq!(sent.len(), 3);
+        assert_eq!(sent[2].method, Method::Get);
+
+        // Someone else's content: the 412 stands.
+        let t = Scripted::new(vec![
+            Err(TransportError::Connection("reset".into())),
+            ok(412, &[], b""),
+            ok(200, &[], &object_json("k", b"other", "5")),
+        ]);
+        assert!(run(client(t, "").upload("k", data, Some("0"))).unwrap_err().is_precondition_failed());
+    }
+
+    #[test]
+    fn list_all_follows_tokens() {
+        let t = Scripted::new(vec![
+            ok(200, &[], br#"{"items":[{"name":"a"}],"nextPageToken":"p2"}"#),
+            ok(200, &[], br#"{"items":[{"name":"b"}]}"#),
+        ]);
+        let all = run(client(t.clone(), "").list_all(None)).unwrap();
+        assert_eq!(all.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(t.sent.borrow()[1].url.ends_with("pageToken=p2"));
+    }
+
+    #[test]
+    fn resumable_resumes_after_a_broken_chunk() {
+        let data: Vec<u8> = (0..(600 * 1024u32)).map(|i| i as u8).collect();
+        let t = Scripted::new(vec![
+            ok(200, &[("location", "/upload/session/1")], b""),
+            ok(308, &[("range", "bytes=0-262143")], b""),
+            ok(503, &[], b""),
+            ok(308, &[("range", "bytes=0-524287")], b""),
+            ok(200, &[], &object_json("big", &data, "3")),
+        ]);
+        let c = client(t.clone(), r#","resumableThresholdBytes":1000,"resumableChunkBytes":262144"#);
+        let meta = run(c.upload("big", &data, None)).unwrap();
+        assert_eq!(meta.size, data.len() as u64);
+        let sent = t.sent.borrow();
+        let ranges: Vec<_> = sent.iter().filter_map(|r| r.header_value("content-range")).collect();
+        assert_eq!(ranges, ["bytes 0-262143/614400", "bytes 262144-524287/614400", "bytes */614400", "bytes 524288-614399/614400"]);
+        assert_eq!(sent[1].url, "http://127.0.0.1:9/upload/session/1");
+        assert!(sent[4].header_value("x-goog-hash").is_some(), "last chunk carries the crc");
+    }
+
+    #[test]
+    fn copy_loops_until_done() {
+        let t = Scripted::new(vec![
+            ok(200, &[], br#"{"done":false,"rewriteToken":"t1"}"#),
+            ok(200, &[], br#"{"done":true,"resource":{"name":"d","generation":"4"}}"#),
+        ]);
+        let meta = run(client(t.clone(), "").copy("s", "d")).unwrap();
+        assert_eq!(meta.generation, "4");
+        assert!(t.sent.borrow()[1].url.ends_with("rewriteToken=t1"));
+    }
+
+    #[test]
+    fn delete_missing_is_not_an_error() {
+        let t = Scripted::new(vec![ok(404, &[], b"")]);
+        assert!(!run(client(t, "").delete("gone", None)).unwrap());
+    }
+}

@@ -1,0 +1,17 @@
+//! The GCS JSON-API client.
+//!
+//! - `encode.rs`: percent-encoding of object names (one path segment) and queries.
+//! - `checksum.rs`: CRC32C and MD5 as GCS encodes them, `x-goog-hash` parsing and checks.
+//! - `request.rs`: PURE request builders, one per API call.
+//! - `response.rs`: PURE response models and the single error classification.
+//! - `client.rs`: signing, sending, retries, integrity, resumable uploads, read-back.
+
+pub mod checksum;
+pub mod client;
+pub mod encode;
+pub mod request;
+pub mod response;
+
+pub use client::{Authorizer, Download, GcsClient, NoAuth};
+pub use request::Preconditions;
+pub use response::{ListPage, ObjectMeta};

@@ -1,0 +1,291 @@
+//! Retries: which failures are worth repeating, how long to wait, and the loop that does it.
+//!
+//! The maths is pure (`backoff_delay`) and the loop takes the clock as a parameter, so the
+//! whole policy is tested natively without sleeping.
+
+use crate::config::RetrySettings;
+use crate::error::{Error, ErrorKind, Result};
+use crate::transport::Clock;
+use std::future::Future;
+
+/// GCS allows about one mutation per second per object name; a retry sooner than that
+/// after a `rateLimitExceeded` answer just earns another 429 (gcs-api.md §3).
+pub const RATE_LIMIT_MIN_DELAY_MS: u64 = 1000;
+
+/// Whether a request may be repeated without changing its effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idempotency {
+    /// Reads, listings, bucket get: always safe to repeat.
+    Always,
+    /// A write with a generation precondition: safe to repeat, but a 412 on a repeat may
+    /// be our own earlier success; the caller resolves that by reading the object back.
+    Conditional,
+    /// An unconditional upload of fixed bytes to a fixed name: repeating it stores the same
+    /// content again, which is what the caller wants.
+    SameContent,
+    /// Never repeat (e.g. a lock body write, whose second attempt could steal from a
+    /// successor).
+    Never,
+}
+
+/// Whether a failure of a request with `idempotency` should be retried.
+pub fn should_retry(err: &Error, idempotency: Idempotency) -> bool {
+    err.retryable && idempotency != Idempotency::Never
+}
+
+/// Whether an error is GCS's per-object (or per-bucket) rate limit.
+pub fn is_rate_limit(err: &Error) -> bool {
+    err.kind == ErrorKind::RateLimited
+        || err.gcs.as_ref().is_some_and(|g| {
+            g.status == 429
+                || matches!(
+                    g.reason.as_deref(),
+                    Some("rateLimitExceeded") | Some("userRateLimitExceeded")
+                )
+        })
+}
+
+/// Delay before retry number `retry` (0 = the first retry), given a uniform random value
+/// `unit` in [0, 1). Exponential growth capped at `max_delay_ms`, with "equal jitter": half
+/// the delay is fixed and half is random, so retries spread out but never fire at once.
+pub fn backoff_delay(settings: &RetrySettings, retry: u32, unit: f64, rate_limited: bool) -> u64 {
+    let exp = settings
+        .initial_delay_ms
+        .saturating_mul(1u64 << retry.min(30))
+        .min(settings.max_delay_ms);
+    let half = exp / 2;
+    let jitter = ((exp - half) as f64 * unit.clamp(0.0, 1.0)) as u64;
+    let delay = half + jitter;
+    if rate_limited {
+        // At least a second, plus up to half a second of jitter so that several writers
+        // throttled on the same object do not return in lockstep.
+        delay.max(RATE_LIMIT_MIN_DELAY_MS + (500.0 * unit) as u64)
+    } else {
+        delay
+    }
+}
+
+/// Convert a random u64 to a unit interval value.
+pub fn unit_from(random: u64) -> f64 {
+    (random >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Run `op` until it succeeds, fails terminally, or the budget is spent.
+///
+/// `deadline_ms` is an absolute monotonic time after which no new attempt starts (the
+/// call's own deadline). `op` gets the 1-based attempt number.
+pub async fn with_retry<C, T, F, Fut>(
+    clock: &C,
+    settings: &RetrySettings,
+    idempotency: Idempotency,
+    deadline_ms: Option<u64>,
+    mut op: F,
+) -> Result<T>
+where
+    C: Clock,
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T>>,
+{
+    let start = clock.now_ms();
+    let mut attempt = 1u32;
+    loop {
+        let err = match op(attempt).await {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if !should_retry(&err, idempotency) || attempt >= settings.max_attempts {
+            return Err(annotate(err, attempt));
+        }
+        let delay = backoff_delay(
+            settings,
+            attempt - 1,
+            unit_from(clock.random_u64()),
+            is_rate_limit(&err),
+        );
+        let now = clock.now_ms();
+        let elapsed = now.saturating_sub(start);
+        if elapsed + delay > settings.max_elapsed_ms {
+            return Err(annotate(err, attempt));
+        }
+        if deadline_ms.is_some_and(|d| now + delay >= d) {
+            return Err(annotate(err, attempt));
+        }
+        clock.sleep(delay).await;
+        attempt += 1;
+    }
+}
+
+fn annotate(err: Error, attempts: u32) -> Error {
+    if attempts > 1 {
+        let mut err = err;
+        err.message = format!("{} (after {attempts} attempts)", err.message);
+        if err.gcs.as_ref().is_some_and(|g| g.status == 429) {
+            err.kind = ErrorKind::RateLimited;
+        }
+        err
+    } else {
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::GcsDetail;
+    use std::cell::{Cell, RefCell};
+
+    /// A clock whose sleeps advance time instantly and are recorded.
+    struct FakeClock {
+        now: Cell<u64>,
+        sleeps: RefCell<Vec<u64>>,
+        random: Cell<u64>,
+    }
+
+    impl FakeClock {
+        fn new() -> Self {
+            FakeClock {
+                now: Cell::new(1_000),
+                sleeps: RefCell::new(Vec::new()),
+                random: Cell::new(u64::MAX / 2),
+            }
+        }
+    }
+
+    impl Clock for FakeClock {
+        fn now_ms(&self) -> u64 {
+            self.now.get()
+        }
+        fn unix_ms(&self) -> i64 {
+            1_700_000_000_000 + self.now.get() as i64
+        }
+        async fn sleep(&self, ms: u64) {
+            self.sleeps.borrow_mut().push(ms);
+            self.now.set(self.now.get() + ms);
+        }
+        fn random_u64(&self) -> u64 {
+            self.random.get()
+        }
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        futures_util::FutureExt::now_or_never(f).expect("fake clock never pends")
+    }
+
+    fn status_error(status: u16, reason: Option<&str>) -> Error {
+        Error::new(ErrorKind::Remote, format!("HTTP {status}"))
+            .retryable(status == 429 || status >= 500 || status == 408)
+            .with_gcs(GcsDetail {
+                status,
+                reason: reason.map(String::from),
+                ..Default::default()
+            })
+    }
+
+    fn settings() -> RetrySettings {
+        RetrySettings {
+            max_attempts: 5,
+            initial_delay_ms: 100,
+            max_delay_ms: 1_000,
+            max_elapsed_ms: 60_000,
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let s = settings();
+        let table = [(0, 0.0, 50), (0, 1.0, 100), (1, 0.0, 100), (2, 1.0, 400), (5, 1.0, 1000), (40, 0.5, 750)];
+        for (retry, unit, want) in table {
+            assert_eq!(backoff_delay(&s, retry, unit, false), want, "retry {retry} unit {unit}");
+        }
+    }
+
+    #[test]
+    fn rate_limit_waits_at_least_a_second() {
+        let s = settings();
+        for retry in 0..4 {
+            for unit in [0.0, 0.3, 0.99] {
+                assert!(backoff_delay(&s, retry, unit, true) >= RATE_LIMIT_MIN_DELAY_MS);
+            }
+        }
+    }
+
+    #[test]
+    fn retries_transient_errors_until_success() {
+        let clock = FakeClock::new();
+        let calls = Cell::new(0);
+        let out = block_on(with_retry(&clock, &settings(), Idempotency::Always, None, |_| {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err(status_error(503, None))
+                } else {
+                    Ok(n)
+                }
+            }
+        }));
+        assert_eq!(out.unwrap(), 3);
+        assert_eq!(clock.sleeps.borrow().len(), 2);
+    }
+
+    #[test]
+    fn terminal_errors_are_not_retried() {
+        for status in [400, 401, 403, 404, 412] {
+            let clock = FakeClock::new();
+            let calls = Cell::new(0);
+            let out: Result<()> = block_on(with_retry(&clock, &settings(), Idempotency::Always, None, |_| {
+                calls.set(calls.get() + 1);
+                async move { Err(status_error(status, None)) }
+            }));
+            assert!(out.is_err());
+            assert_eq!(calls.get(), 1, "status {status}");
+        }
+    }
+
+    #[test]
+    fn never_idempotent_requests_are_not_retried() {
+        let clock = FakeClock::new();
+        let calls = Cell::new(0);
+        let _: Result<()> = block_on(with_retry(&clock, &settings(), Idempotency::Never, None, |_| {
+            calls.set(calls.get() + 1);
+            async move { Err(status_error(503, None)) }
+        }));
+        assert_eq!(calls.get(), 1);
+    }
+
+    #[test]
+    fn attempts_are_bounded_and_reported() {
+        let clock = FakeClock::new();
+        let calls = Cell::new(0);
+        let out: Result<()> = block_on(with_retry(&clock, &settings(), Idempotency::Always, None, |_| {
+            calls.set(calls.get() + 1);
+            async move { Err(status_error(429, Some("rateLimitExceeded"))) }
+        }));
+        let err = out.unwrap_err();
+        assert_eq!(calls.get(), 5);
+        assert!(err.message.ends_with("(after 5 attempts)"), "{}", err.message);
+        assert_eq!(err.kind, ErrorKind::RateLimited);
+        assert!(clock.sleeps.borrow().iter().all(|&d| d >= 1000));
+    }
+
+    #[test]
+    fn elapsed_budget_and_deadline_stop_retries() {
+        let clock = FakeClock::new();
+        let tight = RetrySettings { max_elapsed_ms: 120, ..settings() };
+        let calls = Cell::new(0);
+        let _: Result<()> = block_on(with_retry(&clock, &tight, Idempotency::Always, None, |_| {
+            calls.set(calls.get() + 1);
+            async move { Err(status_error(500, None)) }
+        }));
+        assert_eq!(calls.get(), 2, "75 ms + 150 ms would pass the 120 ms budget");
+
+        let clock = FakeClock::new();
+        let calls = Cell::new(0);
+        let deadline = Some(clock.now_ms() + 10);
+        let _: Result<()> = block_on(with_retry(&clock, &settings(), Idempotency::Always, deadline, |_| {
+            calls.set(calls.get() + 1);
+            async move { Err(status_error(500, None)) }
+        }));
+        assert_eq!(calls.get(), 1);
+    }
+}

@@ -1,0 +1,315 @@
+//! Cache-relative path rules: normalisation of `markDirty` paths, the
+//! internal-file predicate, lazy-hydration and namespace-directory tests, and
+//! the safety check every remote index key must pass before a local path is
+//! built from it (behaviour spec §3.1, §3.9, §8.3 H12).
+//!
+//! All paths here are forward-slash strings relative to the cache directory.
+//! None of these functions touch the filesystem.
+
+use crate::error::{Error, Result};
+
+/// Root-level files that belong to the sync machinery itself (§3.1 rule 1).
+const INTERNAL_ROOT_FILES: [&str; 4] = [
+    ".datastore-index.json",
+    ".push-queue.json",
+    ".datastore.lock",
+    ".datastore-sync-state.json",
+];
+
+/// Normalise `rel` the way `path.relative(cache, path.normalize(path.join(cache, rel)))`
+/// does for a `markDirty` relPath (§3.9 step 2), without knowing the cache path.
+///
+/// * `.` and empty segments vanish, `..` pops: `a/./b/../c` → `a/c`,
+///   `a//b/` → `a/b`; the cache root itself → `""`.
+/// * An absolute path is joined, not rejected: `/x` → `x` (Node's
+///   `join("/cache", "/x")` is `/cache/x`).
+/// * `None` means "escapes the cache" and the caller must fall back to bulk
+///   invalidation. That covers any `..` climbing above the root — even
+///   `../<cache-name>/x`, which Node would accept after re-entering: we do
+///   not know the cache's own name, and bulk is the safe answer.
+/// * Stricter than Node, also for safety (the component may run on a host
+///   where `\` separates paths): a NUL byte, a `..` between backslashes
+///   (`a\..\..\x`) or a drive-like first segment (`C:`) count as an escape.
+///   Other backslashes are ordinary file-name characters, as on POSIX.
+pub fn normalize_rel(rel: &str) -> Option<String> {
+    if rel.contains('\0') {
+        return None;
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    for segment in rel.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                kept.pop()?;
+            }
+            name => kept.push(name),
+        }
+    }
+    if kept
+        .iter()
+        .any(|segment| segment.split('\\').any(|part| part == ".."))
+    {
+        return None;
+    }
+    if kept.first().is_some_and(|first| has_drive_prefix(first)) {
+        return None;
+    }
+    Some(kept.join("/"))
+}
+
+/// `C:` / `c:...` at the start: absolute (or drive-relative) on Windows hosts.
+fn has_drive_prefix(s: &str) -> bool {
+    matches!(s.as_bytes(), [letter, b':', ..] if letter.is_ascii_alphabetic())
+}
+
+/// The last `/`-separated segment of `rel` (the whole string if it has none).
+fn basename(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap_or(rel)
+}
+
+/// Whether `rel` names a file that must never cross the sync boundary
+/// (§3.1, exactly):
+/// 1. exactly `.datastore-index.json`, `.push-queue.json`, `.datastore.lock`
+///    or `.datastore-sync-state.json` (root only);
+/// 2. `_index` or anything under `_index/`;
+/// 3. `_control` or anything under `_control/`;
+/// 4. basename `.lock` or `.namespace.json` at any depth;
+/// 5. basename `_catalog.db` or starting with `_catalog.db-` at any depth.
+///
+/// Rules 1–3 are anchored at the start of the string, so callers holding a
+/// namespace-prefixed path (`ns/_index/x`) must also test the bare rel; the
+/// walk planners in [`super::plan`] do both.
+pub fn is_internal_cache_file(rel: &str) -> bool {
+    if INTERNAL_ROOT_FILES.contains(&rel) {
+        return true;
+    }
+    if rel == "_index" || rel.starts_with("_index/") {
+        return true;
+    }
+    if rel == "_control" || rel.starts_with("_control/") {
+        return true;
+    }
+    let base = basename(rel);
+    base == ".lock"
+        || base == ".namespace.json"
+        || base == "_catalog.db"
+        || base.starts_with("_catalog.db-")
+}
+
+/// Whether a metadata-only (lazy) pull skips `rel`: at least three segments,
+/// the first `data`, the last `raw` (§3.1; `data/raw` and `outputs/x/1/raw`
+/// are not skippable).
+pub fn is_lazy_skippable(rel: &str) -> bool {
+    let segments: Vec<&str> = rel.split('/').collect();
+    segments.len() >= 3 && segments.first() == Some(&"data") && segments.last() == Some(&"raw")
+}
+
+/// Whether the first segment of `rel` is one of `namespace_dirs`
+/// (an empty set never matches).
+pub fn is_inside_namespace_dir<S: AsRef<str>>(rel: &str, namespace_dirs: &[S]) -> bool {
+    let first = rel.split('/').next().unwrap_or(rel);
+    namespace_dirs.iter().any(|dir| dir.as_ref() == first)
+}
+
+/// Longest key echoed back in an error message; longer keys are cut so a
+/// hostile index cannot produce megabyte-sized errors.
+const MAX_KEY_IN_MESSAGE: usize = 200;
+
+/// Check a **remote** index key (or any rel about to become a local path)
+/// before a local path is built from it.
+///
+/// Rejected, each with an [`ErrorKind::UnsafePath`](crate::error::ErrorKind::UnsafePath)
+/// error naming the reason:
+/// empty; NUL byte; absolute (`/x`, `\x`); drive prefix (`C:`, `c:x`);
+/// any empty, `.` or `..` segment, splitting on both `/` and `\`
+/// (`a//b`, `a/./b`, `a/`, `a\..\x`); anything [`normalize_rel`] would change.
+///
+/// Unlike upstream (which throws "Path traversal detected" from deep inside
+/// a walk, §8.3 H12), callers are expected to skip and report such keys.
+pub fn safe_index_key(key: &str) -> Result<&str> {
+    let reason = if key.is_empty() {
+        Some("empty key")
+    } else if key.contains('\0') {
+        Some("contains a NUL byte")
+    } else if key.starts_with('/') || key.starts_with('\\') {
+        Some("absolute path")
+    } else if has_drive_prefix(key) {
+        Some("drive prefix")
+    } else {
+        key.split(['/', '\\']).find_map(|segment| match segment {
+            "" => Some("empty path segment"),
+            "." => Some("`.` path segment"),
+            ".." => Some("`..` path segment"),
+            _ => None,
+        })
+    };
+    let reason = reason.or_else(|| {
+        (normalize_rel(key).as_deref() != Some(key)).then_some("not a normalized path")
+    });
+    match reason {
+        None => Ok(key),
+        Some(why) => Err(Error::unsafe_path(&shorten(key), why)),
+    }
+}
+
+/// `key` cut to [`MAX_KEY_IN_MESSAGE`] characters (with a marker) for messages.
+fn shorten(key: &str) -> String {
+    match key.char_indices().nth(MAX_KEY_IN_MESSAGE) {
+        None => key.to_string(),
+        Some((cut, _)) => format!("{}…", &key[..cut]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    #[test]
+    fn normalize_rel_table() {
+        let rows: &[(&str, Option<&str>)] = &[
+            ("a/./b/../c", Some("a/c")),
+            ("data/aws/ec2", Some("data/aws/ec2")),
+            ("a//b/", Some("a/b")),
+            ("./a", Some("a")),
+            (".", Some("")),
+            ("a/..", Some("")),
+            ("/x", Some("x")),
+            ("//x/y", Some("x/y")),
+            ("/etc/passwd", Some("etc/passwd")),
+            ("a\\b", Some("a\\b")),
+            ("..", None),
+            ("../../etc/passwd", None),
+            ("a/../..", None),
+            ("a/../../cache/x", None),
+            ("a\\..\\..\\x", None),
+            ("C:/x", None),
+            ("c:", None),
+            ("a/C:/x", Some("a/C:/x")),
+            ("a\0b", None),
+        ];
+        for (input, want) in rows {
+            assert_eq!(normalize_rel(input).as_deref(), *want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn internal_cache_files_positive() {
+        for rel in [
+            ".datastore-index.json",
+            ".push-queue.json",
+            ".datastore.lock",
+            ".datastore-sync-state.json",
+            "_index",
+            "_index/_meta.json",
+            "_index/data--t--m.json",
+            "_control",
+            "_control/leases/x",
+            ".lock",
+            "data/@m/.lock",
+            "data/aws/ec2/vpc/abc/.lock",
+            ".namespace.json",
+            "ns1/.namespace.json",
+            "_catalog.db",
+            "_catalog.db-wal",
+            "_catalog.db-shm",
+            "ns/_catalog.db-journal",
+        ] {
+            assert!(is_internal_cache_file(rel), "{rel} should be internal");
+        }
+    }
+
+    #[test]
+    fn internal_cache_files_negative() {
+        for rel in [
+            "data/index/file.json",
+            "data/@m/.locked.yaml",
+            "data/@m/lock",
+            "namespace.json",
+            "data/control-panel/file.yaml",
+            // Anchored rules do not apply below the root.
+            "ns/.datastore-index.json",
+            "ns/_index/x.json",
+            "ns/_control/x",
+            "_indexes/x",
+            "_controller",
+            "x_catalog.db",
+            "_catalog.dbx",
+            "",
+        ] {
+            assert!(!is_internal_cache_file(rel), "{rel} should not be internal");
+        }
+    }
+
+    #[test]
+    fn lazy_skippable_table() {
+        let rows: &[(&str, bool)] = &[
+            ("data/aws/ec2/vpc/abc/state/1/raw", true),
+            ("data/x/raw", true),
+            ("data/raw", false),
+            ("data/aws/ec2/vpc/abc/state/1/metadata.yaml", false),
+            ("data/aws/ec2/vpc/abc/state/latest", false),
+            ("outputs/x/1/raw", false),
+            ("workflow-runs/wf/raw", false),
+            ("raw", false),
+            ("", false),
+        ];
+        for (rel, want) in rows {
+            assert_eq!(is_lazy_skippable(rel), *want, "{rel}");
+        }
+    }
+
+    #[test]
+    fn namespace_dir_membership() {
+        let dirs = ["ns1".to_string(), "ns2".to_string()];
+        assert!(is_inside_namespace_dir("ns1/data/x", &dirs));
+        assert!(is_inside_namespace_dir("ns2", &dirs));
+        assert!(!is_inside_namespace_dir("ns3/data/x", &dirs));
+        assert!(!is_inside_namespace_dir("data/ns1/x", &dirs));
+        let empty: [&str; 0] = [];
+        assert!(!is_inside_namespace_dir("ns1/data/x", &empty));
+    }
+
+    #[test]
+    fn safe_index_key_table() {
+        for ok in [
+            "data/aws/ec2/vpc/abc/state-main/1/raw",
+            ".catalog-export.json",
+            "a",
+            "data/ü/名前",
+            "a/C:/x",
+            "a..b/c.",
+            "...",
+        ] {
+            assert_eq!(safe_index_key(ok).ok(), Some(ok), "{ok:?}");
+        }
+        let rows: &[(&str, &str)] = &[
+            ("", "empty key"),
+            ("/etc/passwd", "absolute path"),
+            ("\\x", "absolute path"),
+            ("C:\\x", "drive prefix"),
+            ("c:x", "drive prefix"),
+            ("a/../x", "`..` path segment"),
+            ("..", "`..` path segment"),
+            ("a\\..\\x", "`..` path segment"),
+            ("a/b/..", "`..` path segment"),
+            ("a//b", "empty path segment"),
+            ("a/", "empty path segment"),
+            ("a/./b", "`.` path segment"),
+            (".", "`.` path segment"),
+            ("a\0b", "contains a NUL byte"),
+        ];
+        for (key, reason) in rows {
+            let err = safe_index_key(key).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::UnsafePath, "{key:?}");
+            assert!(err.message.contains(reason), "{key:?}: {}", err.message);
+        }
+    }
+
+    #[test]
+    fn unsafe_key_messages_stay_short() {
+        let long = format!("../{}", "x".repeat(10_000));
+        let err = safe_index_key(&long).unwrap_err();
+        assert!(err.message.len() < 400, "{}", err.message.len());
+    }
+}
