@@ -16,8 +16,12 @@ fn main() {
         println!("cargo:rerun-if-changed={prebuilt}");
         return;
     }
-    let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host-test lives inside the workspace").to_path_buf();
+    let manifest_dir =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("host-test lives inside the workspace")
+        .to_path_buf();
     for watched in ["src", "wit", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -25,10 +29,24 @@ fn main() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "--target", "wasm32-wasip2", "-p", "gcs-datastore", "--lib"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "gcs-datastore",
+            "--lib",
+        ])
         .env("CARGO_TARGET_DIR", &target_dir);
     // Flags meant for the host build must not leak into the guest build.
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_PRIMARY_PACKAGE"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("running cargo for the guest component");
@@ -42,5 +60,8 @@ fn main() {
     if std::fs::create_dir_all(&canonical_dir).is_ok() {
         let _ = std::fs::copy(&built, canonical_dir.join("gcs_datastore.wasm"));
     }
-    println!("cargo:rustc-env=GCS_DATASTORE_WASM_PATH={}", built.display());
+    println!(
+        "cargo:rustc-env=GCS_DATASTORE_WASM_PATH={}",
+        built.display()
+    );
 }

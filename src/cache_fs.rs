@@ -89,7 +89,11 @@ pub fn write_atomic_path(path: &Path, shown: &str, data: &[u8], nonce: u64) -> R
         f.sync_all().or_else(|e| {
             // Some hosts cannot fsync through the sandbox; the rename still keeps readers
             // from seeing a partial file.
-            if e.kind() == std::io::ErrorKind::Unsupported { Ok(()) } else { Err(e) }
+            if e.kind() == std::io::ErrorKind::Unsupported {
+                Ok(())
+            } else {
+                Err(e)
+            }
         })?;
         drop(f);
         std::fs::rename(&tmp, path)
@@ -107,10 +111,27 @@ mod tests {
 
     #[test]
     fn unsafe_keys_are_refused() {
-        for bad in ["", "/etc/x", "../x", "a/../../x", "a\\..\\x", "a//b", "./a", "a/./b", "a/..", "a\0b"] {
+        for bad in [
+            "",
+            "/etc/x",
+            "../x",
+            "a/../../x",
+            "a\\..\\x",
+            "a//b",
+            "./a",
+            "a/./b",
+            "a/..",
+            "a\0b",
+        ] {
             assert!(check_rel(bad).is_err(), "{bad:?} accepted");
         }
-        for good in ["a", "data/@test/model-type-000/u/file-0000.json", ".datastore-index.json", "a/..b/c..", "ü/ñ"] {
+        for good in [
+            "a",
+            "data/@test/model-type-000/u/file-0000.json",
+            ".datastore-index.json",
+            "a/..b/c..",
+            "ü/ñ",
+        ] {
             assert!(check_rel(good).is_ok(), "{good:?} refused");
         }
     }
@@ -122,7 +143,10 @@ mod tests {
         cache.write_atomic("a/b/c.txt", b"one", 1).unwrap();
         cache.write_atomic("a/b/c.txt", b"two", 2).unwrap();
         assert_eq!(cache.read("a/b/c.txt").unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(dir.join("a/b")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = std::fs::read_dir(dir.join("a/b"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("c.txt")]);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -54,17 +54,23 @@ pub(crate) fn to_wit(e: Error) -> wit::Error {
     match e.kind {
         ErrorKind::NotFound => wit::Error::NotFound(msg),
         ErrorKind::PreconditionFailed => wit::Error::PreconditionFailed(msg),
-        ErrorKind::Unauthenticated { hint } => wit::Error::Unauthenticated(wit::CredentialFailure { message: msg, hint }),
-        ErrorKind::PermissionDenied { hint } => wit::Error::PermissionDenied(wit::CredentialFailure { message: msg, hint }),
+        ErrorKind::Unauthenticated { hint } => {
+            wit::Error::Unauthenticated(wit::CredentialFailure { message: msg, hint })
+        }
+        ErrorKind::PermissionDenied { hint } => {
+            wit::Error::PermissionDenied(wit::CredentialFailure { message: msg, hint })
+        }
         ErrorKind::RateLimited => wit::Error::RateLimited(msg),
         ErrorKind::Timeout => wit::Error::Timeout(msg),
         ErrorKind::Cancelled => wit::Error::Cancelled(msg),
-        ErrorKind::InvalidConfig { field, rule } => wit::Error::InvalidConfig(wit::ConfigFailure { field, rule }),
+        ErrorKind::InvalidConfig { field, rule } => {
+            wit::Error::InvalidConfig(wit::ConfigFailure { field, rule })
+        }
         ErrorKind::Integrity => wit::Error::Integrity(msg),
         ErrorKind::UnsafePath => wit::Error::UnsafePath(msg),
         ErrorKind::Io => wit::Error::Io(msg),
         ErrorKind::Remote => {
-            let g = e.gcs.unwrap_or_default();
+            let g = e.gcs.map(|g| *g).unwrap_or_default();
             wit::Error::Remote(wit::RemoteFailure {
                 status: g.status,
                 reason: g.reason,
@@ -86,7 +92,8 @@ impl datastore::Guest for Component {
         let cfg = Config::parse(&config_json, &cfg_env).map_err(to_wit)?;
         let platform = Rc::new(WasiPlatform);
         let auth = DatastoreAuth::for_config(&cfg, platform.clone());
-        let cache = CacheDir::new(env("SWAMP_GCS_CACHE_DIR").unwrap_or_else(|| DEFAULT_CACHE_MOUNT.into()));
+        let cache =
+            CacheDir::new(env("SWAMP_GCS_CACHE_DIR").unwrap_or_else(|| DEFAULT_CACHE_MOUNT.into()));
         let effective = datastore::EffectiveConfig {
             bucket: cfg.bucket.clone(),
             prefix: cfg.prefix.clone(),
@@ -103,7 +110,12 @@ impl datastore::Guest for Component {
 }
 
 fn meta_to_wit(ds: &Datastore, m: ObjectMeta) -> objects::ObjectMeta {
-    let key = ds.client.cfg.relative_key(&m.name).unwrap_or(&m.name).to_string();
+    let key = ds
+        .client
+        .cfg
+        .relative_key(&m.name)
+        .unwrap_or(&m.name)
+        .to_string();
     objects::ObjectMeta {
         key,
         size: m.size,
@@ -116,7 +128,10 @@ fn meta_to_wit(ds: &Datastore, m: ObjectMeta) -> objects::ObjectMeta {
 }
 
 /// Run one export against the configured instance with an optional call deadline.
-fn with_instance<T>(deadline_ms: Option<u64>, f: impl AsyncFnOnce(Rc<Datastore>) -> Result<T, Error>) -> Result<T, wit::Error> {
+fn with_instance<T>(
+    deadline_ms: Option<u64>,
+    f: impl AsyncFnOnce(Rc<Datastore>) -> Result<T, Error>,
+) -> Result<T, wit::Error> {
     let ds = instance()?;
     let deadline = deadline_ms.map(|d| ds.client.platform().now_ms() + d);
     ds.client.set_deadline(deadline);
@@ -126,19 +141,33 @@ fn with_instance<T>(deadline_ms: Option<u64>, f: impl AsyncFnOnce(Rc<Datastore>)
 }
 
 impl objects::Guest for Component {
-    fn put_file(rel_path: String, key: String, if_generation_match: Option<String>) -> Result<objects::ObjectMeta, wit::Error> {
+    fn put_file(
+        rel_path: String,
+        key: String,
+        if_generation_match: Option<String>,
+    ) -> Result<objects::ObjectMeta, wit::Error> {
         with_instance(None, async |ds| {
             check_rel(&key)?;
             let data = ds.cache.read(&rel_path)?;
-            let meta = ds.client.upload(&key, &data, if_generation_match.as_deref()).await?;
+            let meta = ds
+                .client
+                .upload(&key, &data, if_generation_match.as_deref())
+                .await?;
             Ok(meta_to_wit(&ds, meta))
         })
     }
 
-    fn put_bytes(key: String, data: Vec<u8>, if_generation_match: Option<String>) -> Result<objects::ObjectMeta, wit::Error> {
+    fn put_bytes(
+        key: String,
+        data: Vec<u8>,
+        if_generation_match: Option<String>,
+    ) -> Result<objects::ObjectMeta, wit::Error> {
         with_instance(None, async |ds| {
             check_rel(&key)?;
-            let meta = ds.client.upload(&key, &data, if_generation_match.as_deref()).await?;
+            let meta = ds
+                .client
+                .upload(&key, &data, if_generation_match.as_deref())
+                .await?;
             Ok(meta_to_wit(&ds, meta))
         })
     }
@@ -149,7 +178,8 @@ impl objects::Guest for Component {
             // Refuse a bad destination before any byte is fetched.
             ds.cache.path(&rel_path)?;
             let dl = ds.client.download(&key).await?;
-            ds.cache.write_atomic(&rel_path, &dl.data, ds.client.platform().random_u64())?;
+            ds.cache
+                .write_atomic(&rel_path, &dl.data, ds.client.platform().random_u64())?;
             Ok(objects::ObjectMeta {
                 key,
                 size: dl.data.len() as u64,
@@ -177,16 +207,34 @@ impl objects::Guest for Component {
         })
     }
 
-    fn list_page(prefix: Option<String>, delimiter: Option<String>, page_size: Option<u32>, page_token: Option<String>) -> Result<objects::ObjectPage, wit::Error> {
+    fn list_page(
+        prefix: Option<String>,
+        delimiter: Option<String>,
+        page_size: Option<u32>,
+        page_token: Option<String>,
+    ) -> Result<objects::ObjectPage, wit::Error> {
         with_instance(None, async |ds| {
             let page = ds
                 .client
-                .list_page(prefix.as_deref(), delimiter.as_deref(), page_size, page_token.as_deref())
+                .list_page(
+                    prefix.as_deref(),
+                    delimiter.as_deref(),
+                    page_size,
+                    page_token.as_deref(),
+                )
                 .await?;
             let cfg = &ds.client.cfg;
             Ok(objects::ObjectPage {
-                prefixes: page.prefixes.iter().map(|p| cfg.relative_key(p).unwrap_or(p).to_string()).collect(),
-                items: page.items.into_iter().map(|m| meta_to_wit(&ds, m)).collect(),
+                prefixes: page
+                    .prefixes
+                    .iter()
+                    .map(|p| cfg.relative_key(p).unwrap_or(p).to_string())
+                    .collect(),
+                items: page
+                    .items
+                    .into_iter()
+                    .map(|m| meta_to_wit(&ds, m))
+                    .collect(),
                 next_page_token: page.next_page_token,
             })
         })
@@ -206,7 +254,10 @@ impl objects::Guest for Component {
         })
     }
 
-    fn copy(source_key: String, destination_key: String) -> Result<objects::ObjectMeta, wit::Error> {
+    fn copy(
+        source_key: String,
+        destination_key: String,
+    ) -> Result<objects::ObjectMeta, wit::Error> {
         with_instance(None, async |ds| {
             check_rel(&source_key)?;
             check_rel(&destination_key)?;
@@ -270,29 +321,78 @@ impl lock::Guest for Component {
     type DistributedLock = LockHandle;
 }
 
-/// Placeholder until the lock lands.
-pub struct LockHandle;
+/// One lock resource: the lock logic bound to this instance's client.
+pub struct LockHandle {
+    inner: Result<crate::lock::DistributedLock<WasiPlatform, DatastoreAuth>, wit::Error>,
+}
+
+fn lock_info(b: crate::lock::LockBody) -> lock::LockInfo {
+    lock::LockInfo {
+        holder: b.holder,
+        hostname: b.hostname,
+        pid: b.pid,
+        acquired_at: b.acquired_at,
+        ttl_ms: u32::try_from(b.ttl_ms).unwrap_or(u32::MAX),
+        nonce: b.nonce,
+    }
+}
+
+impl LockHandle {
+    fn lock(
+        &self,
+    ) -> Result<&crate::lock::DistributedLock<WasiPlatform, DatastoreAuth>, wit::Error> {
+        self.inner.as_ref().map_err(Clone::clone)
+    }
+}
 
 impl lock::GuestDistributedLock for LockHandle {
-    fn new(_options: lock::LockOptions) -> Self {
-        LockHandle
+    fn new(options: lock::LockOptions) -> Self {
+        let inner = instance().map(|ds| {
+            let opts = crate::lock::LockOptions::from_parts(
+                options.key.as_deref(),
+                options.ttl_ms,
+                options.retry_interval_ms,
+                options.max_wait_ms,
+            );
+            let identity = crate::lock::LockIdentity::from_env(
+                env("USER").as_deref(),
+                env("USERNAME").as_deref(),
+                env("HOSTNAME").as_deref(),
+                env("SWAMP_GCS_HOST_PID").as_deref(),
+            );
+            crate::lock::DistributedLock::new(ds.client.clone(), opts, identity)
+        });
+        LockHandle { inner }
     }
+
     fn acquire(&self) -> Result<lock::LockInfo, wit::Error> {
-        Err(wit::Error::Other("lock: not in this build".into()))
+        let l = self.lock()?;
+        run(l.acquire()).map(lock_info).map_err(to_wit)
     }
+
     fn extend(&self) -> Result<bool, wit::Error> {
-        Ok(false)
+        let l = self.lock()?;
+        run(l.extend()).map_err(to_wit)
     }
+
     fn release(&self) -> Option<String> {
-        None
+        match self.lock() {
+            Ok(l) => run(l.release()),
+            Err(_) => None,
+        }
     }
+
     fn inspect(&self) -> Result<Option<lock::LockInfo>, wit::Error> {
-        Ok(None)
+        let l = self.lock()?;
+        run(l.inspect()).map(|b| b.map(lock_info)).map_err(to_wit)
     }
-    fn force_release(&self, _nonce: String) -> Result<bool, wit::Error> {
-        Ok(false)
+
+    fn force_release(&self, nonce: String) -> Result<bool, wit::Error> {
+        let l = self.lock()?;
+        run(l.force_release(&nonce)).map_err(to_wit)
     }
+
     fn is_held(&self) -> bool {
-        false
+        self.lock().map(|l| l.is_held()).unwrap_or(false)
     }
 }

@@ -91,7 +91,9 @@ impl Config {
         let value: Value = serde_json::from_str(json).map_err(|e| {
             Error::config(
                 "(config)",
-                format!("not valid JSON ({e}); expected an object like {{\"bucket\":\"my-bucket\"}}"),
+                format!(
+                    "not valid JSON ({e}); expected an object like {{\"bucket\":\"my-bucket\"}}"
+                ),
             )
         })?;
         let Value::Object(obj) = value else {
@@ -115,7 +117,11 @@ impl Config {
         let configured_endpoint = optional_string(obj, "apiEndpoint")?;
         let (api_endpoint, endpoint_overridden) = match configured_endpoint {
             Some(url) => (validate_endpoint("apiEndpoint", &url)?, true),
-            None => match env.storage_emulator_host.as_deref().filter(|s| !s.is_empty()) {
+            None => match env
+                .storage_emulator_host
+                .as_deref()
+                .filter(|s| !s.is_empty())
+            {
                 Some(host) => {
                     // Go's client accepts a bare host:port here; Python requires a scheme.
                     let url = if host.contains("://") {
@@ -151,11 +157,15 @@ impl Config {
         let request_timeout_ms =
             env_timeout_override(env.request_timeout_ms.as_deref()).unwrap_or(configured_timeout);
 
-        let resumable_threshold =
-            int_in_range(obj, "resumableThresholdBytes", 1, 1 << 40)?
-                .map_or(DEFAULT_RESUMABLE_THRESHOLD, |v| v as u64);
-        let chunk_size = int_in_range(obj, "resumableChunkBytes", CHUNK_GRANULARITY as i64, 1 << 32)?
-            .map_or(DEFAULT_CHUNK_SIZE, |v| v as u64);
+        let resumable_threshold = int_in_range(obj, "resumableThresholdBytes", 1, 1 << 40)?
+            .map_or(DEFAULT_RESUMABLE_THRESHOLD, |v| v as u64);
+        let chunk_size = int_in_range(
+            obj,
+            "resumableChunkBytes",
+            CHUNK_GRANULARITY as i64,
+            1 << 32,
+        )?
+        .map_or(DEFAULT_CHUNK_SIZE, |v| v as u64);
         if chunk_size % CHUNK_GRANULARITY != 0 {
             return Err(Error::config(
                 "resumableChunkBytes",
@@ -273,10 +283,8 @@ pub fn validate_bucket(name: &str) -> Result<()> {
     let bytes = name.as_bytes();
     let edge = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     let inner = |b: u8| edge(b) || matches!(b, b'.' | b'_' | b'-');
-    let chars_ok = len_ok
-        && edge(bytes[0])
-        && edge(bytes[bytes.len() - 1])
-        && bytes.iter().all(|&b| inner(b));
+    let chars_ok =
+        len_ok && edge(bytes[0]) && edge(bytes[bytes.len() - 1]) && bytes.iter().all(|&b| inner(b));
     if !chars_ok {
         return Err(Error::config("bucket", format!("{CHARSET}; got {name:?}")));
     }
@@ -376,18 +384,48 @@ mod tests {
             (r#"{"bucket":"trailing-"}"#, "bucket"),
             (r#"{"bucket":"has space"}"#, "bucket"),
             (r#"{"bucket":7}"#, "bucket"),
-            (r#"{"bucket":"b-ok","apiEndpoint":"not-a-url"}"#, "apiEndpoint"),
-            (r#"{"bucket":"b-ok","apiEndpoint":"http://"}"#, "apiEndpoint"),
-            (r#"{"bucket":"b-ok","apiEndpoint":"http://h:99999"}"#, "apiEndpoint"),
-            (r#"{"bucket":"b-ok","pullConcurrency":0}"#, "pullConcurrency"),
-            (r#"{"bucket":"b-ok","pullConcurrency":1001}"#, "pullConcurrency"),
-            (r#"{"bucket":"b-ok","pullConcurrency":2.5}"#, "pullConcurrency"),
-            (r#"{"bucket":"b-ok","pushConcurrency":"10"}"#, "pushConcurrency"),
-            (r#"{"bucket":"b-ok","requestTimeoutMs":999}"#, "requestTimeoutMs"),
-            (r#"{"bucket":"b-ok","requestTimeoutMs":600001}"#, "requestTimeoutMs"),
+            (
+                r#"{"bucket":"b-ok","apiEndpoint":"not-a-url"}"#,
+                "apiEndpoint",
+            ),
+            (
+                r#"{"bucket":"b-ok","apiEndpoint":"http://"}"#,
+                "apiEndpoint",
+            ),
+            (
+                r#"{"bucket":"b-ok","apiEndpoint":"http://h:99999"}"#,
+                "apiEndpoint",
+            ),
+            (
+                r#"{"bucket":"b-ok","pullConcurrency":0}"#,
+                "pullConcurrency",
+            ),
+            (
+                r#"{"bucket":"b-ok","pullConcurrency":1001}"#,
+                "pullConcurrency",
+            ),
+            (
+                r#"{"bucket":"b-ok","pullConcurrency":2.5}"#,
+                "pullConcurrency",
+            ),
+            (
+                r#"{"bucket":"b-ok","pushConcurrency":"10"}"#,
+                "pushConcurrency",
+            ),
+            (
+                r#"{"bucket":"b-ok","requestTimeoutMs":999}"#,
+                "requestTimeoutMs",
+            ),
+            (
+                r#"{"bucket":"b-ok","requestTimeoutMs":600001}"#,
+                "requestTimeoutMs",
+            ),
             (r#"{"bucket":"b-ok","prefix":5}"#, "prefix"),
             (r#"{"bucket":"b-ok","credentials":"maybe"}"#, "credentials"),
-            (r#"{"bucket":"b-ok","resumableChunkBytes":300000}"#, "resumableChunkBytes"),
+            (
+                r#"{"bucket":"b-ok","resumableChunkBytes":300000}"#,
+                "resumableChunkBytes",
+            ),
             (r#"[1,2]"#, "(config)"),
             (r#"{"bucket":"#, "(config)"),
         ];
@@ -407,7 +445,8 @@ mod tests {
 
     #[test]
     fn credentials_mode_overrides_the_endpoint_rule() {
-        let c = parse(r#"{"bucket":"bkt","apiEndpoint":"http://127.0.0.1:1","credentials":"adc"}"#).unwrap();
+        let c = parse(r#"{"bucket":"bkt","apiEndpoint":"http://127.0.0.1:1","credentials":"adc"}"#)
+            .unwrap();
         assert!(!c.emulator);
         let c = parse(r#"{"bucket":"bkt","credentials":"none"}"#).unwrap();
         assert!(c.emulator);

@@ -58,8 +58,8 @@ pub struct Error {
     pub retryable: bool,
     /// One line: operation, object and cause.
     pub message: String,
-    /// What GCS answered, when it answered.
-    pub gcs: Option<GcsDetail>,
+    /// What GCS answered, when it answered (boxed: errors travel through every `Result`).
+    pub gcs: Option<Box<GcsDetail>>,
 }
 
 /// Crate result alias.
@@ -84,7 +84,7 @@ impl Error {
 
     /// Attach GCS details.
     pub fn with_gcs(mut self, detail: GcsDetail) -> Self {
-        self.gcs = Some(detail);
+        self.gcs = Some(Box::new(detail));
         self
     }
 

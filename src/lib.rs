@@ -13,6 +13,9 @@ pub mod sync;
 pub mod transport;
 pub mod verify;
 
+#[cfg(test)]
+mod test_fake;
+
 #[cfg(target_arch = "wasm32")]
 mod component;
 #[cfg(target_arch = "wasm32")]

@@ -193,9 +193,20 @@ mod tests {
     #[test]
     fn backoff_grows_and_caps() {
         let s = settings();
-        let table = [(0, 0.0, 50), (0, 1.0, 100), (1, 0.0, 100), (2, 1.0, 400), (5, 1.0, 1000), (40, 0.5, 750)];
+        let table = [
+            (0, 0.0, 50),
+            (0, 1.0, 100),
+            (1, 0.0, 100),
+            (2, 1.0, 400),
+            (5, 1.0, 1000),
+            (40, 0.5, 750),
+        ];
         for (retry, unit, want) in table {
-            assert_eq!(backoff_delay(&s, retry, unit, false), want, "retry {retry} unit {unit}");
+            assert_eq!(
+                backoff_delay(&s, retry, unit, false),
+                want,
+                "retry {retry} unit {unit}"
+            );
         }
     }
 
@@ -213,17 +224,23 @@ mod tests {
     fn retries_transient_errors_until_success() {
         let clock = FakeClock::new();
         let calls = Cell::new(0);
-        let out = block_on(with_retry(&clock, &settings(), Idempotency::Always, None, |_| {
-            calls.set(calls.get() + 1);
-            let n = calls.get();
-            async move {
-                if n < 3 {
-                    Err(status_error(503, None))
-                } else {
-                    Ok(n)
+        let out = block_on(with_retry(
+            &clock,
+            &settings(),
+            Idempotency::Always,
+            None,
+            |_| {
+                calls.set(calls.get() + 1);
+                let n = calls.get();
+                async move {
+                    if n < 3 {
+                        Err(status_error(503, None))
+                    } else {
+                        Ok(n)
+                    }
                 }
-            }
-        }));
+            },
+        ));
         assert_eq!(out.unwrap(), 3);
         assert_eq!(clock.sleeps.borrow().len(), 2);
     }
@@ -233,10 +250,16 @@ mod tests {
         for status in [400, 401, 403, 404, 412] {
             let clock = FakeClock::new();
             let calls = Cell::new(0);
-            let out: Result<()> = block_on(with_retry(&clock, &settings(), Idempotency::Always, None, |_| {
-                calls.set(calls.get() + 1);
-                async move { Err(status_error(status, None)) }
-            }));
+            let out: Result<()> = block_on(with_retry(
+                &clock,
+                &settings(),
+                Idempotency::Always,
+                None,
+                |_| {
+                    calls.set(calls.get() + 1);
+                    async move { Err(status_error(status, None)) }
+                },
+            ));
             assert!(out.is_err());
             assert_eq!(calls.get(), 1, "status {status}");
         }
@@ -246,10 +269,16 @@ mod tests {
     fn never_idempotent_requests_are_not_retried() {
         let clock = FakeClock::new();
         let calls = Cell::new(0);
-        let _: Result<()> = block_on(with_retry(&clock, &settings(), Idempotency::Never, None, |_| {
-            calls.set(calls.get() + 1);
-            async move { Err(status_error(503, None)) }
-        }));
+        let _: Result<()> = block_on(with_retry(
+            &clock,
+            &settings(),
+            Idempotency::Never,
+            None,
+            |_| {
+                calls.set(calls.get() + 1);
+                async move { Err(status_error(503, None)) }
+            },
+        ));
         assert_eq!(calls.get(), 1);
     }
 
@@ -257,13 +286,23 @@ mod tests {
     fn attempts_are_bounded_and_reported() {
         let clock = FakeClock::new();
         let calls = Cell::new(0);
-        let out: Result<()> = block_on(with_retry(&clock, &settings(), Idempotency::Always, None, |_| {
-            calls.set(calls.get() + 1);
-            async move { Err(status_error(429, Some("rateLimitExceeded"))) }
-        }));
+        let out: Result<()> = block_on(with_retry(
+            &clock,
+            &settings(),
+            Idempotency::Always,
+            None,
+            |_| {
+                calls.set(calls.get() + 1);
+                async move { Err(status_error(429, Some("rateLimitExceeded"))) }
+            },
+        ));
         let err = out.unwrap_err();
         assert_eq!(calls.get(), 5);
-        assert!(err.message.ends_with("(after 5 attempts)"), "{}", err.message);
+        assert!(
+            err.message.ends_with("(after 5 attempts)"),
+            "{}",
+            err.message
+        );
         assert_eq!(err.kind, ErrorKind::RateLimited);
         assert!(clock.sleeps.borrow().iter().all(|&d| d >= 1000));
     }
@@ -271,21 +310,40 @@ mod tests {
     #[test]
     fn elapsed_budget_and_deadline_stop_retries() {
         let clock = FakeClock::new();
-        let tight = RetrySettings { max_elapsed_ms: 120, ..settings() };
+        let tight = RetrySettings {
+            max_elapsed_ms: 120,
+            ..settings()
+        };
         let calls = Cell::new(0);
-        let _: Result<()> = block_on(with_retry(&clock, &tight, Idempotency::Always, None, |_| {
-            calls.set(calls.get() + 1);
-            async move { Err(status_error(500, None)) }
-        }));
-        assert_eq!(calls.get(), 2, "75 ms + 150 ms would pass the 120 ms budget");
+        let _: Result<()> = block_on(with_retry(
+            &clock,
+            &tight,
+            Idempotency::Always,
+            None,
+            |_| {
+                calls.set(calls.get() + 1);
+                async move { Err(status_error(500, None)) }
+            },
+        ));
+        assert_eq!(
+            calls.get(),
+            2,
+            "75 ms + 150 ms would pass the 120 ms budget"
+        );
 
         let clock = FakeClock::new();
         let calls = Cell::new(0);
         let deadline = Some(clock.now_ms() + 10);
-        let _: Result<()> = block_on(with_retry(&clock, &settings(), Idempotency::Always, deadline, |_| {
-            calls.set(calls.get() + 1);
-            async move { Err(status_error(500, None)) }
-        }));
+        let _: Result<()> = block_on(with_retry(
+            &clock,
+            &settings(),
+            Idempotency::Always,
+            deadline,
+            |_| {
+                calls.set(calls.get() + 1);
+                async move { Err(status_error(500, None)) }
+            },
+        ));
         assert_eq!(calls.get(), 1);
     }
 }

@@ -1,8 +1,8 @@
 //! Per-instance state of the component: the client, its credentials and the cache.
 
+use crate::auth::{CredentialEnv, TokenProvider};
 use crate::cache_fs::CacheDir;
 use crate::config::Config;
-use crate::auth::{CredentialEnv, TokenProvider};
 use crate::error::Result;
 use crate::gcs::{Authorizer, GcsClient};
 use crate::wasi_platform::WasiPlatform;
@@ -57,7 +57,9 @@ impl Authorizer for DatastoreAuth {
     async fn bearer(&self) -> Result<Option<String>> {
         match self {
             DatastoreAuth::None => Ok(None),
-            DatastoreAuth::Adc { provider, platform } => provider.token(&**platform, &**platform).await.map(Some),
+            DatastoreAuth::Adc { provider, platform } => {
+                provider.token(&**platform, &**platform).await.map(Some)
+            }
         }
     }
 

@@ -44,7 +44,11 @@ pub async fn verify<P: Transport + Clock, A: Authorizer>(client: &GcsClient<P, A
         },
         Err(e) => Health {
             healthy: false,
-            message: format!("Cannot access GCS bucket '{bucket}': {}.{}", e.message, hint(&bucket, &e)),
+            message: format!(
+                "Cannot access GCS bucket '{bucket}': {}.{}",
+                e.message,
+                hint(&bucket, &e)
+            ),
             latency_ms,
             details,
         },

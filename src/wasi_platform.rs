@@ -26,7 +26,11 @@ const READ_CHUNK: usize = 256 * 1024;
 pub struct WasiPlatform;
 
 impl Transport for WasiPlatform {
-    async fn send(&self, req: &HttpRequest, timeout_ms: u64) -> Result<HttpResponse, TransportError> {
+    async fn send(
+        &self,
+        req: &HttpRequest,
+        timeout_ms: u64,
+    ) -> Result<HttpResponse, TransportError> {
         let exchange = pin!(exchange(req, timeout_ms));
         let timer = wstd::time::Timer::after(Duration::from_millis(timeout_ms));
         let timeout = pin!(timer.wait());
@@ -98,7 +102,9 @@ fn wasi_method(m: Method) -> WasiMethod {
 
 fn map_code(code: &ErrorCode) -> TransportError {
     match code {
-        ErrorCode::HttpRequestDenied => TransportError::Denied("destination not on the allow-list".into()),
+        ErrorCode::HttpRequestDenied => {
+            TransportError::Denied("destination not on the allow-list".into())
+        }
         ErrorCode::ConnectionTimeout
         | ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout
@@ -115,18 +121,27 @@ async fn exchange(req: &HttpRequest, timeout_ms: u64) -> Result<HttpResponse, Tr
         .iter()
         .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
         .collect();
-    let has_body = !req.body.is_empty() || matches!(req.method, Method::Post | Method::Put | Method::Patch);
+    let has_body =
+        !req.body.is_empty() || matches!(req.method, Method::Post | Method::Put | Method::Patch);
     if has_body {
-        entries.push(("content-length".into(), req.body.len().to_string().into_bytes()));
+        entries.push((
+            "content-length".into(),
+            req.body.len().to_string().into_bytes(),
+        ));
     }
     let fields = Fields::from_list(&entries)
         .map_err(|e| TransportError::Invalid(format!("header rejected: {e:?}")))?;
     let outgoing = OutgoingRequest::new(fields);
-    let set = |ok: Result<(), ()>, what: &str| ok.map_err(|()| TransportError::Invalid(format!("bad {what}")));
+    let set = |ok: Result<(), ()>, what: &str| {
+        ok.map_err(|()| TransportError::Invalid(format!("bad {what}")))
+    };
     set(outgoing.set_method(&wasi_method(req.method)), "method")?;
     set(outgoing.set_scheme(Some(&target.scheme)), "scheme")?;
     set(outgoing.set_authority(Some(target.authority)), "authority")?;
-    set(outgoing.set_path_with_query(Some(target.path_and_query)), "path")?;
+    set(
+        outgoing.set_path_with_query(Some(target.path_and_query)),
+        "path",
+    )?;
     let body = outgoing
         .body()
         .map_err(|()| TransportError::Invalid("request body unavailable".into()))?;
@@ -143,7 +158,9 @@ async fn exchange(req: &HttpRequest, timeout_ms: u64) -> Result<HttpResponse, Tr
     let response = match future.get() {
         Some(Ok(Ok(resp))) => resp,
         Some(Ok(Err(code))) => return Err(map_code(&code)),
-        Some(Err(())) | None => return Err(TransportError::Connection("response already taken".into())),
+        Some(Err(())) | None => {
+            return Err(TransportError::Connection("response already taken".into()))
+        }
     };
     // A body write error with a response present means the server answered early (for
     // example an error before reading the upload); the answer is what matters.
@@ -154,7 +171,12 @@ async fn exchange(req: &HttpRequest, timeout_ms: u64) -> Result<HttpResponse, Tr
         .headers()
         .entries()
         .into_iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_ascii_lowercase(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
         .collect();
     let incoming = response
         .consume()
@@ -209,4 +231,3 @@ async fn read_body(incoming: IncomingBody) -> Result<Vec<u8>, TransportError> {
     drop(IncomingBody::finish(incoming));
     Ok(data)
 }
-

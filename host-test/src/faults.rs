@@ -61,8 +61,14 @@ impl FaultMatch {
 
     fn matches(&self, method: &str, kind: RequestKind, object: &str) -> bool {
         self.kind.is_none_or(|k| k == kind)
-            && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
-            && self.object_contains.as_deref().is_none_or(|s| object.contains(s))
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self
+                .object_contains
+                .as_deref()
+                .is_none_or(|s| object.contains(s))
     }
 }
 
@@ -165,7 +171,14 @@ mod tests {
     #[test]
     fn rules_skip_then_fire_a_bounded_number_of_times() {
         let plan = FaultPlan::default();
-        plan.add(FaultRule::new(FaultMatch::kind(RequestKind::Download), FaultAction::Status(503), Some(2)).after(1));
+        plan.add(
+            FaultRule::new(
+                FaultMatch::kind(RequestKind::Download),
+                FaultAction::Status(503),
+                Some(2),
+            )
+            .after(1),
+        );
         let d = |o: &str| plan.decide("GET", RequestKind::Download, o);
         assert_eq!(d("a"), None);
         assert_eq!(d("a"), Some(FaultAction::Status(503)));

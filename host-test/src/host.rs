@@ -67,7 +67,10 @@ fn engine_and_component() -> Result<&'static (Engine, Component)> {
     let engine = Engine::new(&config)?;
     let component = match std::env::var_os("SWAMP_GCS_COMPONENT") {
         Some(path) => Component::from_file(&engine, &path).map_err(|e| {
-            anyhow::anyhow!("loading the component from SWAMP_GCS_COMPONENT={}: {e:?}", Path::new(&path).display())
+            anyhow::anyhow!(
+                "loading the component from SWAMP_GCS_COMPONENT={}: {e:?}",
+                Path::new(&path).display()
+            )
         })?,
         None => Component::new(&engine, COMPONENT_BYTES)
             .map_err(|e| anyhow::anyhow!("compiling the embedded component: {e:?}"))?,
@@ -152,25 +155,34 @@ impl Host {
 
     /// Open a datastore in a fresh store with its own sandbox.
     pub async fn open(&self, opts: &DatastoreOptions) -> Result<Datastore> {
-        std::fs::create_dir_all(&opts.cache_dir)
-            .with_context(|| format!("creating the cache directory {}", opts.cache_dir.display()))?;
+        std::fs::create_dir_all(&opts.cache_dir).with_context(|| {
+            format!("creating the cache directory {}", opts.cache_dir.display())
+        })?;
         let mut b = WasiCtx::builder();
         // Must precede preopened_dir: the flag is copied into each directory when it is
         // added, and without it guest file access is 35-40x slower (wasm-notes.md §5).
         b.allow_blocking_current_thread(true);
         b.preopened_dir(&opts.cache_dir, GUEST_CACHE_DIR, FsPerms::ReadWrite)
-            .map_err(|e| anyhow::anyhow!("opening the cache directory {}: {e}", opts.cache_dir.display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "opening the cache directory {}: {e}",
+                    opts.cache_dir.display()
+                )
+            })?;
         let credentials = if opts.credential_files.is_empty() {
             None
         } else {
-            let dir = tempfile::Builder::new().prefix("swamp-gcs-cred-").tempdir()?;
+            let dir = tempfile::Builder::new()
+                .prefix("swamp-gcs-cred-")
+                .tempdir()?;
             for f in &opts.credential_files {
                 let dest = dir.path().join(&f.guest_name);
                 if let Some(parent) = dest.parent() {
                     std::fs::create_dir_all(parent)?;
                 }
-                std::fs::copy(&f.host_path, &dest)
-                    .with_context(|| format!("reading credential file {}", f.host_path.display()))?;
+                std::fs::copy(&f.host_path, &dest).with_context(|| {
+                    format!("reading credential file {}", f.host_path.display())
+                })?;
             }
             b.preopened_dir(dir.path(), GUEST_CREDENTIALS_DIR, FsPerms::ReadOnly)?;
             Some(dir)

@@ -16,7 +16,8 @@ use std::time::Duration;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
-type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 /// The pooled client every store shares: connections are reused across requests and
 /// stores, which matters most against real GCS over TLS (wasm-notes.md §4).
@@ -89,7 +90,9 @@ pub fn authority_of_url(url: &str) -> Option<String> {
 
 fn with_port(authority: &str, default_port: u16) -> String {
     let has_port = match authority.rfind(':') {
-        Some(i) => !authority.ends_with(']') && authority[i + 1..].chars().all(|c| c.is_ascii_digit()),
+        Some(i) => {
+            !authority.ends_with(']') && authority[i + 1..].chars().all(|c| c.is_ascii_digit())
+        }
         None => false,
     };
     if has_port {
@@ -116,7 +119,11 @@ pub struct Hooks {
 fn envelope(status: u16, reason: &str, message: &str) -> Bytes {
     Bytes::from(format!(
         r#"{{"error":{{"code":{status},"message":"{message}","errors":[{{"message":"{message}","domain":"{}","reason":"{reason}"}}]}}}}"#,
-        if status == 429 { "usageLimits" } else { "global" }
+        if status == 429 {
+            "usageLimits"
+        } else {
+            "global"
+        }
     ))
 }
 
@@ -126,8 +133,12 @@ fn full_body(b: Bytes) -> WasiBody {
 
 fn canned(status: u16, body: Bytes) -> http::Response<WasiBody> {
     let mut r = http::Response::new(full_body(body));
-    *r.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert("content-type", http::HeaderValue::from_static("application/json; charset=UTF-8"));
+    *r.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
     r
 }
 
@@ -136,9 +147,22 @@ fn done() -> IoFuture {
 }
 
 impl WasiHttpHooks for Hooks {
-    fn send_request(&mut self, request: http::Request<WasiBody>, options: Option<RequestOptions>, _fut: IoFuture) -> SendFuture {
-        let scheme_port = if request.uri().scheme_str() == Some("https") { 443 } else { 80 };
-        let authority = request.uri().authority().map(|a| with_port(a.as_str(), scheme_port)).unwrap_or_default();
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
+    ) -> SendFuture {
+        let scheme_port = if request.uri().scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        };
+        let authority = request
+            .uri()
+            .authority()
+            .map(|a| with_port(a.as_str(), scheme_port))
+            .unwrap_or_default();
         if !self.allow.allows(&authority) {
             // Refused before any connection is opened.
             self.traffic.denied();
@@ -150,7 +174,12 @@ impl WasiHttpHooks for Hooks {
         let kind = RequestKind::classify(&method, &path, &query);
         let object = object_of(&path, &query);
         let index = self.traffic.record(&method, kind, object.clone());
-        if let Some(len) = request.headers().get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(len) = request
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             self.traffic.add_sent(len);
         }
         let fault = self.faults.decide(&method, kind, &object);
@@ -189,7 +218,10 @@ async fn forward(
                 412 => "conditionNotMet",
                 _ => "injected",
             };
-            return Ok((canned(*code, envelope(*code, reason, "injected fault")), done()));
+            return Ok((
+                canned(*code, envelope(*code, reason, "injected fault")),
+                done(),
+            ));
         }
         Some(FaultAction::RateLimit) => {
             return Ok((canned(429, envelope(429, "rateLimitExceeded", "The object exceeded the rate limit for object mutation operations (create, update, and delete). Please reduce your request rate.")), done()));
@@ -217,24 +249,37 @@ async fn forward(
             Err(HttpError::ConnectionTerminated)
         }
         Some(FaultAction::Truncate(n)) => {
-            let bytes = body.collect().await.map_err(|e| HttpError::InternalError(Some(e.to_string())))?.to_bytes();
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
+                .to_bytes();
             let keep = bytes.slice(..n.min(bytes.len()));
             traffic.add_received(keep.len() as u64);
             let frames: Vec<Result<Frame<Bytes>, HttpError>> = vec![
                 Ok(Frame::data(keep)),
-                Err(HttpError::InternalError(Some("injected: body cut short".into()))),
+                Err(HttpError::InternalError(Some(
+                    "injected: body cut short".into(),
+                ))),
             ];
             let body = StreamBody::new(futures::stream::iter(frames)).boxed_unsync();
             Ok((http::Response::from_parts(parts, body), done()))
         }
         Some(FaultAction::Corrupt) => {
-            let bytes = body.collect().await.map_err(|e| HttpError::InternalError(Some(e.to_string())))?.to_bytes();
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
+                .to_bytes();
             let mut v = bytes.to_vec();
             if let Some(b) = v.first_mut() {
                 *b ^= 0x55;
             }
             traffic.add_received(v.len() as u64);
-            Ok((http::Response::from_parts(parts, full_body(Bytes::from(v))), done()))
+            Ok((
+                http::Response::from_parts(parts, full_body(Bytes::from(v))),
+                done(),
+            ))
         }
         _ => {
             let counted = body
@@ -273,9 +318,18 @@ mod tests {
 
     #[test]
     fn authorities_get_default_ports() {
-        assert_eq!(authority_of_url("https://storage.googleapis.com/x").as_deref(), Some("storage.googleapis.com:443"));
-        assert_eq!(authority_of_url("http://127.0.0.1:4443").as_deref(), Some("127.0.0.1:4443"));
-        assert_eq!(authority_of_url("http://metadata.google.internal/a").as_deref(), Some("metadata.google.internal:80"));
+        assert_eq!(
+            authority_of_url("https://storage.googleapis.com/x").as_deref(),
+            Some("storage.googleapis.com:443")
+        );
+        assert_eq!(
+            authority_of_url("http://127.0.0.1:4443").as_deref(),
+            Some("127.0.0.1:4443")
+        );
+        assert_eq!(
+            authority_of_url("http://metadata.google.internal/a").as_deref(),
+            Some("metadata.google.internal:80")
+        );
         assert_eq!(authority_of_url("ftp://x"), None);
         let allow = AllowList::new(["127.0.0.1:4443"]);
         assert!(allow.allows("127.0.0.1:4443"));

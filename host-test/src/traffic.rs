@@ -63,7 +63,11 @@ impl RequestKind {
 
     /// Classify a request by method and path (+query).
     pub fn classify(method: &str, path: &str, query: &str) -> RequestKind {
-        let has = |k: &str| query.split('&').any(|p| p == k || p.starts_with(&format!("{k}=")));
+        let has = |k: &str| {
+            query
+                .split('&')
+                .any(|p| p == k || p.starts_with(&format!("{k}=")))
+        };
         if path.starts_with("/upload/") {
             return RequestKind::Upload;
         }
@@ -219,7 +223,9 @@ impl Traffic {
 
 /// Decode `%XX` escapes (object names arrive as one encoded path segment).
 pub fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The object a request concerns, for logs: the decoded object segment, or the `name`
@@ -246,14 +252,44 @@ mod tests {
         let table = [
             ("GET", "/storage/v1/b/bkt", "", RequestKind::Bucket),
             ("GET", "/storage/v1/b/bkt/o", "prefix=a", RequestKind::List),
-            ("GET", "/storage/v1/b/bkt/o/a%2Fb", "", RequestKind::Metadata),
-            ("GET", "/storage/v1/b/bkt/o/a%2Fb", "alt=media", RequestKind::Download),
-            ("POST", "/upload/storage/v1/b/bkt/o", "uploadType=multipart", RequestKind::Upload),
-            ("PUT", "/upload/storage/v1/b/bkt/o", "upload_id=x", RequestKind::Upload),
+            (
+                "GET",
+                "/storage/v1/b/bkt/o/a%2Fb",
+                "",
+                RequestKind::Metadata,
+            ),
+            (
+                "GET",
+                "/storage/v1/b/bkt/o/a%2Fb",
+                "alt=media",
+                RequestKind::Download,
+            ),
+            (
+                "POST",
+                "/upload/storage/v1/b/bkt/o",
+                "uploadType=multipart",
+                RequestKind::Upload,
+            ),
+            (
+                "PUT",
+                "/upload/storage/v1/b/bkt/o",
+                "upload_id=x",
+                RequestKind::Upload,
+            ),
             ("DELETE", "/storage/v1/b/bkt/o/a", "", RequestKind::Delete),
-            ("POST", "/storage/v1/b/bkt/o/a/rewriteTo/b/bkt/o/c", "", RequestKind::Copy),
+            (
+                "POST",
+                "/storage/v1/b/bkt/o/a/rewriteTo/b/bkt/o/c",
+                "",
+                RequestKind::Copy,
+            ),
             ("POST", "/token", "", RequestKind::Auth),
-            ("GET", "/computeMetadata/v1/instance/service-accounts/default/token", "", RequestKind::Auth),
+            (
+                "GET",
+                "/computeMetadata/v1/instance/service-accounts/default/token",
+                "",
+                RequestKind::Auth,
+            ),
             ("GET", "/elsewhere", "", RequestKind::Other),
         ];
         for (m, p, q, want) in table {
@@ -263,7 +299,13 @@ mod tests {
 
     #[test]
     fn objects_are_decoded_for_logs() {
-        assert_eq!(object_of("/storage/v1/b/bkt/o/_index%2Fdata--a--b.json", "alt=media"), "_index/data--a--b.json");
-        assert_eq!(object_of("/upload/storage/v1/b/bkt/o", "uploadType=media&name=a%2Fb"), "a/b");
+        assert_eq!(
+            object_of("/storage/v1/b/bkt/o/_index%2Fdata--a--b.json", "alt=media"),
+            "_index/data--a--b.json"
+        );
+        assert_eq!(
+            object_of("/upload/storage/v1/b/bkt/o", "uploadType=media&name=a%2Fb"),
+            "a/b"
+        );
     }
 }

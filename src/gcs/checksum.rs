@@ -205,9 +205,15 @@ mod tests {
     fn goog_hash_parsing_and_verification() {
         let h = parse_goog_hash(["crc32c=yZRlqg==,md5=XrY7u+Ae7tCTyyK7j1rNww=="]);
         assert!(verify(b"hello world", &h).is_ok());
-        assert!(matches!(verify(b"hello worle", &h), Err(Mismatch::Crc32c { .. })));
+        assert!(matches!(
+            verify(b"hello worle", &h),
+            Err(Mismatch::Crc32c { .. })
+        ));
         let split = parse_goog_hash(["crc32c=yZRlqg==", "md5=AAAAAAAAAAAAAAAAAAAAAA=="]);
-        assert!(matches!(verify(b"hello world", &split), Err(Mismatch::Md5 { .. })));
+        assert!(matches!(
+            verify(b"hello world", &split),
+            Err(Mismatch::Md5 { .. })
+        ));
         assert_eq!(parse_goog_hash(["garbage"]), AnnouncedHashes::default());
     }
 }

@@ -96,14 +96,22 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
 
     /// Send one request once: auth header, deadline, classification. A 401 refreshes the
     /// token and repeats the request once, since tokens can be revoked before they expire.
-    async fn send_once(&self, op: &str, key: &str, req: &HttpRequest, accept: &[u16]) -> Result<HttpResponse> {
+    async fn send_once(
+        &self,
+        op: &str,
+        key: &str,
+        req: &HttpRequest,
+        accept: &[u16],
+    ) -> Result<HttpResponse> {
         self.check_deadline(&format!("{op} {key}"))?;
         let mut refreshed = false;
         loop {
             let mut signed = req.clone();
             let token = self.auth.bearer().await?;
             if let Some(t) = &token {
-                signed.headers.push(("authorization".into(), format!("Bearer {t}")));
+                signed
+                    .headers
+                    .push(("authorization".into(), format!("Bearer {t}")));
             }
             let timeout = self.request_timeout();
             let resp = self
@@ -124,25 +132,45 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     }
 
     /// Send with the retry policy for `idempotency`.
-    async fn send(&self, op: &str, key: &str, idempotency: Idempotency, req: &HttpRequest, accept: &[u16]) -> Result<HttpResponse> {
-        with_retry(&*self.platform, &self.cfg.retry, idempotency, self.deadline.get(), |_| {
-            self.send_once(op, key, req, accept)
-        })
+    async fn send(
+        &self,
+        op: &str,
+        key: &str,
+        idempotency: Idempotency,
+        req: &HttpRequest,
+        accept: &[u16],
+    ) -> Result<HttpResponse> {
+        with_retry(
+            &*self.platform,
+            &self.cfg.retry,
+            idempotency,
+            self.deadline.get(),
+            |_| self.send_once(op, key, req, accept),
+        )
         .await
     }
 
     /// `GET` the bucket: reachable and permitted.
     pub async fn bucket_get(&self) -> Result<()> {
         let bucket = self.cfg.bucket.clone();
-        self.send("bucketGet", &bucket, Idempotency::Always, &rq::bucket_get(&self.cfg), &[])
-            .await
-            .map(|_| ())
+        self.send(
+            "bucketGet",
+            &bucket,
+            Idempotency::Always,
+            &rq::bucket_get(&self.cfg),
+            &[],
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Object metadata, `None` when absent.
     pub async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>> {
         let req = rq::object_metadata(&self.cfg, key, &Preconditions::default());
-        match self.send("getMetadata", key, Idempotency::Always, &req, &[]).await {
+        match self
+            .send("getMetadata", key, Idempotency::Always, &req, &[])
+            .await
+        {
             Ok(resp) => ObjectMeta::parse("getMetadata", key, &resp.body).map(Some),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -154,16 +182,27 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     /// the bytes were damaged on the way) and reported as `integrity` when it persists.
     pub async fn download(&self, key: &str) -> Result<Download> {
         let req = rq::media_download(&self.cfg, key, None);
-        with_retry(&*self.platform, &self.cfg.retry, Idempotency::Always, self.deadline.get(), |_| async {
-            let resp = self.send_once("download", key, &req, &[]).await?;
-            check_download(key, resp)
-        })
+        with_retry(
+            &*self.platform,
+            &self.cfg.retry,
+            Idempotency::Always,
+            self.deadline.get(),
+            |_| async {
+                let resp = self.send_once("download", key, &req, &[]).await?;
+                check_download(key, resp)
+            },
+        )
         .await
     }
 
     /// Upload bytes. With `if_generation_match` the write is conditional (`"0"` creates
     /// only) and a 412 that follows an ambiguous failure is resolved by reading back.
-    pub async fn upload(&self, key: &str, data: &[u8], if_generation_match: Option<&str>) -> Result<ObjectMeta> {
+    pub async fn upload(
+        &self,
+        key: &str,
+        data: &[u8],
+        if_generation_match: Option<&str>,
+    ) -> Result<ObjectMeta> {
         let cond = Preconditions::generation_match(if_generation_match);
         if data.len() as u64 >= self.cfg.resumable_threshold {
             return self.upload_resumable(key, data, &cond).await;
@@ -171,7 +210,9 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         let boundary = rq::boundary_for(data, self.platform.random_u64());
         let req = rq::multipart_upload(&self.cfg, key, data, &cond, &boundary);
         if !cond.any() {
-            let resp = self.send("upload", key, Idempotency::SameContent, &req, &[]).await?;
+            let resp = self
+                .send("upload", key, Idempotency::SameContent, &req, &[])
+                .await?;
             return ObjectMeta::parse("upload", key, &resp.body);
         }
         let req = &req;
@@ -186,22 +227,33 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     /// write fails with 412 when our own earlier attempt committed but its reply was lost
     /// (gcs-api.md §2), any 412 or ambiguous failure after a first ambiguous failure is
     /// settled by reading the object back: same content means the write was ours.
-    async fn conditional_write<'a, F, Fut>(&'a self, key: &'a str, data: &[u8], attempt: F) -> Result<ObjectMeta>
+    async fn conditional_write<'a, F, Fut>(
+        &'a self,
+        key: &'a str,
+        data: &[u8],
+        attempt: F,
+    ) -> Result<ObjectMeta>
     where
         F: Fn(&'a str) -> Fut,
         Fut: Future<Output = Result<ObjectMeta>>,
     {
         let ambiguous = Cell::new(false);
-        let outcome = with_retry(&*self.platform, &self.cfg.retry, Idempotency::Conditional, self.deadline.get(), |_| async {
-            match attempt(key).await {
-                Err(e) if e.retryable && e.kind != ErrorKind::RateLimited => {
-                    // A 5xx or broken connection may have happened after the commit.
-                    ambiguous.set(true);
-                    Err(e)
+        let outcome = with_retry(
+            &*self.platform,
+            &self.cfg.retry,
+            Idempotency::Conditional,
+            self.deadline.get(),
+            |_| async {
+                match attempt(key).await {
+                    Err(e) if e.retryable && e.kind != ErrorKind::RateLimited => {
+                        // A 5xx or broken connection may have happened after the commit.
+                        ambiguous.set(true);
+                        Err(e)
+                    }
+                    other => other,
                 }
-                other => other,
-            }
-        })
+            },
+        )
         .await;
         match outcome {
             Ok(meta) => Ok(meta),
@@ -227,15 +279,26 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
 
     /// Resumable upload in chunks; a broken chunk is followed by a status query and the
     /// upload continues from what the server persisted.
-    async fn upload_resumable(&self, key: &str, data: &[u8], cond: &Preconditions) -> Result<ObjectMeta> {
+    async fn upload_resumable(
+        &self,
+        key: &str,
+        data: &[u8],
+        cond: &Preconditions,
+    ) -> Result<ObjectMeta> {
         let total = data.len() as u64;
         let whole_crc = crc32c_b64(data);
         let start = rq::resumable_start(&self.cfg, key, total, cond);
-        let resp = self.send("resumableStart", key, Idempotency::Always, &start, &[]).await?;
+        let resp = self
+            .send("resumableStart", key, Idempotency::Always, &start, &[])
+            .await?;
         let session = resp
             .header("location")
             .map(|l| self.absolute_url(l))
-            .ok_or_else(|| Error::other(format!("GCS resumableStart {key}: no session URI in the answer")))?;
+            .ok_or_else(|| {
+                Error::other(format!(
+                    "GCS resumableStart {key}: no session URI in the answer"
+                ))
+            })?;
 
         let mut offset = 0u64;
         let mut failures = 0u32;
@@ -244,21 +307,44 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
             let end = (offset + self.cfg.chunk_size).min(total);
             let chunk = &data[offset as usize..end as usize];
             let last = end == total;
-            let req = rq::resumable_chunk(&session, chunk, offset, total, last.then_some(whole_crc.as_str()));
-            let result = self.send_once("resumableChunk", key, &req, ACCEPT_308).await;
+            let req = rq::resumable_chunk(
+                &session,
+                chunk,
+                offset,
+                total,
+                last.then_some(whole_crc.as_str()),
+            );
+            let result = self
+                .send_once("resumableChunk", key, &req, ACCEPT_308)
+                .await;
             let result = match result {
                 Err(e) if e.retryable || e.is_not_found() => {
                     failures += 1;
                     let budget_spent = failures >= self.cfg.retry.max_attempts
-                        || self.platform.now_ms().saturating_sub(started) > self.cfg.retry.max_elapsed_ms;
+                        || self.platform.now_ms().saturating_sub(started)
+                            > self.cfg.retry.max_elapsed_ms;
                     if budget_spent || e.is_not_found() {
-                        return Err(e.context(format!("resumable upload of {key} at byte {offset}")));
+                        return Err(
+                            e.context(format!("resumable upload of {key} at byte {offset}"))
+                        );
                     }
-                    let wait = backoff_delay(&self.cfg.retry, failures - 1, unit_from(self.platform.random_u64()), false);
+                    let wait = backoff_delay(
+                        &self.cfg.retry,
+                        failures - 1,
+                        unit_from(self.platform.random_u64()),
+                        false,
+                    );
                     self.platform.sleep(wait).await;
                     // Ask the session what it kept, rather than guessing.
                     let status = rq::resumable_status(&session, total);
-                    self.send("resumableStatus", key, Idempotency::Always, &status, ACCEPT_308).await
+                    self.send(
+                        "resumableStatus",
+                        key,
+                        Idempotency::Always,
+                        &status,
+                        ACCEPT_308,
+                    )
+                    .await
                 }
                 other => other,
             }?;
@@ -267,7 +353,9 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
                 _ => return ObjectMeta::parse("resumableChunk", key, &result.body),
             }
             if offset > total {
-                return Err(Error::other(format!("GCS resumable upload of {key}: server reports {offset} of {total} bytes")));
+                return Err(Error::other(format!(
+                    "GCS resumable upload of {key}: server reports {offset} of {total} bytes"
+                )));
             }
         }
     }
@@ -281,10 +369,18 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     }
 
     /// One listing page.
-    pub async fn list_page(&self, prefix: Option<&str>, delimiter: Option<&str>, max_results: Option<u32>, page_token: Option<&str>) -> Result<ListPage> {
+    pub async fn list_page(
+        &self,
+        prefix: Option<&str>,
+        delimiter: Option<&str>,
+        max_results: Option<u32>,
+        page_token: Option<&str>,
+    ) -> Result<ListPage> {
         let req = rq::list(&self.cfg, prefix, delimiter, max_results, page_token);
         let what = prefix.unwrap_or("");
-        let resp = self.send("list", what, Idempotency::Always, &req, &[]).await?;
+        let resp = self
+            .send("list", what, Idempotency::Always, &req, &[])
+            .await?;
         ListPage::parse("list", what, &resp.body)
     }
 
@@ -306,8 +402,15 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     /// Delete; a missing object counts as done (`Ok(false)`).
     pub async fn delete(&self, key: &str, if_generation_match: Option<&str>) -> Result<bool> {
         let cond = Preconditions::generation_match(if_generation_match);
-        let idem = if cond.any() { Idempotency::Conditional } else { Idempotency::SameContent };
-        match self.send("delete", key, idem, &rq::delete(&self.cfg, key, &cond), &[]).await {
+        let idem = if cond.any() {
+            Idempotency::Conditional
+        } else {
+            Idempotency::SameContent
+        };
+        match self
+            .send("delete", key, idem, &rq::delete(&self.cfg, key, &cond), &[])
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
@@ -320,22 +423,29 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         // Each call moves at least a chunk; the bound only stops a server that never says done.
         for _ in 0..100_000 {
             let req = rq::rewrite(&self.cfg, src, dst, token.as_deref());
-            let resp = self.send("copy", src, Idempotency::Always, &req, &[]).await?;
+            let resp = self
+                .send("copy", src, Idempotency::Always, &req, &[])
+                .await?;
             let status = RewriteStatus::parse("copy", src, &resp.body)?;
             if status.done {
                 return match status.resource {
                     Some(meta) => Ok(meta),
-                    None => self
-                        .stat(dst)
-                        .await?
-                        .ok_or_else(|| Error::other(format!("GCS copy {src} -> {dst}: done but destination missing"))),
+                    None => self.stat(dst).await?.ok_or_else(|| {
+                        Error::other(format!(
+                            "GCS copy {src} -> {dst}: done but destination missing"
+                        ))
+                    }),
                 };
             }
             token = Some(status.token.ok_or_else(|| {
-                Error::other(format!("GCS copy {src} -> {dst}: not done and no rewriteToken"))
+                Error::other(format!(
+                    "GCS copy {src} -> {dst}: not done and no rewriteToken"
+                ))
             })?);
         }
-        Err(Error::other(format!("GCS copy {src} -> {dst}: never completed")))
+        Err(Error::other(format!(
+            "GCS copy {src} -> {dst}: never completed"
+        )))
     }
 }
 
@@ -358,11 +468,17 @@ fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
         .header("x-goog-stored-content-encoding")
         .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
     if !gzip_stored {
-        if let Some(stored) = resp.header("x-goog-stored-content-length").and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(stored) = resp
+            .header("x-goog-stored-content-length")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             if stored != resp.body.len() as u64 {
                 return Err(Error::new(
                     ErrorKind::Integrity,
-                    format!("GCS download {key}: received {} of {stored} bytes", resp.body.len()),
+                    format!(
+                        "GCS download {key}: received {} of {stored} bytes",
+                        resp.body.len()
+                    ),
                 )
                 .retryable(true));
             }
@@ -374,7 +490,11 @@ fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
                 .map(|(_, v)| v.as_str()),
         );
         if let Err(m) = verify(&resp.body, &announced) {
-            return Err(Error::new(ErrorKind::Integrity, format!("GCS download {key}: {m}; nothing was written")).retryable(true));
+            return Err(Error::new(
+                ErrorKind::Integrity,
+                format!("GCS download {key}: {m}; nothing was written"),
+            )
+            .retryable(true));
         }
     }
     Ok(Download {
@@ -400,14 +520,25 @@ mod tests {
 
     impl Scripted {
         fn new(answers: Vec<std::result::Result<HttpResponse, TransportError>>) -> Rc<Self> {
-            Rc::new(Scripted { answers: RefCell::new(answers.into()), sent: RefCell::new(vec![]), now: Cell::new(0) })
+            Rc::new(Scripted {
+                answers: RefCell::new(answers.into()),
+                sent: RefCell::new(vec![]),
+                now: Cell::new(0),
+            })
         }
     }
 
     impl Transport for Scripted {
-        async fn send(&self, req: &HttpRequest, _timeout_ms: u64) -> std::result::Result<HttpResponse, TransportError> {
+        async fn send(
+            &self,
+            req: &HttpRequest,
+            _timeout_ms: u64,
+        ) -> std::result::Result<HttpResponse, TransportError> {
             self.sent.borrow_mut().push(req.clone());
-            self.answers.borrow_mut().pop_front().unwrap_or(Err(TransportError::Connection("script exhausted".into())))
+            self.answers
+                .borrow_mut()
+                .pop_front()
+                .unwrap_or(Err(TransportError::Connection("script exhausted".into())))
         }
     }
 
@@ -426,17 +557,30 @@ mod tests {
         }
     }
 
-    fn ok(status: u16, headers: &[(&str, &str)], body: &[u8]) -> std::result::Result<HttpResponse, TransportError> {
+    fn ok(
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::result::Result<HttpResponse, TransportError> {
         Ok(HttpResponse {
             status,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: body.to_vec(),
         })
     }
 
     fn client(t: Rc<Scripted>, extra: &str) -> GcsClient<Scripted, NoAuth> {
-        let json = format!(r#"{{"bucket":"bkt","apiEndpoint":"http://127.0.0.1:9","retryInitialDelayMs":10{extra}}}"#);
-        GcsClient::new(Config::parse(&json, &ConfigEnv::default()).unwrap(), t, NoAuth)
+        let json = format!(
+            r#"{{"bucket":"bkt","apiEndpoint":"http://127.0.0.1:9","retryInitialDelayMs":10{extra}}}"#
+        );
+        GcsClient::new(
+            Config::parse(&json, &ConfigEnv::default()).unwrap(),
+            t,
+            NoAuth,
+        )
     }
 
     fn run<F: Future>(f: F) -> F::Output {
@@ -451,29 +595,51 @@ mod tests {
     fn download_checks_hashes() {
         let hash = format!("crc32c={}", crc32c_b64(b"good"));
         let t = Scripted::new(vec![
-            ok(200, &[("x-goog-hash", &hash), ("x-goog-generation", "7")], b"evil"),
-            ok(200, &[("x-goog-hash", &hash), ("x-goog-generation", "7")], b"evil"),
+            ok(
+                200,
+                &[("x-goog-hash", &hash), ("x-goog-generation", "7")],
+                b"evil",
+            ),
+            ok(
+                200,
+                &[("x-goog-hash", &hash), ("x-goog-generation", "7")],
+                b"evil",
+            ),
         ]);
         let c = client(t.clone(), r#","retryMaxAttempts":2"#);
         let err = run(c.download("k")).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Integrity);
         assert_eq!(t.sent.borrow().len(), 2, "integrity failures are retried");
 
-        let t = Scripted::new(vec![ok(200, &[("x-goog-hash", &hash), ("x-goog-generation", "7")], b"good")]);
+        let t = Scripted::new(vec![ok(
+            200,
+            &[("x-goog-hash", &hash), ("x-goog-generation", "7")],
+            b"good",
+        )]);
         let d = run(client(t, "").download("k")).unwrap();
-        assert_eq!((d.data.as_slice(), d.generation.as_str()), (&b"good"[..], "7"));
+        assert_eq!(
+            (d.data.as_slice(), d.generation.as_str()),
+            (&b"good"[..], "7")
+        );
     }
 
     #[test]
     fn short_body_is_an_integrity_error() {
-        let t = Scripted::new(vec![ok(200, &[("x-goog-stored-content-length", "10")], b"12345")]);
+        let t = Scripted::new(vec![ok(
+            200,
+            &[("x-goog-stored-content-length", "10")],
+            b"12345",
+        )]);
         let err = run(client(t, r#","retryMaxAttempts":1"#).download("k")).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Integrity);
     }
 
     #[test]
     fn retry_503_then_success_and_412_not_retried() {
-        let t = Scripted::new(vec![ok(503, &[], b""), ok(200, &[], &object_json("k", b"x", "1"))]);
+        let t = Scripted::new(vec![
+            ok(503, &[], b""),
+            ok(200, &[], &object_json("k", b"x", "1")),
+        ]);
         let meta = run(client(t.clone(), "").stat("k")).unwrap().unwrap();
         assert_eq!(meta.generation, "1");
         assert_eq!(t.sent.borrow().len(), 2);
@@ -481,7 +647,11 @@ mod tests {
         let t = Scripted::new(vec![ok(412, &[], b"")]);
         let err = run(client(t.clone(), "").upload("k", b"data", Some("0"))).unwrap_err();
         assert!(err.is_precondition_failed());
-        assert_eq!(t.sent.borrow().len(), 1, "a plain 412 is an answer, not a fault");
+        assert_eq!(
+            t.sent.borrow().len(),
+            1,
+            "a plain 412 is an answer, not a fault"
+        );
     }
 
     #[test]
@@ -504,17 +674,26 @@ mod tests {
             ok(412, &[], b""),
             ok(200, &[], &object_json("k", b"other", "5")),
         ]);
-        assert!(run(client(t, "").upload("k", data, Some("0"))).unwrap_err().is_precondition_failed());
+        assert!(run(client(t, "").upload("k", data, Some("0")))
+            .unwrap_err()
+            .is_precondition_failed());
     }
 
     #[test]
     fn list_all_follows_tokens() {
         let t = Scripted::new(vec![
-            ok(200, &[], br#"{"items":[{"name":"a"}],"nextPageToken":"p2"}"#),
+            ok(
+                200,
+                &[],
+                br#"{"items":[{"name":"a"}],"nextPageToken":"p2"}"#,
+            ),
             ok(200, &[], br#"{"items":[{"name":"b"}]}"#),
         ]);
         let all = run(client(t.clone(), "").list_all(None)).unwrap();
-        assert_eq!(all.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            all.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert!(t.sent.borrow()[1].url.ends_with("pageToken=p2"));
     }
 
@@ -528,21 +707,42 @@ mod tests {
             ok(308, &[("range", "bytes=0-524287")], b""),
             ok(200, &[], &object_json("big", &data, "3")),
         ]);
-        let c = client(t.clone(), r#","resumableThresholdBytes":1000,"resumableChunkBytes":262144"#);
+        let c = client(
+            t.clone(),
+            r#","resumableThresholdBytes":1000,"resumableChunkBytes":262144"#,
+        );
         let meta = run(c.upload("big", &data, None)).unwrap();
         assert_eq!(meta.size, data.len() as u64);
         let sent = t.sent.borrow();
-        let ranges: Vec<_> = sent.iter().filter_map(|r| r.header_value("content-range")).collect();
-        assert_eq!(ranges, ["bytes 0-262143/614400", "bytes 262144-524287/614400", "bytes */614400", "bytes 524288-614399/614400"]);
+        let ranges: Vec<_> = sent
+            .iter()
+            .filter_map(|r| r.header_value("content-range"))
+            .collect();
+        assert_eq!(
+            ranges,
+            [
+                "bytes 0-262143/614400",
+                "bytes 262144-524287/614400",
+                "bytes */614400",
+                "bytes 524288-614399/614400"
+            ]
+        );
         assert_eq!(sent[1].url, "http://127.0.0.1:9/upload/session/1");
-        assert!(sent[4].header_value("x-goog-hash").is_some(), "last chunk carries the crc");
+        assert!(
+            sent[4].header_value("x-goog-hash").is_some(),
+            "last chunk carries the crc"
+        );
     }
 
     #[test]
     fn copy_loops_until_done() {
         let t = Scripted::new(vec![
             ok(200, &[], br#"{"done":false,"rewriteToken":"t1"}"#),
-            ok(200, &[], br#"{"done":true,"resource":{"name":"d","generation":"4"}}"#),
+            ok(
+                200,
+                &[],
+                br#"{"done":true,"resource":{"name":"d","generation":"4"}}"#,
+            ),
         ]);
         let meta = run(client(t.clone(), "").copy("s", "d")).unwrap();
         assert_eq!(meta.generation, "4");

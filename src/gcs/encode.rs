@@ -56,7 +56,11 @@ mod tests {
     #[test]
     fn query_skips_absent_values() {
         assert_eq!(
-            query(&[("alt", Some("media")), ("generation", None), ("name", Some("a/b"))]),
+            query(&[
+                ("alt", Some("media")),
+                ("generation", None),
+                ("name", Some("a/b"))
+            ]),
             "?alt=media&name=a%2Fb"
         );
         assert_eq!(query(&[("x", None)]), "");

@@ -36,7 +36,10 @@ impl Preconditions {
     fn pairs(&self) -> [(&'static str, Option<&str>); 2] {
         [
             ("ifGenerationMatch", self.if_generation_match.as_deref()),
-            ("ifGenerationNotMatch", self.if_generation_not_match.as_deref()),
+            (
+                "ifGenerationNotMatch",
+                self.if_generation_not_match.as_deref(),
+            ),
         ]
     }
 }
@@ -110,9 +113,13 @@ pub fn multipart_upload(
         "md5Hash": md5_b64(data),
     });
     let mut body = Vec::with_capacity(data.len() + 512);
-    body.extend_from_slice(format!("--{boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n").as_bytes());
+    body.extend_from_slice(
+        format!("--{boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n").as_bytes(),
+    );
     body.extend_from_slice(resource.to_string().as_bytes());
-    body.extend_from_slice(format!("\r\n--{boundary}\r\ncontent-type: {CONTENT_TYPE}\r\n\r\n").as_bytes());
+    body.extend_from_slice(
+        format!("\r\n--{boundary}\r\ncontent-type: {CONTENT_TYPE}\r\n\r\n").as_bytes(),
+    );
     body.extend_from_slice(data);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     HttpRequest::new(Method::Post, url)
@@ -131,7 +138,9 @@ pub fn boundary_for(data: &[u8], seed: u64) -> String {
         if !contains(data, b.as_bytes()) {
             return b;
         }
-        n = n.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        n = n
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
     }
 }
 
@@ -219,7 +228,10 @@ pub fn list(
 
 /// `DELETE /storage/v1/b/{b}/o/{key}`.
 pub fn delete(cfg: &Config, key: &str, cond: &Preconditions) -> HttpRequest {
-    HttpRequest::new(Method::Delete, with_query(object_url(cfg, key), &cond.pairs()))
+    HttpRequest::new(
+        Method::Delete,
+        with_query(object_url(cfg, key), &cond.pairs()),
+    )
 }
 
 /// One `rewriteTo` call; repeat with the returned token until `done`.
@@ -245,7 +257,9 @@ mod tests {
 
     fn cfg(prefix: Option<&str>) -> Config {
         let json = match prefix {
-            Some(p) => format!(r#"{{"bucket":"bkt","prefix":"{p}","apiEndpoint":"http://127.0.0.1:9"}}"#),
+            Some(p) => {
+                format!(r#"{{"bucket":"bkt","prefix":"{p}","apiEndpoint":"http://127.0.0.1:9"}}"#)
+            }
             None => r#"{"bucket":"bkt","apiEndpoint":"http://127.0.0.1:9"}"#.to_string(),
         };
         Config::parse(&json, &ConfigEnv::default()).unwrap()
@@ -255,35 +269,72 @@ mod tests {
     fn urls_encode_names_as_one_segment() {
         let c = cfg(Some("swamp"));
         let r = object_metadata(&c, "data/a b@c.json", &Preconditions::default());
-        assert_eq!(r.url, "http://127.0.0.1:9/storage/v1/b/bkt/o/swamp%2Fdata%2Fa%20b%40c.json");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:9/storage/v1/b/bkt/o/swamp%2Fdata%2Fa%20b%40c.json"
+        );
         let r = media_download(&c, "x", Some("17"));
-        assert_eq!(r.url, "http://127.0.0.1:9/storage/v1/b/bkt/o/swamp%2Fx?alt=media&generation=17");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:9/storage/v1/b/bkt/o/swamp%2Fx?alt=media&generation=17"
+        );
         let r = delete(&cfg(None), "k", &Preconditions::generation_match(Some("5")));
         assert_eq!(r.method, Method::Delete);
-        assert_eq!(r.url, "http://127.0.0.1:9/storage/v1/b/bkt/o/k?ifGenerationMatch=5");
+        assert_eq!(
+            r.url,
+            "http://127.0.0.1:9/storage/v1/b/bkt/o/k?ifGenerationMatch=5"
+        );
     }
 
     #[test]
     fn list_prefix_rules() {
         let table = [
             (None, None, "http://127.0.0.1:9/storage/v1/b/bkt/o"),
-            (Some("p"), None, "http://127.0.0.1:9/storage/v1/b/bkt/o?prefix=p%2F"),
-            (Some("p"), Some("data/"), "http://127.0.0.1:9/storage/v1/b/bkt/o?prefix=p%2Fdata%2F"),
-            (None, Some("data/"), "http://127.0.0.1:9/storage/v1/b/bkt/o?prefix=data%2F"),
+            (
+                Some("p"),
+                None,
+                "http://127.0.0.1:9/storage/v1/b/bkt/o?prefix=p%2F",
+            ),
+            (
+                Some("p"),
+                Some("data/"),
+                "http://127.0.0.1:9/storage/v1/b/bkt/o?prefix=p%2Fdata%2F",
+            ),
+            (
+                None,
+                Some("data/"),
+                "http://127.0.0.1:9/storage/v1/b/bkt/o?prefix=data%2F",
+            ),
         ];
         for (prefix, sub, want) in table {
             assert_eq!(list(&cfg(prefix), sub, None, None, None).url, want);
         }
         let r = list(&cfg(None), None, Some("/"), Some(2), Some("tok en"));
-        assert!(r.url.ends_with("?delimiter=%2F&maxResults=2&pageToken=tok%20en"), "{}", r.url);
+        assert!(
+            r.url
+                .ends_with("?delimiter=%2F&maxResults=2&pageToken=tok%20en"),
+            "{}",
+            r.url
+        );
     }
 
     #[test]
     fn multipart_carries_hashes_and_precondition() {
         let data = b"hello world";
-        let r = multipart_upload(&cfg(None), "a/b", data, &Preconditions::generation_match(Some("0")), "BND");
-        assert!(r.url.ends_with("/upload/storage/v1/b/bkt/o?uploadType=multipart&ifGenerationMatch=0"));
-        assert_eq!(r.header_value("content-type"), Some("multipart/related; boundary=BND"));
+        let r = multipart_upload(
+            &cfg(None),
+            "a/b",
+            data,
+            &Preconditions::generation_match(Some("0")),
+            "BND",
+        );
+        assert!(r
+            .url
+            .ends_with("/upload/storage/v1/b/bkt/o?uploadType=multipart&ifGenerationMatch=0"));
+        assert_eq!(
+            r.header_value("content-type"),
+            Some("multipart/related; boundary=BND")
+        );
         let body = String::from_utf8(r.body).unwrap();
         assert!(body.contains(r#""crc32c":"yZRlqg==""#), "{body}");
         assert!(body.contains(r#""name":"a/b""#));
@@ -307,7 +358,12 @@ mod tests {
         let q = resumable_status("http://h/s", 30);
         assert_eq!(q.header_value("content-range"), Some("bytes */30"));
         assert!(q.body.is_empty());
-        let s = resumable_start(&cfg(None), "big", 30, &Preconditions::generation_match(Some("0")));
+        let s = resumable_start(
+            &cfg(None),
+            "big",
+            30,
+            &Preconditions::generation_match(Some("0")),
+        );
         assert_eq!(s.header_value("x-upload-content-length"), Some("30"));
         assert!(s.url.contains("uploadType=resumable&ifGenerationMatch=0"));
     }

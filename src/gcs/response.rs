@@ -55,7 +55,9 @@ pub struct RewriteStatus {
 
 fn int_string(v: Option<&Value>) -> Option<String> {
     match v? {
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Some(s.clone()),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(s.clone())
+        }
         Value::Number(n) => n.as_u64().map(|n| n.to_string()),
         _ => None,
     }
@@ -72,7 +74,9 @@ impl ObjectMeta {
         Some(ObjectMeta {
             name,
             // Some emulators omit `size` on empty objects.
-            size: int_string(v.get("size")).and_then(|s| s.parse().ok()).unwrap_or(0),
+            size: int_string(v.get("size"))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0),
             generation: int_string(v.get("generation")).unwrap_or_default(),
             metageneration: int_string(v.get("metageneration")).unwrap_or_default(),
             updated: str_field(v, "updated"),
@@ -104,7 +108,11 @@ impl ListPage {
             Some(_) => return Err(malformed(op, key, body)),
         };
         let prefixes = match v.get("prefixes") {
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(String::from).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect(),
             _ => Vec::new(),
         };
         Ok(ListPage {
@@ -119,7 +127,10 @@ impl RewriteStatus {
     /// Parse a `rewriteTo` answer.
     pub fn parse(op: &str, key: &str, body: &[u8]) -> Result<RewriteStatus> {
         let v: Value = serde_json::from_slice(body).map_err(|_| malformed(op, key, body))?;
-        let done = v.get("done").and_then(Value::as_bool).ok_or_else(|| malformed(op, key, body))?;
+        let done = v
+            .get("done")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| malformed(op, key, body))?;
         Ok(RewriteStatus {
             done,
             token: str_field(&v, "rewriteToken"),
@@ -164,7 +175,10 @@ pub fn envelope_reason(resp: &HttpResponse) -> Option<String> {
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(String::from)
-        .or_else(|| err.get("code").map(|c| c.to_string().trim_matches('"').to_string()))
+        .or_else(|| {
+            err.get("code")
+                .map(|c| c.to_string().trim_matches('"').to_string())
+        })
 }
 
 /// Map a non-success answer to an error. `op` is the operation (e.g. `download`), `key`
@@ -178,8 +192,15 @@ pub fn classify(op: &str, key: &str, resp: &HttpResponse) -> Error {
         body_preview: (!resp.body.is_empty()).then(|| preview(&resp.body)),
         upload_id: resp.header("x-guploader-uploadid").map(String::from),
     };
-    let what = if key.is_empty() { String::new() } else { format!(" {key}") };
-    let reason_text = reason.as_deref().map(|r| format!(" {r}")).unwrap_or_default();
+    let what = if key.is_empty() {
+        String::new()
+    } else {
+        format!(" {key}")
+    };
+    let reason_text = reason
+        .as_deref()
+        .map(|r| format!(" {r}"))
+        .unwrap_or_default();
     let base = format!("GCS {op}{what} failed: HTTP {status}{reason_text}");
     let (kind, retryable) = match status {
         404 => (ErrorKind::NotFound, false),
@@ -213,12 +234,18 @@ pub fn classify(op: &str, key: &str, resp: &HttpResponse) -> Error {
         (ErrorKind::Remote, Some(p)) => format!("{base} bodyPreview={p}"),
         _ => base,
     };
-    Error::new(kind, message).retryable(retryable).with_gcs(detail)
+    Error::new(kind, message)
+        .retryable(retryable)
+        .with_gcs(detail)
 }
 
 /// Map a transport failure to an error.
 pub fn transport_error(op: &str, key: &str, err: &TransportError, timeout_ms: u64) -> Error {
-    let what = if key.is_empty() { String::new() } else { format!(" {key}") };
+    let what = if key.is_empty() {
+        String::new()
+    } else {
+        format!(" {key}")
+    };
     match err {
         TransportError::Timeout => {
             Error::timeout(format!("GCS {op}{what} timed out after {timeout_ms} ms"))
@@ -240,13 +267,22 @@ mod tests {
     fn resp(status: u16, body: &str, json: bool) -> HttpResponse {
         let mut headers = vec![("x-guploader-uploadid".to_string(), "UP1".to_string())];
         if json {
-            headers.push(("content-type".into(), "application/json; charset=UTF-8".into()));
+            headers.push((
+                "content-type".into(),
+                "application/json; charset=UTF-8".into(),
+            ));
         }
-        HttpResponse { status, headers, body: body.as_bytes().to_vec() }
+        HttpResponse {
+            status,
+            headers,
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     fn envelope(code: u16, reason: &str) -> String {
-        format!(r#"{{"error":{{"code":{code},"message":"m","errors":[{{"domain":"global","reason":"{reason}","message":"m"}}]}}}}"#)
+        format!(
+            r#"{{"error":{{"code":{code},"message":"m","errors":[{{"domain":"global","reason":"{reason}","message":"m"}}]}}}}"#
+        )
     }
 
     #[test]
@@ -274,7 +310,9 @@ mod tests {
             assert_eq!(g.status, status);
             assert_eq!(g.reason.as_deref(), reason);
             assert_eq!(g.upload_id.as_deref(), Some("UP1"));
-            assert!(e.message.starts_with(&format!("GCS download a/b failed: HTTP {status}")));
+            assert!(e
+                .message
+                .starts_with(&format!("GCS download a/b failed: HTTP {status}")));
         }
     }
 
@@ -302,7 +340,12 @@ mod tests {
         assert_eq!(page.items.len(), 1);
         assert_eq!(page.prefixes, vec!["d/"]);
         assert_eq!(page.next_page_token.as_deref(), Some("t"));
-        assert!(ListPage::parse("list", "", br#"{"kind":"storage#objects"}"#).unwrap().items.is_empty());
+        assert!(
+            ListPage::parse("list", "", br#"{"kind":"storage#objects"}"#)
+                .unwrap()
+                .items
+                .is_empty()
+        );
         assert!(ObjectMeta::parse("stat", "k", b"not json").is_err());
         assert!(ListPage::parse("list", "", br#"{"items":[{"size":"1"}]}"#).is_err());
     }

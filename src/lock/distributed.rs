@@ -507,8 +507,8 @@ fn release_warning(key: &str, err: &Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_fake::{run, FakeGcs, Fault};
     use super::*;
+    use crate::test_fake::{run, FakeGcs, Fault};
 
     const KEY: &str = ".datastore.lock";
 

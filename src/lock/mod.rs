@@ -16,8 +16,5 @@ pub mod body;
 pub mod decide;
 pub mod distributed;
 
-#[cfg(test)]
-mod test_fake;
-
 pub use body::LockBody;
 pub use distributed::{DistributedLock, LockIdentity, LockOptions};

@@ -26,7 +26,6 @@
 // The crate has one error type (`crate::error::Error`, ~160 bytes because it
 // carries GCS details). Its size is that module's decision; boxing it only in
 // this corner would make `?` across modules awkward, so the lint is waived here.
-#![allow(clippy::result_large_err)]
 
 pub mod change;
 pub mod index;

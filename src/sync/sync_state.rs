@@ -279,6 +279,27 @@ impl SyncState {
         self.outcome(true)
     }
 
+    /// The transition after a successful monolith pull: like [`Self::mark_synced`] when
+    /// the cache is clean, but when local changes are still unpushed (a push failed
+    /// earlier) only the fingerprint is recorded and every dirty signal is kept.
+    ///
+    /// Upstream calls `markSynced` here, which clears the dirty set: a same-size local
+    /// edit that a failed push left behind was then never pushed, because the next push
+    /// took the fast path (§8.4 item 3, the H1 rule `dirty ⇒ localDirty`). The push fast
+    /// path refuses while `localDirty`, so keeping it costs one slow push, nothing more.
+    pub fn mark_pulled(&mut self, generation: &str, verified_at_ms: i64) -> Outcome {
+        if generation.is_empty() || generation == "0" {
+            return self.outcome(false);
+        }
+        if !self.local_dirty {
+            return self.mark_synced(generation, verified_at_ms);
+        }
+        self.remote_index_generation = generation.to_string();
+        self.last_verified_at = format_iso_ms(verified_at_ms).unwrap_or_default();
+        self.commit_seq = None;
+        self.outcome(true)
+    }
+
     /// Clean transition of a shard-first (v2) push or commit: clear every
     /// dirty signal, record `commit_seq`, reset the generation to `""` (a v2
     /// repo never rewrites the monolith, so its generation proves nothing,
@@ -758,6 +779,22 @@ mod tests {
         assert_eq!(verified_at_baseline_ms(1000, Some(1000)), 1001);
         assert_eq!(verified_at_baseline_ms(1000, Some(5000)), 5001);
         assert_eq!(verified_at_baseline_ms(0, Some(i64::MAX)), i64::MAX);
+    }
+
+    #[test]
+    fn mark_pulled_keeps_unpushed_dirty_signals() {
+        let mut s = SyncState::new();
+        let _ = s.mark_dirty(Some("data/a"));
+        assert!(s.mark_pulled("12", 1_000).write_needed);
+        assert_eq!(s.remote_index_generation(), "12");
+        assert_eq!(s.dirty_paths(), ["data/a".to_string()]);
+        assert!(s.local_dirty());
+        assert_h1(&s);
+        assert!(!s.push_fast_path_allowed());
+        let mut clean = SyncState::new();
+        assert!(clean.mark_pulled("12", 1_000).write_needed);
+        assert!(!clean.local_dirty());
+        assert!(!clean.mark_pulled("0", 1_000).write_needed);
     }
 
     #[test]

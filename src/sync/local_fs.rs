@@ -1,0 +1,311 @@
+//! The cache directory as the sync service sees it: walks, stats and reads with `std::fs`
+//! (inside the component the cache is a preopened directory, natively a plain one).
+//!
+//! Rules, all deliberate:
+//! * Symlinks are never followed and never synced: walks use the entry's own file type,
+//!   stats use `symlink_metadata`, and a path whose ancestor inside the cache is a symlink
+//!   is refused. A symlink could otherwise lead a push to upload (or a pull to overwrite)
+//!   files outside the cache. Skipped symlinks are counted so reports can show them.
+//! * Our own temporary files (`*.swamp-tmp`, see [`crate::cache_fs`]) are never synced;
+//!   a walk removes the ones older than [`STALE_TMP_AGE`] (left by a crash), and leaves
+//!   younger ones alone in case another process is mid-write.
+//! * Names that are not UTF-8 cannot be index keys; they are skipped and counted.
+//! * Entries of a directory are visited in sorted order, so walks — and therefore upload
+//!   order and the order new keys enter the index — are deterministic.
+
+use std::fs::Metadata;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::timefmt::{format_iso_ms, mtime_ms};
+use crate::cache_fs::TMP_SUFFIX;
+
+/// Temporary files older than this are leftovers of a crash and are removed by walks.
+pub const STALE_TMP_AGE: Duration = Duration::from_secs(10 * 60);
+
+/// What a stat of one regular file tells the sync service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalStat {
+    /// Size in bytes.
+    pub size: u64,
+    /// Modification time in unix milliseconds (floored), when the platform reports one.
+    pub mtime_ms: Option<i64>,
+    /// The same time formatted like JS `toISOString()` — the `localMtime` format.
+    pub mtime_iso: Option<String>,
+}
+
+impl LocalStat {
+    fn from_metadata(meta: &Metadata) -> Self {
+        let mtime_ms = meta.modified().ok().and_then(system_time_ms);
+        LocalStat {
+            size: meta.len(),
+            mtime_ms,
+            mtime_iso: mtime_ms.and_then(format_iso_ms),
+        }
+    }
+}
+
+/// Unix milliseconds of a `SystemTime`, floored like a JS `Date` built from a stat.
+pub fn system_time_ms(t: SystemTime) -> Option<i64> {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => mtime_ms(i64::try_from(d.as_secs()).ok()?, d.subsec_nanos()),
+        Err(before) => {
+            // Before 1970: express as (negative seconds, non-negative nanos).
+            let d = before.duration();
+            let mut secs = -i64::try_from(d.as_secs()).ok()?;
+            let mut nanos = d.subsec_nanos();
+            if nanos > 0 {
+                secs -= 1;
+                nanos = 1_000_000_000 - nanos;
+            }
+            mtime_ms(secs, nanos)
+        }
+    }
+}
+
+/// The local path of a cache-relative path (the caller checked it).
+pub fn local_path(root: &Path, cache_rel: &str) -> PathBuf {
+    if cache_rel.is_empty() {
+        root.to_path_buf()
+    } else {
+        root.join(cache_rel)
+    }
+}
+
+/// Whether an I/O error means "nothing there" (also when a parent is a file).
+pub fn is_absent(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// Stat a regular file without following symlinks. `Ok(None)` when there is no regular
+/// file there (absent, a directory, a symlink, anything else).
+pub fn stat_file(root: &Path, cache_rel: &str) -> io::Result<Option<LocalStat>> {
+    match std::fs::symlink_metadata(local_path(root, cache_rel)) {
+        Ok(meta) if meta.file_type().is_file() => Ok(Some(LocalStat::from_metadata(&meta))),
+        Ok(_) => Ok(None),
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether a directory between the cache root and `cache_rel` (exclusive of both) is a
+/// symlink. Missing ancestors are not symlinks.
+pub fn symlink_ancestor(root: &Path, cache_rel: &str) -> bool {
+    let mut path = root.to_path_buf();
+    let mut segments = cache_rel.split('/').peekable();
+    while let Some(segment) = segments.next() {
+        if segments.peek().is_none() {
+            break;
+        }
+        path.push(segment);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Read a whole regular file; refuses symlinks (they are never synced).
+pub fn read_file(root: &Path, cache_rel: &str) -> io::Result<Vec<u8>> {
+    let path = local_path(root, cache_rel);
+    let meta = std::fs::symlink_metadata(&path)?;
+    if !meta.file_type().is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    std::fs::read(path)
+}
+
+/// What a walk found besides the files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WalkStats {
+    /// Symlinks seen and skipped.
+    pub symlinks_skipped: usize,
+    /// Stale temporary files removed.
+    pub temp_removed: usize,
+    /// Entries with names that are not UTF-8 (cannot be keys).
+    pub non_utf8_skipped: usize,
+    /// Directories or entries that could not be read: the listing is incomplete, so
+    /// nothing may be concluded from a file's absence.
+    pub unreadable: usize,
+}
+
+impl WalkStats {
+    /// Add another walk's counts.
+    pub fn add(&mut self, other: &WalkStats) {
+        self.symlinks_skipped += other.symlinks_skipped;
+        self.temp_removed += other.temp_removed;
+        self.non_utf8_skipped += other.non_utf8_skipped;
+        self.unreadable += other.unreadable;
+    }
+}
+
+/// Every regular file below `start_rel` (cache-relative; `""` = the whole cache), as
+/// cache-relative paths in sorted depth-first order. A missing start is an empty listing.
+pub fn walk_files(root: &Path, start_rel: &str, stats: &mut WalkStats) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut pending = vec![start_rel.to_string()];
+    let now = SystemTime::now();
+    while let Some(dir_rel) = pending.pop() {
+        let entries = match std::fs::read_dir(local_path(root, &dir_rel)) {
+            Ok(entries) => entries,
+            Err(e) if is_absent(&e) => continue,
+            Err(_) => {
+                stats.unreadable += 1;
+                continue;
+            }
+        };
+        let mut children: Vec<(String, std::fs::FileType, PathBuf)> = Vec::new();
+        for entry in entries {
+            let Ok(entry) = entry else {
+                stats.unreadable += 1;
+                continue;
+            };
+            let Ok(name) = entry.file_name().into_string() else {
+                stats.non_utf8_skipped += 1;
+                continue;
+            };
+            match entry.file_type() {
+                Ok(kind) => children.push((name, kind, entry.path())),
+                Err(_) => stats.unreadable += 1,
+            }
+        }
+        children.sort_by(|a, b| a.0.cmp(&b.0));
+        // Directories are pushed in reverse so the stack pops them in sorted order.
+        let mut subdirs = Vec::new();
+        for (name, kind, path) in children {
+            let rel = if dir_rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{dir_rel}/{name}")
+            };
+            if kind.is_symlink() {
+                stats.symlinks_skipped += 1;
+            } else if kind.is_dir() {
+                subdirs.push(rel);
+            } else if kind.is_file() {
+                if name.ends_with(TMP_SUFFIX) {
+                    remove_if_stale(&path, now, stats);
+                } else {
+                    files.push(rel);
+                }
+            }
+        }
+        pending.extend(subdirs.into_iter().rev());
+    }
+    files
+}
+
+fn remove_if_stale(path: &Path, now: SystemTime, stats: &mut WalkStats) {
+    let age = std::fs::symlink_metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|m| now.duration_since(m).ok());
+    if age.is_some_and(|a| a >= STALE_TMP_AGE) && std::fs::remove_file(path).is_ok() {
+        stats.temp_removed += 1;
+    }
+}
+
+/// What is at a dirty path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// A regular file.
+    File,
+    /// A directory and its files (cache-relative).
+    Dir(Vec<String>),
+    /// Nothing (absence means delete, core contract rule 2).
+    Missing,
+    /// A symlink at or above the path: never synced, never deleted.
+    Symlink,
+    /// The path (or part of the directory below it) could not be read.
+    Unreadable,
+}
+
+/// Probe a dirty path without following symlinks.
+pub fn probe(root: &Path, cache_rel: &str, stats: &mut WalkStats) -> Probe {
+    if symlink_ancestor(root, cache_rel) {
+        stats.symlinks_skipped += 1;
+        return Probe::Symlink;
+    }
+    match std::fs::symlink_metadata(local_path(root, cache_rel)) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            stats.symlinks_skipped += 1;
+            Probe::Symlink
+        }
+        Ok(meta) if meta.is_file() => Probe::File,
+        Ok(meta) if meta.is_dir() => {
+            let mut own = WalkStats::default();
+            let files = walk_files(root, cache_rel, &mut own);
+            stats.add(&own);
+            if own.unreadable > 0 {
+                Probe::Unreadable
+            } else {
+                Probe::Dir(files)
+            }
+        }
+        Ok(_) => Probe::Unreadable,
+        Err(e) if is_absent(&e) => Probe::Missing,
+        Err(_) => {
+            stats.unreadable += 1;
+            Probe::Unreadable
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::tests_support::TempDir;
+
+    #[test]
+    fn walk_is_sorted_skips_symlinks_and_temp_files() {
+        let dir = TempDir::new("localfs-walk");
+        dir.write("b/2.txt", b"2");
+        dir.write("b/1.txt", b"1");
+        dir.write("a.txt", b"a");
+        dir.write("b/.x.0000000000000001.swamp-tmp", b"partial");
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("/etc", dir.path().join("link")).unwrap();
+            std::os::unix::fs::symlink("/etc/hostname", dir.path().join("b/flink")).unwrap();
+        }
+        let mut stats = WalkStats::default();
+        let files = walk_files(dir.path(), "", &mut stats);
+        assert_eq!(files, ["a.txt", "b/1.txt", "b/2.txt"]);
+        #[cfg(unix)]
+        assert_eq!(stats.symlinks_skipped, 2);
+        assert_eq!(stats.temp_removed, 0, "a fresh temp file may be in use");
+        assert!(dir.path().join("b/.x.0000000000000001.swamp-tmp").exists());
+        assert_eq!(walk_files(dir.path(), "missing", &mut stats), Vec::<String>::new());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn probe_refuses_paths_through_symlinks() {
+        let dir = TempDir::new("localfs-probe");
+        let outside = TempDir::new("localfs-outside");
+        outside.write("secret.txt", b"s");
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("data")).unwrap();
+        let mut stats = WalkStats::default();
+        assert_eq!(probe(dir.path(), "data/secret.txt", &mut stats), Probe::Symlink);
+        assert_eq!(probe(dir.path(), "data", &mut stats), Probe::Symlink);
+        assert_eq!(probe(dir.path(), "nothing/here", &mut stats), Probe::Missing);
+        assert!(read_file(dir.path(), "data").is_err());
+        assert_eq!(stats.symlinks_skipped, 2);
+    }
+
+    #[test]
+    fn pre_epoch_times_floor_like_js() {
+        let t = UNIX_EPOCH - Duration::from_millis(1500);
+        assert_eq!(system_time_ms(t), Some(-1500));
+        let t = UNIX_EPOCH - Duration::from_nanos(1);
+        assert_eq!(system_time_ms(t), Some(-1));
+        let t = UNIX_EPOCH + Duration::from_nanos(1_999_999);
+        assert_eq!(system_time_ms(t), Some(1));
+    }
+}

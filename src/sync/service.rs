@@ -1,0 +1,240 @@
+//! The sync service object: what one cache + one bucket share across calls — the GCS
+//! client, the cache root, the sync state loaded from the sidecar, and the namespace the
+//! first pull/push bound. The operations live in sibling files (`mark_dirty.rs`,
+//! `push.rs`, `pull.rs`, `status.rs`); this file holds the shared plumbing.
+//!
+//! The guest is single-threaded, so state sits in `RefCell`s and every method takes
+//! `&self`. No borrow is ever held across an `.await`.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use super::keys::{INDEX_FILE, SYNC_STATE_FILE as SIDECAR_FILE};
+use super::local_fs;
+use super::report::{Capabilities, SidecarSummary};
+use super::sidecar::MAX_SIDECAR_BYTES;
+use super::sync_state::{Outcome, SidecarOrigin, SyncState};
+use super::timefmt::format_iso_ms;
+use crate::cache_fs::write_atomic_path;
+use crate::error::{Error, Result};
+use crate::gcs::{Authorizer, GcsClient};
+use crate::transport::{Clock, Transport};
+
+/// Options of one call (swamp core's `DatastoreSyncOptions`, minus the signal: the
+/// deadline is set on the client by the caller).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// `markDirty` only: cache-relative path about to be written; `None`/`""` = everything.
+    pub rel_path: Option<String>,
+    /// Pull only: `(modelType, modelId)` pairs of a scoped pull; empty = unscoped.
+    pub models: Vec<(String, String)>,
+    /// Restrict the call to `{namespace}/`; `None` or `""` = solo mode.
+    pub namespace: Option<String>,
+    /// Pull only: skip `data/**/raw` (lazy hydration).
+    pub metadata_only: bool,
+}
+
+/// The sync service of one cache directory and one bucket (prefix).
+pub struct SyncService<P, A> {
+    pub(super) client: Rc<GcsClient<P, A>>,
+    pub(super) root: PathBuf,
+    state: RefCell<Option<SyncState>>,
+    /// `None` = not bound yet; `Some(None)` = bound to solo mode.
+    bound: RefCell<Option<Option<String>>>,
+}
+
+impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
+    /// A service for the cache at `cache_root` (created on first write if missing).
+    pub fn new(client: Rc<GcsClient<P, A>>, cache_root: PathBuf) -> Self {
+        SyncService {
+            client,
+            root: cache_root,
+            state: RefCell::new(None),
+            bound: RefCell::new(None),
+        }
+    }
+
+    /// What this service implements. Two-phase push, preview and the control plane are
+    /// not implemented here.
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            scoped_sync: true,
+            lazy_hydration: true,
+            namespaced_sync: true,
+            two_phase_sync: false,
+            preview_push: false,
+            control_plane: false,
+        }
+    }
+
+    /// The cache root.
+    pub fn cache_root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The client (for the caller to set deadlines).
+    pub fn client(&self) -> &GcsClient<P, A> {
+        &self.client
+    }
+
+    // ----- namespace -----
+
+    /// Bind the namespace on the first pull/push/status and refuse a different one later
+    /// (one instance serves one namespace; mixing would write one namespace's files under
+    /// another's keys). `None` and `""` both mean solo.
+    pub(super) fn bind_namespace(&self, requested: Option<&str>) -> Result<Option<String>> {
+        let requested = requested.filter(|n| !n.is_empty()).map(str::to_string);
+        if let Some(ns) = &requested {
+            validate_namespace(ns)?;
+        }
+        let mut bound = self.bound.borrow_mut();
+        match &*bound {
+            None => {
+                *bound = Some(requested.clone());
+                Ok(requested)
+            }
+            Some(current) if *current == requested => Ok(requested),
+            Some(current) => Err(Error::other(format!(
+                "Namespace mismatch: bound to {} but called with {}",
+                json_or_null(current.as_deref()),
+                json_or_null(requested.as_deref())
+            ))),
+        }
+    }
+
+    /// The bound namespace without binding (for calls that never bind, like hydration).
+    pub(super) fn bound_namespace(&self) -> Option<String> {
+        self.bound.borrow().clone().flatten()
+    }
+
+    // ----- sync state (sidecar) -----
+
+    fn sidecar_path(&self) -> PathBuf {
+        self.root.join(SIDECAR_FILE)
+    }
+
+    /// Load the sidecar once per instance. Any read failure means "no sidecar", which is
+    /// the safe reading: no fast path, full walk.
+    fn ensure_state(&self) {
+        if self.state.borrow().is_some() {
+            return;
+        }
+        let path = self.sidecar_path();
+        let bytes = std::fs::symlink_metadata(&path)
+            .ok()
+            .filter(|m| m.is_file() && m.len() <= MAX_SIDECAR_BYTES as u64)
+            .and_then(|_| std::fs::read(&path).ok());
+        *self.state.borrow_mut() = Some(SyncState::load(bytes.as_deref()));
+    }
+
+    /// Read the state.
+    pub(super) fn with_state<R>(&self, f: impl FnOnce(&SyncState) -> R) -> R {
+        self.ensure_state();
+        let state = self.state.borrow();
+        f(state.as_ref().unwrap_or(&SyncState::new()))
+    }
+
+    /// Change the state and persist it when the change asks for a write. Errors are
+    /// returned (the in-memory state keeps the change either way).
+    pub(super) fn update_state(&self, f: impl FnOnce(&mut SyncState) -> Outcome) -> Result<()> {
+        self.ensure_state();
+        let text = {
+            let mut slot = self.state.borrow_mut();
+            let state = slot.get_or_insert_with(SyncState::new);
+            if !f(state).write_needed {
+                return Ok(());
+            }
+            state.to_pretty_json()?
+        };
+        let nonce = self.client.platform().random_u64();
+        write_atomic_path(&self.sidecar_path(), SIDECAR_FILE, text.as_bytes(), nonce)
+    }
+
+    /// [`Self::update_state`] for writes after a successful transfer: a failure to
+    /// persist must not fail the sync (§8.4 item 10); the worst outcome is a slow path.
+    pub(super) fn update_state_best_effort(
+        &self,
+        f: impl FnOnce(&mut SyncState) -> Outcome,
+    ) -> bool {
+        self.update_state(f).is_ok()
+    }
+
+    /// The sidecar for reports.
+    pub(super) fn sidecar_summary(&self) -> SidecarSummary {
+        self.with_state(|s| SidecarSummary {
+            version: match s.origin() {
+                SidecarOrigin::Missing => None,
+                SidecarOrigin::V1 => Some(1),
+                SidecarOrigin::V2 => Some(2),
+            },
+            remote_index_generation: s.remote_index_generation().to_string(),
+            last_verified_at: s.last_verified_at().to_string(),
+            local_dirty: s.local_dirty(),
+            dirty_paths: s.dirty_paths().to_vec(),
+            bulk_invalidated: s.bulk_invalidated(),
+            dirty_paths_overflowed: s.dirty_paths_overflowed(),
+            lazy_pull_active: s.lazy_pull_active(),
+        })
+    }
+
+    // ----- local index file -----
+
+    /// Modification time of the local index copy (unix ms), if it exists.
+    pub(super) fn local_index_mtime_ms(&self) -> Option<i64> {
+        local_fs::stat_file(&self.root, INDEX_FILE)
+            .ok()
+            .flatten()
+            .and_then(|s| s.mtime_ms)
+    }
+
+    /// Write the local index copy (pretty, atomically).
+    pub(super) fn write_local_index(&self, text: &str) -> Result<()> {
+        let nonce = self.client.platform().random_u64();
+        write_atomic_path(&self.root.join(INDEX_FILE), INDEX_FILE, text.as_bytes(), nonce)
+    }
+
+    // ----- clocks -----
+
+    /// Monotonic milliseconds (for phase timings).
+    pub(super) fn now_ms(&self) -> u64 {
+        self.client.platform().now_ms()
+    }
+
+    /// Wall-clock "now" as a JS ISO string (`lastModified`, `lastPulled`).
+    pub(super) fn now_iso(&self) -> String {
+        format_iso_ms(self.client.platform().unix_ms()).unwrap_or_default()
+    }
+
+    /// Wall-clock unix milliseconds.
+    pub(super) fn unix_ms(&self) -> i64 {
+        self.client.platform().unix_ms()
+    }
+
+    /// Stat a regular file at a cache-relative path (`None` for anything else).
+    pub(super) fn stat_size(&self, cache_rel: &str) -> Option<u64> {
+        local_fs::stat_file(&self.root, cache_rel)
+            .ok()
+            .flatten()
+            .map(|s| s.size)
+    }
+}
+
+/// A namespace is one path segment: no separators, no `.`/`..`, no NUL (§3.7 rules).
+fn validate_namespace(ns: &str) -> Result<()> {
+    let bad = ns.contains(['/', '\\', '\0']) || ns == "." || ns == "..";
+    if bad {
+        return Err(Error::other(format!(
+            "Invalid namespace {}: must not contain path separators, \"..\", or null bytes",
+            json_or_null(Some(ns))
+        )));
+    }
+    Ok(())
+}
+
+fn json_or_null(ns: Option<&str>) -> String {
+    match ns {
+        Some(n) => serde_json::Value::String(n.to_string()).to_string(),
+        None => "null".to_string(),
+    }
+}
