@@ -292,28 +292,111 @@ impl verifier::Guest for Component {
     }
 }
 
+fn sync_options(o: &wit::SyncOptions) -> crate::sync::SyncOptions {
+    crate::sync::SyncOptions {
+        rel_path: o.rel_path.clone(),
+        models: o
+            .context
+            .iter()
+            .flat_map(|c| c.models.iter())
+            .map(|m| (m.model_type.clone(), m.model_id.clone()))
+            .collect(),
+        namespace: o.namespace.clone(),
+        metadata_only: o.metadata_only,
+    }
+}
+
+fn report_to_wit(r: crate::sync::SyncReport) -> sync_service::SyncReport {
+    sync_service::SyncReport {
+        files: r.files,
+        deleted: r.deleted,
+        bytes: r.bytes,
+        fast_path: r.fast_path,
+        phases: r
+            .phases
+            .into_iter()
+            .map(|p| sync_service::PhaseTiming {
+                name: p.name,
+                millis: p.millis,
+                detail: p.detail,
+            })
+            .collect(),
+    }
+}
+
 impl sync_service::Guest for Component {
     fn capabilities() -> wit::SyncCapabilities {
+        let c = crate::sync::SUPPORTED_CAPABILITIES;
         wit::SyncCapabilities {
-            scoped_sync: false,
-            lazy_hydration: false,
-            namespaced_sync: false,
-            two_phase_sync: false,
-            preview_push: false,
-            control_plane: false,
+            scoped_sync: c.scoped_sync,
+            lazy_hydration: c.lazy_hydration,
+            namespaced_sync: c.namespaced_sync,
+            two_phase_sync: c.two_phase_sync,
+            preview_push: c.preview_push,
+            control_plane: c.control_plane,
         }
     }
 
-    fn mark_dirty(_options: wit::SyncOptions) -> Result<(), wit::Error> {
-        Err(wit::Error::Other("mark-dirty: not in this build".into()))
+    fn mark_dirty(options: wit::SyncOptions) -> Result<(), wit::Error> {
+        with_instance(options.deadline_ms, async |ds| {
+            ds.sync.mark_dirty(&sync_options(&options)).await
+        })
     }
 
-    fn pull_changed(_options: wit::SyncOptions) -> Result<sync_service::SyncReport, wit::Error> {
-        Err(wit::Error::Other("pull-changed: not in this build".into()))
+    fn pull_changed(options: wit::SyncOptions) -> Result<sync_service::SyncReport, wit::Error> {
+        with_instance(options.deadline_ms, async |ds| {
+            ds.sync
+                .pull(&sync_options(&options))
+                .await
+                .map(report_to_wit)
+        })
     }
 
-    fn push_changed(_options: wit::SyncOptions) -> Result<sync_service::SyncReport, wit::Error> {
-        Err(wit::Error::Other("push-changed: not in this build".into()))
+    fn push_changed(options: wit::SyncOptions) -> Result<sync_service::SyncReport, wit::Error> {
+        with_instance(options.deadline_ms, async |ds| {
+            ds.sync
+                .push(&sync_options(&options))
+                .await
+                .map(report_to_wit)
+        })
+    }
+
+    fn hydrate_file(rel_path: String, options: wit::SyncOptions) -> Result<bool, wit::Error> {
+        with_instance(options.deadline_ms, async |ds| {
+            ds.sync.hydrate_file(&rel_path).await
+        })
+    }
+
+    fn status(options: wit::SyncOptions) -> Result<sync_service::SyncStatus, wit::Error> {
+        with_instance(options.deadline_ms, async |ds| {
+            let s = ds.sync.status(&sync_options(&options)).await?;
+            let sk = &s.skipped;
+            Ok(sync_service::SyncStatus {
+                sidecar_version: s.sidecar.version.unwrap_or(0),
+                remote_index_generation: s.sidecar.remote_index_generation,
+                last_verified_at: s.sidecar.last_verified_at,
+                local_dirty: s.sidecar.local_dirty,
+                dirty_paths: s.sidecar.dirty_paths,
+                bulk_invalidated: s.sidecar.bulk_invalidated,
+                walk: s.walk,
+                remote_index_found: s.remote_index_found,
+                remote_entries: u32::try_from(s.remote_entries).unwrap_or(u32::MAX),
+                to_upload: s
+                    .to_upload
+                    .into_iter()
+                    .map(|u| sync_service::PlannedUpload {
+                        rel_path: u.rel,
+                        size: u.size,
+                        reason: u.reason.as_str().to_string(),
+                    })
+                    .collect(),
+                to_delete: s.to_delete,
+                skipped: u32::try_from(
+                    sk.symlinks + sk.outside_namespace + sk.unsafe_names + sk.unreadable,
+                )
+                .unwrap_or(u32::MAX),
+            })
+        })
     }
 }
 

@@ -5,6 +5,7 @@ use crate::cache_fs::CacheDir;
 use crate::config::Config;
 use crate::error::Result;
 use crate::gcs::{Authorizer, GcsClient};
+use crate::sync::SyncService;
 use crate::wasi_platform::WasiPlatform;
 use std::rc::Rc;
 
@@ -17,12 +18,19 @@ pub struct Datastore {
     pub client: Rc<Client>,
     /// The cache directory.
     pub cache: CacheDir,
+    /// The sync service over the same client and cache.
+    pub sync: SyncService<WasiPlatform, DatastoreAuth>,
 }
 
 impl Datastore {
     /// Bundle a client and a cache.
     pub fn new(client: Rc<Client>, cache: CacheDir) -> Self {
-        Datastore { client, cache }
+        let sync = SyncService::new(client.clone(), cache.root().to_path_buf());
+        Datastore {
+            client,
+            cache,
+            sync,
+        }
     }
 }
 

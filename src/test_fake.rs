@@ -201,11 +201,6 @@ impl FakeGcs {
         self.objects.borrow().get(key).map(|o| o.generation)
     }
 
-    /// Every stored object name, sorted.
-    pub fn names(&self) -> Vec<String> {
-        self.objects.borrow().keys().cloned().collect()
-    }
-
     /// Let `ms` milliseconds pass.
     pub fn advance(&self, ms: u64) {
         self.now.set(self.now.get() + ms);

@@ -66,6 +66,9 @@ fn hint(bucket: &str, e: &Error) -> String {
             " Configure GCP credentials: set GOOGLE_APPLICATION_CREDENTIALS, run 'gcloud auth application-default login', or attach a service account. ({hint})"
         ),
         ErrorKind::Timeout => " The endpoint did not answer in time: check the network, the apiEndpoint, or raise requestTimeoutMs.".into(),
+        _ if e.message.contains("transport failure") || e.message.contains("refused by the sandbox") => {
+            " The endpoint could not be reached: check apiEndpoint (or STORAGE_EMULATOR_HOST) and the network.".into()
+        }
         _ => String::new(),
     }
 }

@@ -110,6 +110,11 @@ fn map_code(code: &ErrorCode) -> TransportError {
         | ErrorCode::ConnectionWriteTimeout
         | ErrorCode::HttpResponseTimeout => TransportError::Timeout,
         ErrorCode::InternalError(Some(m)) => TransportError::Connection(m.clone()),
+        ErrorCode::ConnectionRefused => TransportError::Connection("connection refused".into()),
+        ErrorCode::ConnectionTerminated => {
+            TransportError::Connection("connection closed by the peer".into())
+        }
+        ErrorCode::DnsError(_) => TransportError::Connection("host name did not resolve".into()),
         other => TransportError::Connection(format!("{other:?}")),
     }
 }

@@ -13,7 +13,7 @@ use wasmtime::Store;
 pub use datastore::EffectiveConfig;
 pub use lock::{LockInfo, LockOptions};
 pub use objects::{ObjectMeta, ObjectPage};
-pub use sync_service::{PhaseTiming, SyncReport};
+pub use sync_service::{PhaseTiming, PlannedUpload, SyncReport, SyncStatus};
 pub use verifier::Health;
 pub use wit::{ModelRef, SyncCapabilities, SyncContext, SyncOptions};
 
@@ -212,6 +212,26 @@ impl Datastore {
             .bindings
             .swamp_datastore_sync_service()
             .call_push_changed(&mut self.store, options)
+            .await;
+        flatten(r)
+    }
+
+    /// `hydrate-file`.
+    pub async fn hydrate_file(&mut self, rel: &str, options: &SyncOptions) -> CallResult<bool> {
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_hydrate_file(&mut self.store, rel, options)
+            .await;
+        flatten(r)
+    }
+
+    /// `status` (dry run of the next push).
+    pub async fn status(&mut self, options: &SyncOptions) -> CallResult<SyncStatus> {
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_status(&mut self.store, options)
             .await;
         flatten(r)
     }

@@ -7,13 +7,18 @@
 //! - `traffic.rs`: request classification (list, metadata, download, upload, ...) and counts.
 //! - `faults.rs`: fault rules (delay, status, reset, lost reply, truncate, corrupt, stall).
 //! - `emulator.rs`: start and stop fake-gcs-server from the project's virtualenv.
+//! - `launch.rs`: sandbox options the way swamp would host a datastore (allow-list, env,
+//!   credential files) for the CLI and benchmarks.
+//! - `cli_config.rs`: config from `--config`, `SWAMP_DATASTORE` or `.swamp.yaml`.
 //! - `bindings.rs`: `bindgen!` of the WIT world.
 
 pub mod bindings;
+pub mod cli_config;
 pub mod datastore;
 pub mod emulator;
 pub mod faults;
 pub mod host;
+pub mod launch;
 pub mod send;
 pub mod traffic;
 

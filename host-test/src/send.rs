@@ -173,7 +173,10 @@ impl WasiHttpHooks for Hooks {
         let query = request.uri().query().unwrap_or("").to_string();
         let kind = RequestKind::classify(&method, &path, &query);
         let object = object_of(&path, &query);
-        let index = self.traffic.record(&method, kind, object.clone());
+        let authorized = request.headers().contains_key(http::header::AUTHORIZATION);
+        let index = self
+            .traffic
+            .record(&method, kind, object.clone(), authorized);
         if let Some(len) = request
             .headers()
             .get("content-length")

@@ -111,6 +111,8 @@ pub struct LoggedRequest {
     pub object: String,
     /// Status, or 0 when no response reached the guest.
     pub status: u16,
+    /// Whether the request carried an `Authorization` header (its value is never kept).
+    pub authorized: bool,
 }
 
 /// Counters shared by every store of a host.
@@ -159,8 +161,15 @@ impl TrafficSnapshot {
 }
 
 impl Traffic {
-    /// Count a request the guest is about to send; returns its log index.
-    pub fn record(&self, method: &str, kind: RequestKind, object: String) -> usize {
+    /// Count a request the guest is about to send; returns its log index. `authorized`
+    /// says whether it carried an `Authorization` header.
+    pub fn record(
+        &self,
+        method: &str,
+        kind: RequestKind,
+        object: String,
+        authorized: bool,
+    ) -> usize {
         *self.counts.lock().unwrap().entry(kind).or_default() += 1;
         let mut log = self.log.lock().unwrap();
         log.push(LoggedRequest {
@@ -168,6 +177,7 @@ impl Traffic {
             kind,
             object,
             status: 0,
+            authorized,
         });
         log.len() - 1
     }

@@ -36,6 +36,21 @@ pub enum ChangeReason {
 }
 
 impl ChangeReason {
+    /// A stable kebab-case name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeReason::New => "new",
+            ChangeReason::SizeChanged => "size-changed",
+            ChangeReason::ContentChangedSameMtime => "content-changed-same-mtime",
+            ChangeReason::UnchangedHashVerified => "unchanged-hash-verified",
+            ChangeReason::UnchangedSameMtime => "unchanged-same-mtime",
+            ChangeReason::UnchangedNoMtime => "unchanged-no-mtime",
+            ChangeReason::ContentChanged => "content-changed",
+            ChangeReason::MtimeOnly => "mtime-only",
+            ChangeReason::MtimeChangedNoHash => "mtime-changed-no-hash",
+        }
+    }
+
     /// Whether the file must be uploaded.
     pub fn needs_push(self) -> bool {
         matches!(

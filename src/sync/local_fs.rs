@@ -281,7 +281,10 @@ mod tests {
         assert_eq!(stats.symlinks_skipped, 2);
         assert_eq!(stats.temp_removed, 0, "a fresh temp file may be in use");
         assert!(dir.path().join("b/.x.0000000000000001.swamp-tmp").exists());
-        assert_eq!(walk_files(dir.path(), "missing", &mut stats), Vec::<String>::new());
+        assert_eq!(
+            walk_files(dir.path(), "missing", &mut stats),
+            Vec::<String>::new()
+        );
     }
 
     #[cfg(unix)]
@@ -292,9 +295,15 @@ mod tests {
         outside.write("secret.txt", b"s");
         std::os::unix::fs::symlink(outside.path(), dir.path().join("data")).unwrap();
         let mut stats = WalkStats::default();
-        assert_eq!(probe(dir.path(), "data/secret.txt", &mut stats), Probe::Symlink);
+        assert_eq!(
+            probe(dir.path(), "data/secret.txt", &mut stats),
+            Probe::Symlink
+        );
         assert_eq!(probe(dir.path(), "data", &mut stats), Probe::Symlink);
-        assert_eq!(probe(dir.path(), "nothing/here", &mut stats), Probe::Missing);
+        assert_eq!(
+            probe(dir.path(), "nothing/here", &mut stats),
+            Probe::Missing
+        );
         assert!(read_file(dir.path(), "data").is_err());
         assert_eq!(stats.symlinks_skipped, 2);
     }

@@ -70,6 +70,17 @@ impl PhaseClock {
     }
 }
 
+/// What the sync service implements, known without configuring it. Two-phase push,
+/// preview and the control plane are not implemented.
+pub const SUPPORTED_CAPABILITIES: Capabilities = Capabilities {
+    scoped_sync: true,
+    lazy_hydration: true,
+    namespaced_sync: true,
+    two_phase_sync: false,
+    preview_push: false,
+    control_plane: false,
+};
+
 /// The flags of what this service implements (swamp core's `SyncCapabilities`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Capabilities {

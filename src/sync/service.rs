@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use super::keys::{INDEX_FILE, SYNC_STATE_FILE as SIDECAR_FILE};
 use super::local_fs;
-use super::report::{Capabilities, SidecarSummary};
+use super::report::{Capabilities, SidecarSummary, SUPPORTED_CAPABILITIES};
 use super::sidecar::MAX_SIDECAR_BYTES;
 use super::sync_state::{Outcome, SidecarOrigin, SyncState};
 use super::timefmt::format_iso_ms;
@@ -58,14 +58,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// What this service implements. Two-phase push, preview and the control plane are
     /// not implemented here.
     pub fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            scoped_sync: true,
-            lazy_hydration: true,
-            namespaced_sync: true,
-            two_phase_sync: false,
-            preview_push: false,
-            control_plane: false,
-        }
+        SUPPORTED_CAPABILITIES
     }
 
     /// The cache root.
@@ -191,7 +184,12 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// Write the local index copy (pretty, atomically).
     pub(super) fn write_local_index(&self, text: &str) -> Result<()> {
         let nonce = self.client.platform().random_u64();
-        write_atomic_path(&self.root.join(INDEX_FILE), INDEX_FILE, text.as_bytes(), nonce)
+        write_atomic_path(
+            &self.root.join(INDEX_FILE),
+            INDEX_FILE,
+            text.as_bytes(),
+            nonce,
+        )
     }
 
     // ----- clocks -----

@@ -1,7 +1,8 @@
 //! One integration test binary; every test drives the real component in wasmtime.
 //!
-//! - `support`: servers (in-process fake GCS, fake-gcs-server), caches, datastores.
+//! - `support`: the shared fixtures in `tests/common/mod.rs` (servers, caches, datastores).
 //! - `smoke`: the component loads and answers through the harness.
 
 mod smoke;
+#[path = "../common/mod.rs"]
 mod support;

@@ -1,0 +1,347 @@
+//! Reading and writing the index objects: the monolith (with discovery when it is
+//! missing, §3.12), partition files and `_meta.json` (§2.2, §2.3, §3.16).
+//!
+//! Rules that matter (§8.4 items 1, 5, 9):
+//! * Only a 404 means "no index"; every other failure of the index GET propagates, so a
+//!   network blip can never make a push publish an empty index over everyone's entries.
+//! * The monolith is read fresh on every slow path (never from the local copy, H16), and
+//!   written with `ifGenerationMatch` of the index it was merged onto (see `push.rs`).
+//! * Partition reads retry like every idempotent GET (inside the client); a 404 or a
+//!   `version` ≠ 1 is "missing"; anything else propagates — no silent fallback.
+//! * A shard-first (v2) `_meta.json` is never demoted: this client refuses to sync a v2
+//!   repo at all (see [`refuse_v2`]), and the v1 meta write is conditional on the meta
+//!   generation read at the start of the push, so a migration that lands meanwhile wins.
+
+use futures_util::stream::{self, StreamExt};
+
+use super::index::{EntryMap, Index, IndexEntry, ParseReport};
+use super::keys::{index_key, meta_key, shard_key};
+use super::partition::group_by_partition;
+use super::partition_files::{Meta, PartitionFile};
+use super::paths::{is_inside_namespace_dir, is_internal_cache_file};
+use super::service::SyncService;
+use crate::error::{Error, Result};
+use crate::gcs::{Authorizer, ObjectMeta};
+use crate::transport::{Clock, Transport};
+
+/// Attempts at the conditional v1 `_meta.json` write before giving up (best effort).
+const META_WRITE_ATTEMPTS: usize = 3;
+
+/// The remote monolith as fetched for one call.
+#[derive(Debug, Clone)]
+pub(super) struct RemoteIndex {
+    /// The parsed (and scrubbed) index.
+    pub index: Index,
+    /// `x-goog-generation` of the bytes parsed; `None` when the object does not exist.
+    pub generation: Option<String>,
+    /// Internal entries were scrubbed or entries were discovered: the remote index must
+    /// be written back even when nothing else changes.
+    pub needs_writeback: bool,
+    /// Entries found by discovery (the index object was missing).
+    pub discovered: Option<usize>,
+    /// What the tolerant parse dropped or flagged.
+    pub report: ParseReport,
+}
+
+impl RemoteIndex {
+    /// `ifGenerationMatch` for a write over this index: its generation, or `"0"` (create
+    /// only) when it did not exist. A server that sent no generation leaves no way to make
+    /// the write conditional; then it is unconditional, as the TypeScript client's always is.
+    pub fn write_condition(&self) -> Option<&str> {
+        match self.generation.as_deref() {
+            None => Some("0"),
+            Some("") => None,
+            Some(g) => Some(g),
+        }
+    }
+
+    /// The generation when it can serve as a fast-path fingerprint.
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.generation
+            .as_deref()
+            .filter(|g| !g.is_empty() && *g != "0")
+    }
+}
+
+/// `_meta.json` as read at the start of a push.
+#[derive(Debug, Clone, Default)]
+pub(super) struct MetaState {
+    /// The accepted meta (`None` when absent or of an unknown shape).
+    pub meta: Option<Meta>,
+    /// Generation of the object, when it exists.
+    pub generation: Option<String>,
+}
+
+/// What writing the partition files did (best effort, like upstream).
+#[derive(Debug, Clone, Default)]
+pub(super) struct PartitionOutcome {
+    /// Shards written.
+    pub written: usize,
+    /// Emptied shards deleted.
+    pub deleted: usize,
+    /// Whether `_meta.json` was written.
+    pub meta_written: bool,
+    /// One-line failure messages.
+    pub failures: Vec<String>,
+}
+
+impl PartitionOutcome {
+    /// Trace detail.
+    pub fn detail(&self) -> String {
+        let mut d = format!(
+            "partitions={} emptied={} meta={}",
+            self.written,
+            self.deleted,
+            if self.meta_written {
+                "written"
+            } else {
+                "unchanged"
+            }
+        );
+        if let Some(first) = self.failures.first() {
+            d.push_str(&format!(" failed={} first: {first}", self.failures.len()));
+        }
+        d
+    }
+}
+
+/// Refuse a shard-first (v2) repo: its monolith is stale and its shards are
+/// authoritative, and this client implements neither shard assembly nor v2 commits.
+/// Writing the monolith there would publish nothing a v2 client reads; reading it would
+/// pull stale data (§8.3 H2). A clear error beats both.
+pub(super) fn refuse_v2(meta: &MetaState, op: &str) -> Result<()> {
+    match &meta.meta {
+        Some(Meta::V2 { commit_seq, .. }) => Err(Error::other(format!(
+            "{op}: the bucket's index is shard-first (_index/_meta.json version 2, commitSeq {commit_seq}); this client syncs only the monolithic (v1) layout and will not read or write it"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
+    /// Read `_meta.json` (404 → absent; other errors propagate).
+    pub(super) async fn read_meta(&self, ns: Option<&str>, op: &str) -> Result<MetaState> {
+        let key = meta_key(ns);
+        match self.client.download(&key).await {
+            Ok(d) => {
+                let meta = Meta::parse(&d.data)
+                    .map_err(|e| e.context(format!("{op}: remote {key} is unreadable")))?;
+                Ok(MetaState {
+                    meta,
+                    generation: Some(d.generation),
+                })
+            }
+            Err(e) if e.is_not_found() => Ok(MetaState::default()),
+            Err(e) => Err(e.context(format!("{op}: read {key}"))),
+        }
+    }
+
+    /// GET the monolith fresh; 404 → discovery. Internal entries are scrubbed.
+    pub(super) async fn fetch_index(&self, ns: Option<&str>, op: &str) -> Result<RemoteIndex> {
+        let key = index_key(ns);
+        match self.client.download(&key).await {
+            Ok(d) => {
+                let (mut index, report) = Index::parse(&d.data)
+                    .map_err(|e| e.context(format!("{op}: remote index {key} is unreadable")))?;
+                let scrubbed = index.scrub();
+                Ok(RemoteIndex {
+                    index,
+                    generation: Some(d.generation),
+                    needs_writeback: scrubbed,
+                    discovered: None,
+                    report,
+                })
+            }
+            Err(e) if e.is_not_found() => {
+                let index = self
+                    .discover(ns)
+                    .await
+                    .map_err(|e| e.context(format!("{op}: discover files (no {key})")))?;
+                let n = index.entries.len();
+                Ok(RemoteIndex {
+                    index,
+                    generation: None,
+                    needs_writeback: n > 0,
+                    discovered: Some(n),
+                    report: ParseReport::default(),
+                })
+            }
+            Err(e) => Err(e.context(format!("{op}: read remote index {key}"))),
+        }
+    }
+
+    /// Build an index from a listing (self-healing for a bucket with data but no index):
+    /// every non-internal object under `{ns}/` (or, solo, everywhere outside namespace
+    /// directories marked by `X/.namespace.json`). Directory placeholders (`…/`) are not
+    /// files and are skipped.
+    async fn discover(&self, ns: Option<&str>) -> Result<Index> {
+        let prefix = ns.map(|n| format!("{n}/"));
+        let objects = self.client.list_all(prefix.as_deref()).await?;
+        let cfg = &self.client.cfg;
+        let keys: Vec<(&str, &ObjectMeta)> = objects
+            .iter()
+            .filter_map(|o| Some((cfg.relative_key(&o.name)?, o)))
+            .collect();
+        let namespace_dirs: Vec<&str> = if ns.is_some() {
+            Vec::new()
+        } else {
+            keys.iter()
+                .filter_map(|(k, _)| k.strip_suffix("/.namespace.json"))
+                .filter(|slug| !slug.is_empty())
+                .collect()
+        };
+        let now = self.now_iso();
+        let mut index = Index::new(now.clone());
+        for (key, object) in keys {
+            let rel = match ns {
+                Some(n) => match key.strip_prefix(n).and_then(|r| r.strip_prefix('/')) {
+                    Some(rel) => rel,
+                    None => continue,
+                },
+                None => key,
+            };
+            if rel.is_empty()
+                || rel.ends_with('/')
+                || is_internal_cache_file(rel)
+                || is_inside_namespace_dir(rel, &namespace_dirs)
+            {
+                continue;
+            }
+            let updated = object.updated.clone().unwrap_or_else(|| now.clone());
+            index
+                .entries
+                .insert(IndexEntry::new(rel, object.size, updated));
+        }
+        Ok(index)
+    }
+
+    /// PUT the monolith (compact) with `ifGenerationMatch = cond`; returns the new
+    /// generation.
+    pub(super) async fn put_index(
+        &self,
+        ns: Option<&str>,
+        index: &Index,
+        cond: Option<&str>,
+    ) -> Result<String> {
+        let body = index.to_compact_json()?;
+        let meta = self
+            .client
+            .upload(&index_key(ns), body.as_bytes(), cond)
+            .await?;
+        Ok(meta.generation)
+    }
+
+    /// Read one partition file: `None` when missing or not version 1.
+    pub(super) async fn read_shard(&self, ns: Option<&str>, key: &str) -> Result<Option<EntryMap>> {
+        let object = shard_key(ns, key);
+        match self.client.download(&object).await {
+            Ok(d) => match PartitionFile::parse(&d.data) {
+                Ok(Some((file, _))) => Ok(Some(file.entries)),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e.context(format!("read partition {object}"))),
+            },
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.context(format!("read partition {object}"))),
+        }
+    }
+
+    /// Write the partitions of `index` named in `dirty` (all when `None`) and the v1
+    /// `_meta.json` listing every partition. Written only after the monolith (crash-safety
+    /// order). A dirty partition that became empty is deleted, so a scoped pull falls back
+    /// to the monolith instead of reading entries that no longer exist. Failures are
+    /// collected, not raised: the monolith is authoritative in a v1 repo.
+    pub(super) async fn write_partitions(
+        &self,
+        ns: Option<&str>,
+        index: &Index,
+        dirty: Option<Vec<String>>,
+        meta: &MetaState,
+    ) -> PartitionOutcome {
+        let grouping = group_by_partition(index);
+        let mut outcome = PartitionOutcome::default();
+        let keys: Vec<String> =
+            dirty.unwrap_or_else(|| grouping.partitions.keys().cloned().collect());
+        let concurrency = self.client.cfg.push_concurrency.max(1) as usize;
+        let grouping_ref = &grouping;
+        let results: Vec<(bool, Result<bool>)> = stream::iter(keys)
+            .map(|key| async move {
+                let object = shard_key(ns, &key);
+                let result = match grouping_ref.partitions.get(&key) {
+                    Some(entries) => {
+                        let file = PartitionFile {
+                            entries: entries.clone(),
+                        };
+                        match file.to_compact_json() {
+                            Ok(body) => self
+                                .client
+                                .upload(&object, body.as_bytes(), None)
+                                .await
+                                .map(|_| true),
+                            Err(e) => Err(e),
+                        }
+                    }
+                    None => self.client.delete(&object, None).await,
+                };
+                let wrote = grouping_ref.partitions.contains_key(&key);
+                (
+                    wrote,
+                    result.map_err(|e| e.context(format!("write partition {object}"))),
+                )
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        for (wrote, result) in results {
+            match result {
+                Ok(true) if wrote => outcome.written += 1,
+                Ok(true) => outcome.deleted += 1,
+                Ok(false) => {}
+                Err(e) => outcome.failures.push(e.message),
+            }
+        }
+        let all: Vec<String> = grouping.partitions.keys().cloned().collect();
+        if !all.is_empty() {
+            match self.write_meta_v1(ns, all, meta.clone()).await {
+                Ok(written) => outcome.meta_written = written,
+                Err(e) => outcome.failures.push(e.message),
+            }
+        }
+        outcome
+    }
+
+    /// Write `{"version":1,"partitions":[…]}` unless the meta already says exactly that or
+    /// is v2. Conditional on the generation read, so a concurrent v2 migration is never
+    /// demoted; on 412 the meta is re-read and the decision made again.
+    async fn write_meta_v1(
+        &self,
+        ns: Option<&str>,
+        partitions: Vec<String>,
+        mut current: MetaState,
+    ) -> Result<bool> {
+        let key = meta_key(ns);
+        let wanted = Meta::v1(partitions);
+        for _ in 0..META_WRITE_ATTEMPTS {
+            match &current.meta {
+                Some(Meta::V2 { .. }) => return Ok(false),
+                Some(existing) if *existing == wanted => return Ok(false),
+                _ => {}
+            }
+            let body = wanted.to_compact_json()?;
+            let cond = match current.generation.as_deref() {
+                None => Some("0"),
+                Some("") => None,
+                Some(g) => Some(g),
+            };
+            match self.client.upload(&key, body.as_bytes(), cond).await {
+                Ok(_) => return Ok(true),
+                Err(e) if e.is_precondition_failed() => {
+                    current = self.read_meta(ns, "write partitions").await?;
+                }
+                Err(e) => return Err(e.context(format!("write {key}"))),
+            }
+        }
+        Err(Error::other(format!(
+            "write {key}: changed concurrently {META_WRITE_ATTEMPTS} times"
+        )))
+    }
+}

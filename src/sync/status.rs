@@ -1,0 +1,50 @@
+//! A dry run of the next push for the CLI: the sidecar, and what a push would upload and
+//! delete right now. Nothing is transferred except the index GET, nothing is written
+//! (stale temporary files found by the walk are still removed).
+
+use super::index::Index;
+use super::keys::index_key;
+use super::report::{PlannedUpload, StatusReport};
+use super::service::{SyncOptions, SyncService};
+use crate::error::Result;
+use crate::gcs::Authorizer;
+use crate::transport::{Clock, Transport};
+
+impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
+    /// What a push would do now. A missing remote index is reported as such (no listing:
+    /// discovery would be more than one request); every other read error propagates.
+    pub async fn status(&self, opts: &SyncOptions) -> Result<StatusReport> {
+        let ns = self.bind_namespace(opts.namespace.as_deref())?;
+        let ns = ns.as_deref();
+        let key = index_key(ns);
+        let (index, generation) = match self.client.download(&key).await {
+            Ok(d) => {
+                let (mut index, _) = Index::parse(&d.data)
+                    .map_err(|e| e.context(format!("status: remote index {key} is unreadable")))?;
+                index.scrub();
+                (index, Some(d.generation))
+            }
+            Err(e) if e.is_not_found() => (Index::new(""), None),
+            Err(e) => return Err(e.context(format!("status: read remote index {key}"))),
+        };
+        let work = self.plan_push(ns, &index)?;
+        Ok(StatusReport {
+            sidecar: self.sidecar_summary(),
+            walk: if work.scoped { "scoped" } else { "full" }.to_string(),
+            remote_index_found: generation.is_some(),
+            remote_generation: generation,
+            remote_entries: index.entries.len(),
+            to_upload: work
+                .uploads
+                .into_iter()
+                .map(|u| PlannedUpload {
+                    rel: u.rel,
+                    size: u.size,
+                    reason: u.reason,
+                })
+                .collect(),
+            to_delete: work.deletions,
+            skipped: work.skipped,
+        })
+    }
+}

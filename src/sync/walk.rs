@@ -1,0 +1,155 @@
+//! The push walk over the real cache: which files to upload and which remote objects to
+//! delete, shared by `push` and `status` (§3.14, §3.15 step 6).
+//!
+//! The decisions come from the pure planners in [`super::plan`] and [`super::change`];
+//! this file feeds them from the filesystem ([`super::local_fs`]) and records whether the
+//! walk saw everything it was asked to. An incomplete walk (an unreadable directory or
+//! dirty path) never deletes by absence and never lets the push mark the cache clean —
+//! otherwise the unread changes would be forgotten.
+
+use super::change::{classify_change, sha256_hex, ChangeReason};
+use super::index::Index;
+use super::local_fs::{self, Probe, WalkStats};
+use super::plan::{plan_full_walk, plan_scoped_walk, DirtyPathStat};
+use super::report::SkipCounts;
+use super::service::SyncService;
+use super::sync_state::WalkMode;
+use crate::cache_fs::check_rel;
+use crate::error::{Error, Result};
+use crate::gcs::Authorizer;
+use crate::transport::{Clock, Transport};
+
+/// One file to upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Upload {
+    /// Index key (bare rel).
+    pub rel: String,
+    /// Path relative to the cache (`{ns}/rel` when bound).
+    pub cache_rel: String,
+    /// Local size at walk time.
+    pub size: u64,
+    /// Why.
+    pub reason: ChangeReason,
+}
+
+/// What the next push must do.
+#[derive(Debug, Clone, Default)]
+pub(super) struct PushWork {
+    /// Files to upload, in walk order.
+    pub uploads: Vec<Upload>,
+    /// Index keys whose objects must be deleted.
+    pub deletions: Vec<String>,
+    /// What was skipped.
+    pub skipped: SkipCounts,
+    /// Every path the walk was asked to look at was read.
+    pub complete: bool,
+    /// Scoped (dirty set) rather than full walk.
+    pub scoped: bool,
+}
+
+/// The walk mode with the dirty set copied out of the state borrow.
+enum Mode {
+    Scoped {
+        paths: Vec<String>,
+        delete_absent: bool,
+    },
+    Full {
+        delete_orphans: bool,
+    },
+}
+
+impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
+    /// Walk the cache per the sidecar's walk mode and classify every candidate against
+    /// `index` (the freshly fetched remote index).
+    pub(super) fn plan_push(&self, ns: Option<&str>, index: &Index) -> Result<PushWork> {
+        let mode = self.with_state(|s| match s.walk_mode() {
+            WalkMode::Scoped {
+                paths,
+                delete_absent,
+            } => Mode::Scoped {
+                paths: paths.to_vec(),
+                delete_absent,
+            },
+            WalkMode::Full { delete_orphans } => Mode::Full { delete_orphans },
+        });
+        let mut stats = WalkStats::default();
+        let mut unreadable_paths = 0usize;
+        let (plan, scoped) = match mode {
+            Mode::Scoped {
+                paths,
+                delete_absent,
+            } => {
+                let plan = plan_scoped_walk(&paths, ns, index, delete_absent, |p| {
+                    match local_fs::probe(&self.root, p, &mut stats) {
+                        Probe::File => DirtyPathStat::File,
+                        Probe::Dir(files) => DirtyPathStat::Dir { files },
+                        Probe::Missing => DirtyPathStat::NotFound,
+                        // A symlink is never synced and never a reason to delete.
+                        Probe::Symlink => DirtyPathStat::Unreadable,
+                        Probe::Unreadable => {
+                            unreadable_paths += 1;
+                            DirtyPathStat::Unreadable
+                        }
+                    }
+                });
+                (plan, true)
+            }
+            Mode::Full { delete_orphans } => {
+                // With a namespace bound only `{ns}/` is walked: everything else is a
+                // solo leftover or another namespace and is never pushed (§8.4 item 7).
+                let files = local_fs::walk_files(&self.root, ns.unwrap_or(""), &mut stats);
+                let complete = stats.unreadable == 0;
+                let plan = plan_full_walk(&files, ns, index, &[], delete_orphans && complete);
+                (plan, false)
+            }
+        };
+        let mut work = PushWork {
+            deletions: plan.deletions,
+            scoped,
+            complete: stats.unreadable == 0 && unreadable_paths == 0,
+            skipped: SkipCounts {
+                symlinks: stats.symlinks_skipped,
+                outside_namespace: plan.skipped_outside_namespace + plan.skipped_in_namespace_dirs,
+                unsafe_names: plan.skipped_unsafe + stats.non_utf8_skipped,
+                unreadable: stats.unreadable + unreadable_paths,
+                temp_removed: stats.temp_removed,
+            },
+            ..PushWork::default()
+        };
+        for candidate in plan.candidates {
+            // Backslashes are file-name characters here but separators for a Windows
+            // client sharing the bucket; such names are never uploaded.
+            if check_rel(&candidate.cache_rel).is_err() {
+                work.skipped.unsafe_names += 1;
+                continue;
+            }
+            let shown = format!("push {}", candidate.rel);
+            let stat = local_fs::stat_file(&self.root, &candidate.cache_rel)
+                .map_err(|e| Error::io("stat", &candidate.cache_rel, &e).context(&shown))?;
+            // Gone (or no longer a regular file) since the walk: nothing to upload.
+            let Some(stat) = stat else { continue };
+            let entry = index.entries.get(&candidate.rel);
+            let hashed = classify_change(entry, stat.size, stat.mtime_iso.as_deref(), || {
+                local_fs::read_file(&self.root, &candidate.cache_rel).map(|b| sha256_hex(&b))
+            });
+            let reason = match hashed {
+                Ok(reason) => reason,
+                Err(e) if local_fs::is_absent(&e) => continue,
+                Err(e) => {
+                    return Err(
+                        Error::io("read for hashing", &candidate.cache_rel, &e).context(&shown)
+                    )
+                }
+            };
+            if reason.needs_push() {
+                work.uploads.push(Upload {
+                    rel: candidate.rel,
+                    cache_rel: candidate.cache_rel,
+                    size: stat.size,
+                    reason,
+                });
+            }
+        }
+        Ok(work)
+    }
+}
