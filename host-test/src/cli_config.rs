@@ -150,7 +150,8 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let cases: Vec<(Option<&str>, Option<&str>, Option<&str>, &str)> = vec![
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, &'a str);
+        let cases: Vec<Case> = vec![
             (Some("{"), None, None, "--config: not valid JSON"),
             (Some("[1]"), None, None, "must be a JSON object"),
             (
