@@ -6,17 +6,23 @@
 //! - `send.rs`: the HTTP send path: allow-list, pooled client, accounting, faults.
 //! - `traffic.rs`: request classification (list, metadata, download, upload, ...) and counts.
 //! - `faults.rs`: fault rules (delay, status, reset, lost reply, truncate, corrupt, stall).
+//! - `heartbeat.rs`: keeping a held lock alive (`extend` every ttl/3), `with_lock`.
 //! - `emulator.rs`: start and stop fake-gcs-server from the project's virtualenv.
 //! - `launch.rs`: sandbox options the way swamp would host a datastore (allow-list, env,
 //!   credential files) for the CLI and benchmarks.
+//! - `cli/`: the `swamp-gcs` command line (commands, output, progress, demo).
 //! - `cli_config.rs`: config from `--config`, `SWAMP_DATASTORE` or `.swamp.yaml`.
 //! - `bindings.rs`: `bindgen!` of the WIT world.
+//! - `bench/`: the benchmark suite behind the `bench` binary (BENCHMARKS.md).
 
+pub mod bench;
 pub mod bindings;
+pub mod cli;
 pub mod cli_config;
 pub mod datastore;
 pub mod emulator;
 pub mod faults;
+pub mod heartbeat;
 pub mod host;
 pub mod launch;
 pub mod send;

@@ -1,0 +1,279 @@
+//! The command line grammar: global options, commands and their help text.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const ABOUT: &str =
+    "Sync a swamp cache with a Google Cloud Storage bucket, through the sandboxed gcs-datastore component";
+
+const LONG_ABOUT: &str = "\
+Sync a swamp cache with a Google Cloud Storage bucket.
+
+The datastore runs as a WebAssembly component in a sandbox, hosted the way swamp hosts it: \
+it sees only the cache directory and the credential files it needs, and may connect only to \
+the configured endpoint and Google's auth endpoints.
+
+The datastore config comes from --config (JSON), else the SWAMP_DATASTORE environment \
+variable ('@swamp/gcs-datastore:{json}', swamp's format), else --config-file (a .swamp.yaml). \
+Credentials are Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud's \
+application_default_credentials.json, or the metadata server); with `apiEndpoint` in the \
+config, or STORAGE_EMULATOR_HOST, none are used.
+
+Exit codes: 0 success; 1 operational failure (network, auth, missing bucket, lock timeout, \
+integrity, unhealthy); 2 usage or configuration error; 130 interrupted.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  swamp-gcs demo                                   a self-contained tour on this machine
+  swamp-gcs --config-file .swamp.yaml verify
+  swamp-gcs --config-file .swamp.yaml --cache ~/.swamp/repos/<repoId> sync
+  swamp-gcs pull --model aws/ec2/vpc/vpc-1 --cache ./cache --config '{\"bucket\":\"my-bucket\"}'
+  SWAMP_DATASTORE='@swamp/gcs-datastore:{\"bucket\":\"b\"}' swamp-gcs status --cache c --json
+
+Global options may come before or after the command name.";
+
+/// `swamp-gcs`.
+#[derive(Parser, Debug)]
+#[command(
+    name = "swamp-gcs",
+    version,
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Options every command accepts.
+    #[command(flatten)]
+    pub global: Global,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, before or after the command name.
+#[derive(Args, Clone, Debug, Default)]
+pub struct Global {
+    /// Datastore config as a JSON object, e.g. '{"bucket":"my-bucket","prefix":"team"}'
+    #[arg(long, global = true, value_name = "JSON")]
+    pub config: Option<String>,
+    /// Read the config from a swamp .swamp.yaml (datastore.type must be @swamp/gcs-datastore)
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+    /// The local cache directory, created if missing. Required by pull, push, mark-dirty,
+    /// sync and status (swamp keeps it at ~/.swamp/repos/<repoId>); never defaulted
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Print one JSON object on stdout instead of a human summary (no progress display)
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print what this datastore implements (no config or network needed)
+    #[command(after_help = "Example:\n  swamp-gcs caps --json")]
+    Caps,
+
+    /// Check that the bucket is reachable with the configured credentials (exit 1 if not)
+    #[command(
+        long_about = "Check that the bucket is reachable with the configured credentials: one \
+bucket GET, as swamp does before every command. Prints the result; exits 1 when unhealthy.",
+        after_help = "Example:\n  swamp-gcs --config-file .swamp.yaml verify"
+    )]
+    Verify,
+
+    /// Download what changed in the bucket into the cache
+    #[command(
+        long_about = "Download what changed in the bucket into the cache (swamp's pullChanged). \
+Answers with one request when nothing changed since the last sync (the fast path). With \
+--model only those models' index partitions are read (a scoped pull).",
+        after_help = "Examples:\n  swamp-gcs pull --cache ./cache --config-file .swamp.yaml\n  \
+swamp-gcs pull --cache ./cache --model aws/ec2/vpc/vpc-1 --model aws/ec2/subnet/sn-2\n  \
+swamp-gcs pull --cache ./cache --metadata-only"
+    )]
+    Pull(PullArgs),
+
+    /// Upload what changed in the cache and publish the index
+    #[command(
+        long_about = "Upload what changed in the cache and publish the index (swamp's \
+pushChanged). When paths were marked dirty only those are checked; otherwise every file is \
+walked. Remote files are deleted only for dirty paths that no longer exist locally. See \
+`status` for a dry run.",
+        after_help = "Examples:\n  swamp-gcs push --cache ./cache --config-file .swamp.yaml\n  \
+swamp-gcs status --cache ./cache     # what push would do, without doing it"
+    )]
+    Push,
+
+    /// Record that a path (or, without REL, everything) is about to change
+    #[command(
+        name = "mark-dirty",
+        long_about = "Record in the cache's sidecar that REL (a cache-relative path, file or \
+directory) is about to change, so the next push checks only dirty paths; without REL the \
+whole cache is marked dirty and the next push walks every file. Sends nothing.",
+        after_help = "Examples:\n  swamp-gcs mark-dirty --cache ./cache data/aws/ec2/vpc/vpc-1\n  \
+swamp-gcs mark-dirty --cache ./cache            # everything"
+    )]
+    MarkDirty(MarkDirtyArgs),
+
+    /// Pull then push under the datastore lock, as swamp does around each command
+    #[command(
+        long_about = "What swamp does around each command: take the global lock \
+(.datastore.lock), pull, push, release. The lock is heartbeated every ttl/3 from a second \
+sandbox while the pull and push run, so long transfers keep it. With --model, per-model \
+locks (data/{type}/{id}/.lock) are taken instead and the pull is scoped to those models, \
+as swamp's scoped sync does.
+
+If the lock is lost or at risk after the pull, the push is not started (exit 1). Ctrl-C \
+finishes the call in flight, skips the rest and releases the lock; a second Ctrl-C quits \
+at once (the lock then expires after its ttl).",
+        after_help = "Examples:\n  swamp-gcs sync --cache ~/.swamp/repos/<repoId> --config-file .swamp.yaml\n  \
+swamp-gcs sync --cache ./cache --model aws/ec2/vpc/vpc-1"
+    )]
+    Sync(SyncArgs),
+
+    /// Show the sidecar and what a push would upload and delete (a dry run)
+    #[command(
+        long_about = "Show the cache's sync sidecar (dirty paths, bulk flag, last verified \
+index generation) and what the next push would upload and delete. Only the index is read; \
+no file is transferred.",
+        after_help = "Example:\n  swamp-gcs status --cache ./cache --json"
+    )]
+    Status,
+
+    /// Inspect, take or release a lock object in the bucket
+    #[command(after_help = "Examples:\n  swamp-gcs lock inspect\n  \
+swamp-gcs lock acquire --hold-ms 60000\n  \
+swamp-gcs lock inspect --key data/aws/ec2/vpc/vpc-1/.lock --json\n  \
+swamp-gcs lock force-release 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b")]
+    Lock {
+        /// The lock action.
+        #[command(subcommand)]
+        action: LockAction,
+    },
+
+    /// A self-contained tour: a local fake-gcs-server, a sample cache, push, pull, scoped pull
+    #[command(
+        long_about = "A self-contained tour on this machine. Starts fake-gcs-server (from the \
+project's .venv, set up by ./scripts/setup.sh) on a free 127.0.0.1 port, creates a bucket, \
+seeds a cache from the built-in sample (fixtures/sample-cache), pushes it, edits one file and \
+pushes the delta, pulls into a second cache, does a scoped pull of one model into a third, \
+checks the trees agree, syncs under the lock, and prints each step with its request counts. \
+It stops the emulator and removes its temporary directories, also on Ctrl-C. Ignores \
+--config, --config-file and --cache.",
+        after_help = "Examples:\n  swamp-gcs demo\n  swamp-gcs demo --json"
+    )]
+    Demo,
+}
+
+/// `pull`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PullArgs {
+    /// Pull only this model (repeatable): its type and id, e.g. aws/ec2/vpc/vpc-1 (the id
+    /// is the last segment)
+    #[arg(long = "model", value_name = "TYPE/ID")]
+    pub models: Vec<String>,
+    /// Download metadata only: skip data/**/raw files (fetched later on demand)
+    #[arg(long)]
+    pub metadata_only: bool,
+}
+
+/// `mark-dirty`.
+#[derive(Args, Debug, Clone)]
+pub struct MarkDirtyArgs {
+    /// Cache-relative path (file or directory); omit it to mark everything dirty
+    #[arg(value_name = "REL")]
+    pub rel: Option<String>,
+}
+
+/// `sync`.
+#[derive(Args, Debug, Clone)]
+pub struct SyncArgs {
+    /// Sync only this model (repeatable), under its own lock data/{type}/{id}/.lock
+    #[arg(long = "model", value_name = "TYPE/ID")]
+    pub models: Vec<String>,
+    /// Lock time to live: another client may steal the lock once it has not been
+    /// heartbeated for this long
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u32).range(3..))]
+    pub ttl_ms: u32,
+    /// Give up waiting for a held lock after this long (exit 1)
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    pub max_wait_ms: u32,
+}
+
+/// `lock` actions.
+#[derive(Subcommand, Debug)]
+pub enum LockAction {
+    /// Show who holds the lock, if anyone (nothing is written)
+    #[command(after_help = "Example:\n  swamp-gcs lock inspect --key .datastore.lock --json")]
+    Inspect(LockKeyArgs),
+
+    /// Take the lock and hold it, heartbeating, until Ctrl-C or --hold-ms; then release it
+    #[command(
+        long_about = "Take the lock (waiting up to --max-wait-ms while someone else holds it) \
+and hold it, heartbeating every ttl/3, until Ctrl-C (or SIGTERM) or until --hold-ms has \
+elapsed; then release it. Useful to fence off a bucket by hand, or to test how other clients \
+wait. The nonce is printed when the lock is taken; with --json the one JSON object is \
+printed after the release.",
+        after_help = "Examples:\n  swamp-gcs lock acquire                 # hold until Ctrl-C\n  \
+swamp-gcs lock acquire --hold-ms 5000 --json"
+    )]
+    Acquire(LockAcquireArgs),
+
+    /// Delete the lock if its nonce matches NONCE (same check as force-release)
+    #[command(
+        long_about = "Delete the lock if its stored nonce equals NONCE. A new process holds no \
+handle to a lock taken by another (even by an earlier `lock acquire`), so this is the same \
+nonce-checked delete as force-release: it never deletes a lock taken under another nonce. \
+Exits 0 when released or already free, 1 when the lock is held under another nonce.",
+        after_help = "Example:\n  swamp-gcs lock release 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b"
+    )]
+    Release(LockNonceArgs),
+
+    /// Break a lock left by a dead holder: delete it if its nonce matches NONCE
+    #[command(
+        name = "force-release",
+        long_about = "Break a lock left by a dead holder: read the lock, and delete it only if \
+its stored nonce equals NONCE (from `lock inspect`), so a lock re-taken meanwhile by someone \
+else is never deleted. Exits 0 when released or already free, 1 when the lock is held under \
+another nonce. A lock whose holder stopped heartbeating is also stolen automatically by the \
+next acquire once its ttl has passed.",
+        after_help = "Example:\n  swamp-gcs lock inspect\n  \
+swamp-gcs lock force-release 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b"
+    )]
+    ForceRelease(LockNonceArgs),
+}
+
+/// The lock key.
+#[derive(Args, Debug, Clone)]
+pub struct LockKeyArgs {
+    /// Lock object key: .datastore.lock (global), data/{type}/{id}/.lock (one model)
+    #[arg(long, value_name = "KEY", default_value = ".datastore.lock")]
+    pub key: String,
+}
+
+/// `lock acquire`.
+#[derive(Args, Debug, Clone)]
+pub struct LockAcquireArgs {
+    #[command(flatten)]
+    pub key: LockKeyArgs,
+    /// Lock time to live without a heartbeat
+    #[arg(long, value_name = "MS", default_value_t = 30_000, value_parser = clap::value_parser!(u32).range(3..))]
+    pub ttl_ms: u32,
+    /// Give up waiting for a held lock after this long (exit 1)
+    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    pub max_wait_ms: u32,
+    /// Release after this long instead of waiting for Ctrl-C
+    #[arg(long, value_name = "MS")]
+    pub hold_ms: Option<u64>,
+}
+
+/// `lock release` / `lock force-release`.
+#[derive(Args, Debug, Clone)]
+pub struct LockNonceArgs {
+    /// The lock's nonce, as printed by `lock acquire` or `lock inspect`
+    pub nonce: String,
+    #[command(flatten)]
+    pub key: LockKeyArgs,
+}

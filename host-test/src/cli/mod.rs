@@ -1,0 +1,132 @@
+//! The `swamp-gcs` command line: hosts the gcs-datastore component exactly as swamp would
+//! (one sandbox per datastore, one preopened cache, an HTTP allow-list) and drives it.
+//!
+//! | file | holds |
+//! |---|---|
+//! | `args.rs` | the clap grammar and every help text |
+//! | `session.rs` | config and cache resolution, opening configured datastores, `--model` |
+//! | `commands.rs` | `caps`, `verify`, `pull`, `push`, `mark-dirty`, `status` |
+//! | `sync.rs` | `sync`: locks with heartbeat, pull, push, release |
+//! | `lock.rs` | `lock inspect/acquire/release/force-release`; [`lock::Holding`] |
+//! | `demo.rs` | `demo`: the self-contained tour against fake-gcs-server |
+//! | `output.rs` | request counts, sizes, durations; the pull/push JSON shape |
+//! | `progress.rs` | the stderr spinner (terminals only, never with `--json`) |
+//! | `signals.rs` | Ctrl-C / SIGTERM for commands that must clean up |
+//! | `failure.rs` | one-line errors with hints and exit codes |
+//!
+//! Exit codes: 0 success, 1 operational failure, 2 usage or configuration error, 130
+//! interrupted.
+
+pub mod args;
+pub mod commands;
+pub mod demo;
+pub mod failure;
+pub mod lock;
+pub mod output;
+pub mod progress;
+pub mod session;
+pub mod signals;
+pub mod sync;
+
+use crate::Host;
+use args::{Cli, Command};
+use clap::error::ErrorKind;
+use clap::Parser as _;
+use failure::{report, Failure};
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Parse the command line, run the command, and return the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let json = cli.global.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return report(json, Failure::from(e)),
+    };
+    let code = match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => report(json, f),
+    };
+    // Do not wait for blocking work left behind (there is none on success paths).
+    runtime.shutdown_background();
+    code
+}
+
+/// clap's own errors exit 2 (help and version exit 0); with `--json` somewhere on the
+/// command line, one JSON object is printed on stdout as well.
+fn usage_error(e: clap::Error) -> ExitCode {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let wants_json = std::env::args_os().any(|a| a == "--json");
+    let _ = e.print();
+    if wants_json {
+        let rendered = e.render().to_string();
+        let message = rendered
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("usage error")
+            .trim_start_matches("error: ")
+            .to_string();
+        println!(
+            "{}",
+            json!({"ok": false, "error": message, "errorKind": "usage", "hint": "see --help", "exitCode": failure::USAGE})
+        );
+    }
+    ExitCode::from(failure::USAGE)
+}
+
+/// Run one parsed command.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let host = Host::new()
+        .map_err(|e| Failure::operational("host", format!("loading the component: {e:#}")))?;
+    let g = &cli.global;
+    match &cli.command {
+        Command::Caps => commands::caps(&host, g).await,
+        Command::Verify => commands::verify(&host, g).await,
+        Command::Pull(a) => commands::pull(&host, g, a).await,
+        Command::Push => commands::push(&host, g).await,
+        Command::MarkDirty(a) => commands::mark_dirty(&host, g, a).await,
+        Command::Status => commands::status(&host, g).await,
+        Command::Sync(a) => sync::run(&host, g, a).await,
+        Command::Lock { action } => lock::run(&host, g, action).await,
+        Command::Demo => demo::run(&host, g).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_grammar_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_go_before_or_after_the_command() {
+        for argv in [
+            &["swamp-gcs", "--cache", "c", "--json", "push"][..],
+            &["swamp-gcs", "push", "--cache", "c", "--json"][..],
+            &["swamp-gcs", "lock", "inspect", "--json", "--cache", "c"][..],
+        ] {
+            let cli = Cli::try_parse_from(argv).unwrap();
+            assert!(cli.global.json);
+            assert_eq!(cli.global.cache.as_deref(), Some(std::path::Path::new("c")));
+        }
+    }
+}
