@@ -294,6 +294,10 @@ pub fn add_comparisons(results: &mut [ScenarioResult]) {
     }
 }
 
+fn level_of(r: &ScenarioResult) -> &str {
+    r.params.get("level").and_then(|v| v.as_str()).unwrap_or("")
+}
+
 /// The human-readable tables.
 pub fn tables(run: &RunReport) -> String {
     let mut out = String::new();
@@ -322,7 +326,11 @@ pub fn tables(run: &RunReport) -> String {
                 r.ratio_vs_ts.map_or("-".into(), |v| format!("{v:.2}")),
                 t.requests.to_string(),
             ),
-            None => ("-".into(), "-".into(), "-".into()),
+            None => (
+                "n/a (TS measured a fast-path hit)".into(),
+                "-".into(),
+                "-".into(),
+            ),
         };
         let ours = if r.ts.as_ref().is_some_and(|t| t.phase_only) {
             let p = r.phases.iter().find(|p| p.name == "pushChanged.writeback");
@@ -422,38 +430,57 @@ pub fn tables(run: &RunReport) -> String {
 
     let scale: Vec<&ScenarioResult> = by_group("scale").collect();
     if !scale.is_empty() {
+        let levels: Vec<&str> = catalog::LEVELS
+            .iter()
+            .map(|l| l.label)
+            .filter(|l| scale.iter().any(|r| level_of(r) == *l))
+            .collect();
+        let _ = writeln!(out, "\n## Scale curve (1000 models; median ms | requests | index bytes moved | peak RSS MiB)\n");
         let _ = writeln!(
             out,
-            "\n## Scale (1000 models; median ms, requests, index bytes moved, peak RSS)\n"
+            "| operation | {} |",
+            levels
+                .iter()
+                .map(|l| format!("{l} entries"))
+                .collect::<Vec<_>>()
+                .join(" | ")
         );
-        let _ = writeln!(out, "| scenario | entries | median ms (min–max) | requests | index bytes | peak RSS MiB | before MiB |");
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-        for r in scale {
-            let entries = r
-                .params
-                .get("entries")
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                r.name,
-                entries,
-                if r.error.is_some() {
-                    "FAILED".to_string()
-                } else {
-                    format!(
-                        "{} ({}–{})",
-                        ms(r.wall_ms.median),
-                        ms(r.wall_ms.min),
-                        ms(r.wall_ms.max)
-                    )
-                },
-                requests_text(&r.requests),
-                bytes(r.index_bytes),
-                mib(r.memory.peak_kib),
-                mib(r.memory.before_kib)
-            );
+        let _ = writeln!(out, "|---|{}", "---|".repeat(levels.len()));
+        let mut ops: Vec<String> = Vec::new();
+        for r in &scale {
+            let op = r
+                .name
+                .split_once(": ")
+                .map_or(r.name.clone(), |(_, o)| o.to_string());
+            if !ops.contains(&op) {
+                ops.push(op);
+            }
+        }
+        for op in ops {
+            let cells: Vec<String> = levels
+                .iter()
+                .map(|l| {
+                    scale
+                        .iter()
+                        .find(|r| level_of(r) == *l && r.name.ends_with(&op))
+                        .map_or("-".into(), |r| {
+                            if r.error.is_some() {
+                                "FAILED".into()
+                            } else {
+                                format!(
+                                    "{} ms ({}–{}) · {} · {} · {} MiB",
+                                    ms(r.wall_ms.median),
+                                    ms(r.wall_ms.min),
+                                    ms(r.wall_ms.max),
+                                    r.requests_total,
+                                    bytes(r.index_bytes),
+                                    mib(r.memory.peak_kib)
+                                )
+                            }
+                        })
+                })
+                .collect();
+            let _ = writeln!(out, "| {op} | {} |", cells.join(" | "));
         }
     }
 

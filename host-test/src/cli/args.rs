@@ -61,7 +61,8 @@ pub struct Global {
     #[arg(long, global = true, value_name = "PATH")]
     pub config_file: Option<PathBuf>,
     /// The local cache directory, created if missing. Required by pull, push, mark-dirty,
-    /// sync and status (swamp keeps it at ~/.swamp/repos/<repoId>); never defaulted
+    /// sync and status, never defaulted (swamp keeps it at ~/.swamp/repos/<repoId>); the
+    /// other commands do not use it
     #[arg(long, global = true, value_name = "DIR")]
     pub cache: Option<PathBuf>,
     /// Print one JSON object on stdout instead of a human summary (no progress display)

@@ -51,13 +51,34 @@ pub fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return report(json, Failure::from(e)),
     };
-    let code = match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(f) => report(json, f),
+    quiet_panics();
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.block_on(run(cli))));
+    let code = match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(f)) => report(json, f),
+        Err(panic) => report(json, panic_failure(panic.as_ref())),
     };
     // Do not wait for blocking work left behind (there is none on success paths).
     runtime.shutdown_background();
     code
+}
+
+/// A bug in the host must still end as one line and exit 1, not Rust's panic text and
+/// 101: the default hook is replaced by a silent one, and `main` reports the payload.
+fn quiet_panics() {
+    std::panic::set_hook(Box::new(|_| {}));
+}
+
+/// The failure reported for a panic payload.
+fn panic_failure(payload: &(dyn std::any::Any + Send)) -> Failure {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Failure::operational("host", format!("internal error in swamp-gcs: {what}"))
+        .hint("this is a bug; please report it with the command you ran")
 }
 
 /// clap's own errors exit 2 (help and version exit 0); with `--json` somewhere on the
@@ -115,6 +136,22 @@ mod tests {
     #[test]
     fn the_grammar_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_panic_becomes_one_operational_line_with_a_hint() {
+        let payload = std::panic::catch_unwind(|| panic!("index {} out of range", 3)).unwrap_err();
+        let f = panic_failure(payload.as_ref());
+        assert_eq!(f.code, failure::OPERATIONAL);
+        assert_eq!(
+            f.message,
+            "internal error in swamp-gcs: index 3 out of range"
+        );
+        assert!(f.hint.as_deref().unwrap().contains("bug"));
+        let payload = std::panic::catch_unwind(|| panic!("static text")).unwrap_err();
+        assert!(panic_failure(payload.as_ref())
+            .message
+            .ends_with("static text"));
     }
 
     #[test]

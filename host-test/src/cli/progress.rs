@@ -4,6 +4,9 @@
 //! sees: the requests it forwarded (polled from [`Traffic`] every 100 ms) and the bytes
 //! moved. It is drawn only when stderr is a terminal and `--json` is off, and only once the
 //! work has run for a moment, so quick calls and piped output never get a byte of it.
+//!
+//! `SWAMP_GCS_PROGRESS_DELAY_MS` sets that moment (default 300 ms; the tests use 0 so the
+//! spinner would be drawn at once if the terminal check were wrong).
 
 use super::output::{bytes, delta};
 use crate::traffic::Traffic;
@@ -14,8 +17,16 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// Work shorter than this never shows a spinner.
+/// Work shorter than this never shows a spinner (unless `SWAMP_GCS_PROGRESS_DELAY_MS`).
 const SHOW_AFTER: Duration = Duration::from_millis(300);
+
+fn show_after() -> Duration {
+    std::env::var("SWAMP_GCS_PROGRESS_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or(SHOW_AFTER)
+}
 /// How often the counters are polled.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -46,7 +57,7 @@ impl Progress {
             let base = traffic.snapshot();
             tokio::select! {
                 _ = &mut stopped => return,
-                _ = tokio::time::sleep(SHOW_AFTER) => {}
+                _ = tokio::time::sleep(show_after()) => {}
             }
             let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
             bar.set_style(

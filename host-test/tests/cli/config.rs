@@ -1,7 +1,7 @@
 //! Configuration errors (exit 2, naming the problem), precedence of the config sources,
 //! and operational failures of a valid config (exit 1 with a hint).
 
-use super::{run, run_env, Env};
+use super::{run, run_env, s, Env};
 
 #[test]
 fn bad_json_names_the_source() {
@@ -229,4 +229,53 @@ fn missing_bucket_says_so() {
             .contains("does not exist"),
         "{r:#?}"
     );
+}
+
+/// No credential source at all (no `GOOGLE_APPLICATION_CREDENTIALS`, no gcloud file in the
+/// private HOME, a metadata server that does not answer): exit 1, one error line and a
+/// hint naming the ADC sources, in both output modes.
+#[test]
+fn missing_credentials_exit_1_naming_the_adc_sources() {
+    let env = Env::start("auth");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metadata = format!("127.0.0.1:{dead}");
+    let config = env.config_for("auth", r#""credentials":"adc","retryMaxAttempts":1"#);
+    let home = env.home.path();
+    let cache = home.join("c");
+    let no_creds = [("GCE_METADATA_HOST", metadata.as_str())];
+    let r = run_env(
+        home,
+        &["push", "--cache", s(&cache), "--config", &config],
+        &no_creds,
+    );
+    r.expect(1);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{r:#?}");
+    assert!(lines[0].starts_with("error: "), "{r:#?}");
+    assert!(
+        lines[1].starts_with("hint: ")
+            && lines[1].contains("GOOGLE_APPLICATION_CREDENTIALS")
+            && lines[1].contains("gcloud auth application-default login"),
+        "{r:#?}"
+    );
+    let r = run_env(
+        home,
+        &["pull", "--cache", s(&cache), "--config", &config, "--json"],
+        &no_creds,
+    );
+    r.expect(1);
+    let v = r.json();
+    assert_eq!(v["exitCode"], 1);
+    assert!(
+        v["hint"]
+            .as_str()
+            .unwrap()
+            .contains("GOOGLE_APPLICATION_CREDENTIALS"),
+        "{v}"
+    );
+    assert!(!cache.join("data").exists(), "nothing was written");
 }

@@ -1,9 +1,12 @@
-//! The spinner is drawn on a terminal only: piped stderr gets no `\r` or ANSI escape, even
-//! for work long enough to show it.
+//! The spinner is drawn on a terminal only: piped stderr gets no `\r` or ANSI escape.
+//! `SWAMP_GCS_PROGRESS_DELAY_MS=0` makes the spinner start at once (it normally waits
+//! 300 ms), so these checks do not depend on how long the transfers take.
 
-use super::{has_control_bytes, run, s, write_tree, Env};
+use super::{has_control_bytes, run_env, s, write_tree, Env};
 
-/// A tree and a config that make push and pull take well over the spinner's delay.
+const NOW: (&str, &str) = ("SWAMP_GCS_PROGRESS_DELAY_MS", "0");
+
+/// 120 files, transferred one at a time.
 fn slow_setup(env: &Env) -> (std::path::PathBuf, String) {
     let a = env.cache("a");
     let files: Vec<(String, String)> = (0..120)
@@ -28,15 +31,27 @@ fn no_progress_bytes_when_piped() {
     let env = Env::start("progress-piped");
     let (a, config) = slow_setup(&env);
     let home = env.home.path();
-    let push = run(home, &["push", "--cache", s(&a), "--config", &config]);
+    let push = run_env(
+        home,
+        &["push", "--cache", s(&a), "--config", &config],
+        &[NOW],
+    );
     push.expect(0);
     assert!(push.stdout.starts_with("pushed 120 files"), "{push:#?}");
     assert!(push.stderr.is_empty(), "{push:#?}");
     let b = env.cache("b");
-    let pull = run(home, &["pull", "--cache", s(&b), "--config", &config]);
+    let pull = run_env(
+        home,
+        &["pull", "--cache", s(&b), "--config", &config],
+        &[NOW],
+    );
     pull.expect(0);
     assert!(pull.stderr.is_empty(), "{pull:#?}");
-    let sync = run(home, &["sync", "--cache", s(&b), "--config", &config]);
+    let sync = run_env(
+        home,
+        &["sync", "--cache", s(&b), "--config", &config],
+        &[NOW],
+    );
     sync.expect(0);
     for r in [&push, &pull, &sync] {
         assert!(
@@ -46,8 +61,8 @@ fn no_progress_bytes_when_piped() {
     }
 }
 
-/// Under a pseudo-terminal (util-linux `script`), the same pull draws a spinner; with
-/// `--json` it does not. Skipped when `script` is not installed.
+/// Under a pseudo-terminal (util-linux `script`) a pull draws a spinner; with `--json` it
+/// does not. Skipped when `script` is not installed.
 #[test]
 fn spinner_only_on_a_terminal_and_never_with_json() {
     if std::process::Command::new("script")
@@ -61,7 +76,7 @@ fn spinner_only_on_a_terminal_and_never_with_json() {
     let env = Env::start("progress-tty");
     let (a, config) = slow_setup(&env);
     let home = env.home.path();
-    run(home, &["push", "--cache", s(&a), "--config", &config]).expect(0);
+    run_env(home, &["push", "--cache", s(&a), "--config", &config], &[]).expect(0);
     let run_script = |cache: &std::path::Path, json: bool| {
         let cmdline = format!(
             "{} pull --cache '{}' --config '{}'{}",
@@ -73,6 +88,7 @@ fn spinner_only_on_a_terminal_and_never_with_json() {
         let mut c = std::process::Command::new("script");
         c.args(["-qefc", &cmdline, "/dev/null"])
             .env("TERM", "xterm")
+            .env(NOW.0, NOW.1)
             .env("HOME", home)
             .env_remove("SWAMP_DATASTORE");
         let o = c.output().unwrap();
