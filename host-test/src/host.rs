@@ -78,6 +78,31 @@ fn engine_and_component() -> Result<&'static (Engine, Component)> {
     Ok(LOADED.get_or_init(|| (engine, component)))
 }
 
+/// The component's imports, each with the number of functions it brings, and its export
+/// names (`wasi:http/types@0.2.x`, ...), as wasmtime sees them: what the sandbox test
+/// checks against the standard-WASI-only rule.
+pub fn component_interfaces() -> Result<(Vec<(String, usize)>, Vec<String>)> {
+    use wasmtime::component::types::ComponentItem;
+    let (engine, component) = engine_and_component()?;
+    let ty = component.component_type();
+    let imports = ty
+        .imports(engine)
+        .map(|(name, item)| {
+            let funcs = match item.ty {
+                ComponentItem::ComponentInstance(i) => i
+                    .exports(engine)
+                    .filter(|(_, e)| matches!(e.ty, ComponentItem::ComponentFunc(_)))
+                    .count(),
+                ComponentItem::ComponentFunc(_) => 1,
+                _ => 0,
+            };
+            (name.to_string(), funcs)
+        })
+        .collect();
+    let exports = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    Ok((imports, exports))
+}
+
 /// A file the guest may read, copied into its read-only credentials directory.
 #[derive(Debug, Clone)]
 pub struct CredentialFile {

@@ -9,7 +9,8 @@
 //! - `retries`: 503 and 429 retried to success, 412 not retried, a stalled response timed
 //!   out, a lost reply to a conditional write resolved by read-back, a resumable upload
 //!   surviving a broken chunk.
-//! - `sandbox`: a denied host is refused before any connection; no access outside the
+//! - `sandbox`: the component imports standard WASI 0.2 only (no sockets); a denied host
+//!   is refused before any connection; no access outside the
 //!   cache (`..`, absolute paths, symlinks out).
 //! - `config`: invalid configs rejected naming the field; defaults and the env override.
 //! - `auth`: the three ADC sources against a local token endpoint that verifies the JWT

@@ -186,3 +186,39 @@ async fn symlinks_out_of_the_cache_are_not_followed() {
         "no temporary file outside"
     );
 }
+
+/// The component asks for standard WASI 0.2 only: wasi:http for the network (no
+/// wasi:sockets, so it cannot open a connection the host's send path does not see),
+/// wasi:filesystem for the cache, and nothing custom; it exports the datastore interfaces.
+#[test]
+fn the_component_imports_only_standard_wasi_and_no_sockets() {
+    let (imports, exports) = host_test::host::component_interfaces().expect("load the component");
+    assert!(!imports.is_empty());
+    for (name, funcs) in &imports {
+        if name == "swamp:datastore/types@0.1.0" {
+            // The world's shared type definitions (the error variant, options): the host
+            // supplies no behaviour through it.
+            assert_eq!(*funcs, 0, "{name} must define types only");
+            continue;
+        }
+        assert!(
+            name.starts_with("wasi:"),
+            "non-WASI import {name}: {imports:?}"
+        );
+        assert!(!name.starts_with("wasi:sockets/"), "socket import {name}");
+        assert!(name.contains("@0.2."), "not a WASI 0.2 interface: {name}");
+    }
+    for needed in ["wasi:http/outgoing-handler@", "wasi:filesystem/preopens@"] {
+        assert!(
+            imports.iter().any(|(n, _)| n.starts_with(needed)),
+            "{needed} missing from {imports:?}"
+        );
+    }
+    for exported in ["sync-service", "lock", "verifier"] {
+        let wanted = format!("swamp:datastore/{exported}@0.1.0");
+        assert!(
+            exports.contains(&wanted),
+            "{wanted} missing from {exports:?}"
+        );
+    }
+}
