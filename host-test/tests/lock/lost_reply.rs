@@ -151,3 +151,63 @@ async fn lost_reply_on_heartbeat_write_settled_by_the_nonce() {
     assert_eq!(alice.lock_release(a).await.unwrap(), None);
     assert!(rig.stored(KEY).is_none());
 }
+
+/// The other half: Bob holds the lock, and the reply to Alice's create-only write is lost
+/// (the server answered 412, the guest never saw it). Alice must not come to believe
+/// she holds Bob's lock: with the client's read-back she sees Bob's bytes, waits and times
+/// out naming Bob; without retries or read-back (`retryMaxAttempts: 1`, the metadata read
+/// broken too) the ambiguous write is an error, never a grant. Either way she holds
+/// nothing, and Bob's lock is untouched and still his to extend and release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_reply_against_a_live_holder_never_grants_the_lock() {
+    let mut rig = Rig::fake().await;
+    let mut bob = rig.open(BOB, "").await;
+    let b = bob.lock(&opts(30_000, 1000, 60_000)).await.unwrap();
+    let held = bob.lock_acquire(b).await.expect("bob takes the lock");
+    let fast_retries = r#""retryInitialDelayMs":10,"retryMaxDelayMs":20"#;
+    let mut alice = rig.open(ALICE, fast_retries).await;
+    let a = alice.lock(&opts(30_000, 100, 1_500)).await.unwrap();
+    // The first reply is lost; the retry's 412 could be our own commit or Bob's lock, and
+    // only the read-back can tell.
+    lose_next_upload_reply(&rig);
+    let e = alice
+        .lock_acquire(a)
+        .await
+        .expect_err("alice must not get a held lock");
+    assert!(
+        e.to_string().contains(&BOB.holder()),
+        "the timeout names the holder: {e}"
+    );
+    let lost = rig.host.faults.fired();
+    assert_eq!(lost, 1, "the first reply was lost");
+    assert!(!alice.lock_is_held(a).await.unwrap());
+    assert_eq!(rig.stored_nonce(KEY), held.nonce, "bob's lock is untouched");
+
+    let mut carol = rig.open(ALICE, r#""retryMaxAttempts":1"#).await;
+    let c = carol.lock(&opts(30_000, 100, 1_500)).await.unwrap();
+    lose_next_upload_reply(&rig);
+    break_next_metadata_read(&rig);
+    assert!(
+        carol.lock_acquire(c).await.is_err(),
+        "no read-back: no lock"
+    );
+    assert!(rig.host.faults.fired() > lost, "the reply was lost again");
+    assert!(!carol.lock_is_held(c).await.unwrap());
+    assert_eq!(rig.stored_nonce(KEY), held.nonce);
+
+    rig.host.faults.clear();
+    assert!(bob.lock_extend(b).await.unwrap(), "still bob's");
+    assert_eq!(
+        alice.lock_release(a).await.unwrap(),
+        None,
+        "nothing to release"
+    );
+    assert_eq!(
+        carol.lock_release(c).await.unwrap(),
+        None,
+        "nothing to release"
+    );
+    assert_eq!(rig.stored_nonce(KEY), held.nonce);
+    assert_eq!(bob.lock_release(b).await.unwrap(), None);
+    assert!(rig.stored(KEY).is_none());
+}
