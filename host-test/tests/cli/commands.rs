@@ -240,3 +240,73 @@ fn global_options_before_or_after_the_command() {
     nested.expect(0);
     assert_eq!(nested.json()["command"], "lock inspect");
 }
+
+/// `status` plans a deletion for a dirty path that is gone, reads only the index to do so
+/// (no upload, download of data, or delete), and the push then deletes exactly that file.
+#[test]
+fn status_plans_a_deletion_without_transferring() {
+    let env = Env::start("status-delete");
+    let a = env.cache("a");
+    write_tree(&a, TREE);
+    env.run(&["push", "--cache", s(&a)]).expect(0);
+    let gone = TREE[1].0;
+    std::fs::remove_file(a.join(gone)).unwrap();
+    env.run(&["mark-dirty", gone, "--cache", s(&a)]).expect(0);
+
+    let r = env.run(&["status", "--cache", s(&a), "--json"]);
+    r.expect(0);
+    let v = r.json();
+    assert_eq!(v["plan"]["toDelete"], serde_json::json!([gone]), "{v}");
+    assert_eq!(v["plan"]["toUpload"], serde_json::json!([]), "{v}");
+    assert_eq!(v["remoteIndex"]["entries"], TREE.len(), "{v}");
+    assert!(v["sidecar"]["remoteIndexGeneration"]
+        .as_str()
+        .is_some_and(|g| !g.is_empty()));
+    let by_kind = &v["requests"]["byKind"];
+    for kind in ["upload", "delete", "copy"] {
+        assert_eq!(by_kind[kind], 0, "status must not {kind}: {v}");
+    }
+    assert!(
+        by_kind["download"].as_u64().unwrap() <= 1,
+        "at most the index is read: {v}"
+    );
+    let human = env.run(&["status", "--cache", s(&a)]);
+    human.expect(0);
+    assert!(human.stdout.contains(&format!("- {gone}")), "{human:#?}");
+
+    let r = env.run(&["push", "--cache", s(&a), "--json"]);
+    r.expect(0);
+    let v = r.json();
+    assert_eq!(v["deleted"], 1, "{v}");
+    assert_eq!(v["files"], 0, "{v}");
+    let b = env.cache("b");
+    env.run(&["pull", "--cache", s(&b)]).expect(0);
+    assert!(!b.join(gone).exists(), "the deletion reached the bucket");
+    assert!(b.join(TREE[0].0).exists());
+}
+
+/// With `STORAGE_EMULATOR_HOST` (as Google's client libraries honour it) a config that
+/// names only the bucket talks to the emulator, without credentials (without the variable
+/// it would aim at storage.googleapis.com and need them).
+#[test]
+fn storage_emulator_host_selects_the_endpoint_without_credentials() {
+    let env = Env::start("via-env");
+    let home = env.home.path();
+    let config = r#"{"bucket":"via-env"}"#;
+    let host = format!("127.0.0.1:{}", env.server.port());
+    let vars = [("STORAGE_EMULATOR_HOST", host.as_str())];
+    let r = super::run_env(home, &["verify", "--config", config, "--json"], &vars);
+    r.expect(0);
+    assert_eq!(r.json()["healthy"], true, "{r:#?}");
+    let a = env.cache("a");
+    write_tree(&a, TREE);
+    let r = super::run_env(
+        home,
+        &["push", "--cache", s(&a), "--config", config, "--json"],
+        &vars,
+    );
+    r.expect(0);
+    let v = r.json();
+    assert_eq!(v["files"], TREE.len(), "{v}");
+    assert_eq!(v["requests"]["byKind"]["auth"], 0, "no credentials: {v}");
+}
