@@ -222,3 +222,50 @@ async fn resumable_upload_survives_a_broken_chunk() {
         ]
     );
 }
+
+/// The same upload, but the server keeps chunk 2 and only its reply is lost: the status
+/// query reports 512 KiB kept, so the guest goes straight on to chunk 3 without resending
+/// chunk 2, and the object holds each byte exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumable_upload_resumes_after_a_chunk_whose_reply_was_lost() {
+    let mut s = Setup::fake(r#""resumableThresholdBytes":1,"resumableChunkBytes":262144"#).await;
+    let data = pattern(700 * 1024, 6);
+    s.cache.write("big/blob.bin", &data);
+    s.host.faults.add(
+        FaultRule::new(
+            FaultMatch::kind(RequestKind::Upload),
+            FaultAction::ResetAfterCommit,
+            Some(1),
+        )
+        .after(2),
+    );
+    let meta =
+        s.ds.put_file("big/blob.bin", "big/blob.bin", None)
+            .await
+            .unwrap();
+    assert_eq!(s.host.faults.fired(), 1);
+    let stored = s.gcs().get_object(BUCKET, "big/blob.bin").unwrap();
+    assert!(stored.data == data, "stored bytes differ");
+    assert_eq!(meta.size, data.len() as u64);
+    assert_eq!(meta.generation, stored.generation.to_string());
+
+    // What the server answered (the fake's own log): chunk 2 kept, the status query
+    // confirms it, and only chunk 3 follows.
+    let ranges: Vec<(String, u16)> = s
+        .gcs()
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/upload/"))
+        .map(|r| (r.method.clone(), r.status))
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            ("POST".to_string(), 200), // session start
+            ("PUT".to_string(), 308),  // chunk 1 kept
+            ("PUT".to_string(), 308),  // chunk 2 kept, reply lost on the way back
+            ("PUT".to_string(), 308),  // status query: 512 KiB kept
+            ("PUT".to_string(), 200),  // chunk 3, final
+        ]
+    );
+}
