@@ -15,7 +15,7 @@
 //! - `race`: two pushers on different models without a lock (fake only).
 //! - `compat`: the TypeScript-format fixtures (`fixtures/formats/`) read by the component,
 //!   and a golden test of what it writes (field names, key formats, timestamps).
-//! - `traps`: regressions for behaviour.md §8.4 items 1–5 and hazards H10, H12.
+//! - `traps`: regressions for behaviour.md §8.4 items 1–5 and hazards H10, H12, H15.
 
 /// Turn `async fn case(env: Env)` functions into two tests each: `fake::case` on the
 /// in-process fake and `emulator::case` on fake-gcs-server.

@@ -18,6 +18,7 @@ on_both_servers!(
     trap5_v2_meta_is_never_demoted,
     h10_pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file,
     h12_index_key_escaping_the_cache_is_never_written_outside_it,
+    h15_overlapping_dirty_paths_upload_once_and_delete_once,
 );
 
 /// §8.4 item 1: a failed index read (503 after retries, 403) fails push and pull; it is
@@ -423,4 +424,45 @@ async fn h12_index_key_escaping_the_cache_is_never_written_outside_it(mut env: E
     assert!(keys.contains(&"audit/new".to_string()));
     assert_eq!(sidecar(&cache)["localDirty"], true);
     assert_eq!(cache.outside_names(), ["cache"]);
+}
+
+/// H15: dirty paths that overlap (a file, its directory, the model directory above both)
+/// are walked once: the changed file is uploaded once, the removed directory's file is
+/// deleted once, and nothing else is sent.
+async fn h15_overlapping_dirty_paths_upload_once_and_delete_once(mut env: Env) {
+    let cache = Cache::new();
+    cache.write("data/t/m/d/1/raw", b"1");
+    cache.write("data/t/m/d/2/raw", b"2");
+    cache.write("data/t/m/d/3/raw", b"3");
+    env.open(&cache, "").await.push(&opts()).await.unwrap();
+    let mut ds = env.open(&cache, "").await;
+    for p in [
+        "data/t/m/d/1/raw",
+        "data/t/m/d/1",
+        "data/t/m",
+        "data/t/m/d/2/raw",
+        "data/t/m/d/2",
+    ] {
+        ds.mark_dirty(&rel(p)).await.unwrap();
+    }
+    cache.write("data/t/m/d/1/raw", b"11");
+    std::fs::remove_dir_all(cache.file("data/t/m/d/2")).unwrap();
+    let before = env.objects().await;
+    env.reset();
+    let report = ds.push(&opts()).await.unwrap();
+    assert_eq!((report.files, report.deleted), (1, 1));
+    let uploads = env.snap().count(RequestKind::Upload);
+    let written = written_between(&before, &env.objects().await);
+    assert_eq!(data_only(written.clone()), ["data/t/m/d/1/raw"]);
+    // Multipart uploads cannot be named from the traffic log, so count them: one per
+    // object written means no object was uploaded twice.
+    assert_eq!(uploads, written.len() as u64, "written: {written:?}");
+    assert_eq!(env.objects_of(RequestKind::Delete), ["data/t/m/d/2/raw"]);
+    assert_eq!(env.must_get("data/t/m/d/1/raw").await, b"11");
+    assert_eq!(env.get("data/t/m/d/2/raw").await, None);
+    assert_eq!(env.must_get("data/t/m/d/3/raw").await, b"3", "untouched");
+    assert_eq!(
+        env.index_keys().await,
+        ["data/t/m/d/1/raw", "data/t/m/d/3/raw"]
+    );
 }
