@@ -5,6 +5,7 @@
 //! directory, then rename) so a crash never leaves a half-written file under its real name.
 
 use crate::error::{Error, Result};
+use crate::sync::paths::has_drive_prefix;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -20,14 +21,17 @@ pub struct CacheDir {
     root: PathBuf,
 }
 
-/// Check that a cache-relative key stays inside the cache: no absolute path, no `..`,
-/// no empty or `.` segment, no backslash (a TypeScript client on Windows would treat it as
-/// a separator), no NUL.
+/// Check that a cache-relative key stays inside the cache: no absolute path, no drive
+/// prefix (`C:` is absolute or drive-relative on Windows), no `..`, no empty or `.`
+/// segment, no backslash (a TypeScript client on Windows would treat it as a separator),
+/// no NUL.
 pub fn check_rel(rel: &str) -> Result<()> {
     let reason = if rel.is_empty() {
         Some("empty path")
     } else if rel.starts_with('/') {
         Some("absolute path")
+    } else if has_drive_prefix(rel) {
+        Some("drive prefix")
     } else if rel.contains('\\') {
         Some("backslash in path")
     } else if rel.contains('\0') {
@@ -77,12 +81,28 @@ impl CacheDir {
     }
 }
 
+/// Bytes of a file's own name kept in its temporary sibling's name. The rest of that name
+/// takes 28 bytes (`.`, `.`, 16 hex digits, the suffix), so a file whose name is at the
+/// filesystem's limit (255 bytes) still gets a temporary name within it.
+const TMP_STEM_MAX: usize = 200;
+const _: () = assert!(1 + TMP_STEM_MAX + 1 + 16 + TMP_SUFFIX.len() <= 255);
+
+/// The longest prefix of `name` of at most [`TMP_STEM_MAX`] bytes ending on a character
+/// boundary.
+fn tmp_stem(name: &str) -> &str {
+    let mut end = name.len().min(TMP_STEM_MAX);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 /// Write `data` to `path` through a temporary sibling and a rename.
 pub fn write_atomic_path(path: &Path, shown: &str, data: &[u8], nonce: u64) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory for", shown, &e))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.{nonce:016x}{TMP_SUFFIX}"));
+    let tmp = dir.join(format!(".{}.{nonce:016x}{TMP_SUFFIX}", tmp_stem(name)));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
@@ -122,6 +142,8 @@ mod tests {
             "a/./b",
             "a/..",
             "a\0b",
+            "C:",
+            "c:x/y",
         ] {
             assert!(check_rel(bad).is_err(), "{bad:?} accepted");
         }
@@ -131,9 +153,20 @@ mod tests {
             ".datastore-index.json",
             "a/..b/c..",
             "ü/ñ",
+            "a/C:/x",
         ] {
             assert!(check_rel(good).is_ok(), "{good:?} refused");
         }
+    }
+
+    #[test]
+    fn temp_names_stay_within_the_file_name_limit() {
+        let long = "n".repeat(255);
+        assert_eq!(tmp_stem(&long).len(), TMP_STEM_MAX);
+        // A multi-byte character straddling the limit is left out whole.
+        let accented = format!("{}é", "a".repeat(TMP_STEM_MAX - 1));
+        assert_eq!(tmp_stem(&accented), "a".repeat(TMP_STEM_MAX - 1));
+        assert_eq!(tmp_stem("short.json"), "short.json");
     }
 
     #[test]

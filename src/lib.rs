@@ -21,6 +21,8 @@
 //!   plans) and the push/pull orchestration over it.
 //! - `lock/`: the generation-based distributed lock.
 //! - `verify.rs`: the health check.
+//! - `tests_props/` (tests only): property tests of the parsers, partition keys and path
+//!   rules.
 //!
 //! # Design decisions
 //! - Everything above the seam is generic over `Transport + Clock`, so the whole engine is
@@ -43,6 +45,8 @@ pub mod verify;
 
 #[cfg(test)]
 mod test_fake;
+#[cfg(test)]
+mod tests_props;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

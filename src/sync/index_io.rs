@@ -311,16 +311,19 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
     /// Write `{"version":1,"partitions":[…]}` unless the meta already says exactly that or
     /// is v2. Conditional on the generation read, so a concurrent v2 migration is never
-    /// demoted; on 412 the meta is re-read and the decision made again.
+    /// demoted; on 412 the meta is re-read and the decision made again — keeping the
+    /// partitions the other writer listed: its index write may have come after ours (so
+    /// our merge never saw its entries), and a partition left out of the list is invisible
+    /// to whatever enumerates it, while one listed needlessly only reads as missing.
     async fn write_meta_v1(
         &self,
         ns: Option<&str>,
-        partitions: Vec<String>,
+        mut partitions: Vec<String>,
         mut current: MetaState,
     ) -> Result<bool> {
         let key = meta_key(ns);
-        let wanted = Meta::v1(partitions);
         for _ in 0..META_WRITE_ATTEMPTS {
+            let wanted = Meta::v1(partitions.clone());
             match &current.meta {
                 Some(Meta::V2 { .. }) => return Ok(false),
                 Some(existing) if *existing == wanted => return Ok(false),
@@ -336,6 +339,13 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 Ok(_) => return Ok(true),
                 Err(e) if e.is_precondition_failed() => {
                     current = self.read_meta(ns, "write partitions").await?;
+                    if let Some(Meta::V1 { partitions: theirs }) = &current.meta {
+                        for p in theirs {
+                            if !partitions.contains(p) {
+                                partitions.push(p.clone());
+                            }
+                        }
+                    }
                 }
                 Err(e) => return Err(e.context(format!("write {key}"))),
             }

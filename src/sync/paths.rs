@@ -29,8 +29,9 @@ const INTERNAL_ROOT_FILES: [&str; 4] = [
 ///   not know the cache's own name, and bulk is the safe answer.
 /// * Stricter than Node, also for safety (the component may run on a host
 ///   where `\` separates paths): a NUL byte, a `..` between backslashes
-///   (`a\..\..\x`) or a drive-like first segment (`C:`) count as an escape.
-///   Other backslashes are ordinary file-name characters, as on POSIX.
+///   (`a\..\..\x`), a drive-like first segment (`C:`) or a first segment
+///   starting with a backslash (`\x`, `\\server\share`: rooted there) count as
+///   an escape. Other backslashes are ordinary file-name characters, as on POSIX.
 pub fn normalize_rel(rel: &str) -> Option<String> {
     if rel.contains('\0') {
         return None;
@@ -51,14 +52,17 @@ pub fn normalize_rel(rel: &str) -> Option<String> {
     {
         return None;
     }
-    if kept.first().is_some_and(|first| has_drive_prefix(first)) {
+    if kept
+        .first()
+        .is_some_and(|first| has_drive_prefix(first) || first.starts_with('\\'))
+    {
         return None;
     }
     Some(kept.join("/"))
 }
 
 /// `C:` / `c:...` at the start: absolute (or drive-relative) on Windows hosts.
-fn has_drive_prefix(s: &str) -> bool {
+pub(crate) fn has_drive_prefix(s: &str) -> bool {
     matches!(s.as_bytes(), [letter, b':', ..] if letter.is_ascii_alphabetic())
 }
 
@@ -178,6 +182,9 @@ mod tests {
             ("//x/y", Some("x/y")),
             ("/etc/passwd", Some("etc/passwd")),
             ("a\\b", Some("a\\b")),
+            ("a/\\b", Some("a/\\b")),
+            ("\\x", None),
+            ("/\\\\server\\share", None),
             ("..", None),
             ("../../etc/passwd", None),
             ("a/../..", None),

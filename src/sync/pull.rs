@@ -16,9 +16,12 @@
 //! * Downloads use a sliding window, not sequential batches.
 //! * A pull that finds unpushed local changes keeps the sidecar dirty (see
 //!   [`SyncState::mark_pulled`](super::sync_state::SyncState::mark_pulled)).
+//! * Before writing a file, a pull removes that file's temporary siblings: debris of an
+//!   earlier write killed between creating and renaming them. The walks' age rule
+//!   (`local_fs::STALE_TMP_AGE`) would keep them for ten minutes, and a pull never walks.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use super::batch::{batch_error, run_bounded, split_results};
 use super::index::Index;
@@ -31,7 +34,7 @@ use super::plan::{plan_pull, LocalFile, PullItem};
 use super::report::{PhaseClock, SyncReport};
 use super::service::{SyncOptions, SyncService};
 use super::sync_state::verified_at_baseline_ms;
-use crate::cache_fs::{check_rel, write_atomic_path};
+use crate::cache_fs::{check_rel, write_atomic_path, TMP_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::Authorizer;
 use crate::transport::{Clock, Transport};
@@ -46,6 +49,16 @@ enum Pulled {
     },
     /// The object is gone (404): a dangling index entry.
     Dangling,
+}
+
+/// Temporary file names found per cache-relative directory, each listed once per call.
+type TmpListing = RefCell<HashMap<String, Vec<String>>>;
+
+/// The file a temporary name `.{name}.{16 hex digits}{TMP_SUFFIX}` belongs to.
+fn tmp_target(tmp: &str) -> Option<&str> {
+    let rest = tmp.strip_prefix('.')?.strip_suffix(TMP_SUFFIX)?;
+    let (name, nonce) = rest.rsplit_once('.')?;
+    (nonce.len() == 16 && nonce.bytes().all(|b| b.is_ascii_hexdigit())).then_some(name)
 }
 
 /// The index a pull works from.
@@ -123,9 +136,10 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         self.client.check_deadline("pull download")?;
 
         let checked_dirs = RefCell::new(HashSet::new());
+        let tmp_listing = TmpListing::default();
         let limit = self.client.cfg.pull_concurrency;
         let results = run_bounded(&plan.to_pull, limit, |item| {
-            self.pull_one(ns, item, &checked_dirs)
+            self.pull_one(ns, item, &checked_dirs, &tmp_listing)
         })
         .await;
         let (done, failed) = split_results(results);
@@ -187,7 +201,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         check_rel(&item.cache_rel).map_err(|e| e.context("hydrate"))?;
         let checked = RefCell::new(HashSet::new());
         Ok(matches!(
-            self.pull_one(ns, &item, &checked).await?,
+            self.pull_one(ns, &item, &checked, &TmpListing::default())
+                .await?,
             Pulled::Written { .. }
         ))
     }
@@ -357,6 +372,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         ns: Option<&str>,
         item: &PullItem,
         checked_dirs: &RefCell<HashSet<String>>,
+        tmp_listing: &TmpListing,
     ) -> Result<Pulled> {
         let shown = format!("pull {}", item.rel);
         let key = data_key(ns, &item.rel);
@@ -372,6 +388,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         };
         self.check_no_symlink_dirs(&item.cache_rel, checked_dirs)
             .map_err(|e| e.context(&shown))?;
+        self.remove_crash_debris(&item.cache_rel, tmp_listing);
         let path = local_fs::local_path(&self.root, &item.cache_rel);
         let nonce = self.client.platform().random_u64();
         write_atomic_path(&path, &item.cache_rel, &data, nonce).map_err(|e| e.context(&shown))?;
@@ -383,6 +400,34 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             size: data.len() as u64,
             mtime_iso,
         })
+    }
+
+    /// Remove the temporary siblings of `cache_rel` left by an earlier write of the same
+    /// file whose process died between creating and renaming them. This call is about to
+    /// replace the file anyway; a writer of the same file that is still alive would race
+    /// with it regardless (the last rename wins, the other fails cleanly). The directory
+    /// is listed once per call. Best effort: debris only costs space.
+    fn remove_crash_debris(&self, cache_rel: &str, listing: &TmpListing) {
+        let (dir, name) = cache_rel.rsplit_once('/').unwrap_or(("", cache_rel));
+        let dir_path = local_fs::local_path(&self.root, dir);
+        let mut listing = listing.borrow_mut();
+        let found = listing.entry(dir.to_string()).or_insert_with(|| {
+            std::fs::read_dir(&dir_path)
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                        .filter(|n| n.ends_with(TMP_SUFFIX))
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        found.retain(|tmp| {
+            if tmp_target(tmp) != Some(name) {
+                return true;
+            }
+            let _ = std::fs::remove_file(dir_path.join(tmp));
+            false
+        });
     }
 
     /// Refuse to write below a symlinked directory (it could point outside the cache).

@@ -15,6 +15,12 @@
 //! * No index entry is written for an upload that did not succeed: any failed upload or
 //!   delete aborts the push before the writeback, leaving the sidecar dirty.
 //! * The clean transition also needs a complete walk (see `walk.rs`).
+//! * Partition writes are best effort, as upstream's, but not forgotten: the sidecar
+//!   records `partitionsPending` before the monolith write and clears it once every
+//!   partition and the meta are written. A push interrupted in between (a crash, or
+//!   failed partition writes) leaves it set; the next push skips the fast path and
+//!   rewrites every partition, even with nothing else to write. Upstream left the
+//!   partitions stale until some later push happened to touch them.
 
 use super::batch::{batch_error, run_bounded, split_results};
 use super::change::sha256_hex;
@@ -58,6 +64,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
         let mut meta = self.read_meta(ns, "push").await?;
         refuse_v2(&meta, "push")?;
+        let partitions_pending = self.with_state(|s| s.partitions_pending());
         let remote = self.fetch_index(ns, "push").await?;
         if let Some(n) = remote.discovered {
             clock.record(
@@ -115,6 +122,24 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
         let changes = IndexChanges { upserts, deletions };
         if changes.is_empty() && !remote.needs_writeback {
+            if partitions_pending {
+                // An earlier push published this monolith but not all its partitions.
+                let repaired = self.write_partitions(ns, &remote.index, None, &meta).await;
+                if repaired.failures.is_empty() {
+                    self.update_state_best_effort(|s| s.set_partitions_pending(false));
+                }
+                // It may have died before writing the local copy too.
+                let local = remote
+                    .index
+                    .to_pretty_json()
+                    .and_then(|text| self.write_local_index(&text));
+                let detail = format!(
+                    "repair {} localIndex={}",
+                    repaired.detail(),
+                    if local.is_ok() { "written" } else { "failed" }
+                );
+                clock.record(&mut report, self.now_ms(), "pushChanged.writeback", detail);
+            }
             // No writeback: the GET's generation describes exactly the index we compared
             // against, so it may arm the fast path — but only if this cache holds every
             // remote entry (a reader that never pulled must not look clean, #1225).
@@ -127,10 +152,17 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         }
 
         self.client.check_deadline("push writeback")?;
+        // Persisted before the monolith write, so that a crash between it and the last
+        // partition still tells the next push that the partitions lag. Best effort, like
+        // every sidecar write after a successful transfer (§8.4 item 10): the uploads are
+        // done and must be published; an unwritable sidecar only loses the repair hint.
+        self.update_state_best_effort(|s| s.set_partitions_pending(true));
         let (merged, generation, attempts) =
             self.publish_merged(ns, remote, &changes, &mut meta).await?;
-        let dirty = if changes.is_empty() {
-            None // scrub or discovery only: every partition (upstream writes all too)
+        let dirty = if changes.is_empty() || partitions_pending {
+            // Scrub or discovery only (upstream writes all too), or an earlier push left
+            // partitions unwritten and we do not know which: every partition.
+            None
         } else {
             let rels = changes
                 .upserts
@@ -140,6 +172,9 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             Some(dirty_partition_keys(rels))
         };
         let partitions = self.write_partitions(ns, &merged, dirty, &meta).await;
+        if partitions.failures.is_empty() {
+            self.update_state_best_effort(|s| s.set_partitions_pending(false));
+        }
         let local_written = merged
             .to_pretty_json()
             .and_then(|text| self.write_local_index(&text))

@@ -17,9 +17,14 @@
 //! Writes are always version 2 with fields in the order `version,
 //! remoteIndexGeneration, lastVerifiedAt, localDirty, dirtyPaths,
 //! bulkInvalidated, lazyPullActive, dirtyPathsOverflowed?, commitSeq?,
-//! lastCatalogHash?, dataKeyMigrated?` (absent optionals omitted), pretty
-//! printed with two spaces and no trailing newline. Unknown fields are not
-//! preserved: upstream rebuilds the object on every write too.
+//! lastCatalogHash?, dataKeyMigrated?, partitionsPending?` (absent optionals
+//! omitted; `partitionsPending` only when true), pretty printed with two spaces
+//! and no trailing newline. Unknown fields are not preserved: upstream rebuilds
+//! the object on every write too.
+//!
+//! `partitionsPending` is ours (upstream has no such field; it ignores it and
+//! drops it on its next write): a push published the monolith but may not have
+//! finished its partition files and meta, so the next push must rewrite them.
 
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -64,6 +69,8 @@ pub struct Sidecar {
     pub last_catalog_hash: Option<String>,
     /// Root → namespace data migration done.
     pub data_key_migrated: Option<bool>,
+    /// The remote partitions may lag the monolith (see the module doc).
+    pub partitions_pending: bool,
 }
 
 impl Serialize for Sidecar {
@@ -87,6 +94,9 @@ impl Serialize for Sidecar {
         }
         if let Some(v) = self.data_key_migrated {
             map.serialize_entry("dataKeyMigrated", &v)?;
+        }
+        if self.partitions_pending {
+            map.serialize_entry("partitionsPending", &true)?;
         }
         map.end()
     }
@@ -138,6 +148,7 @@ impl Sidecar {
                     .and_then(Value::as_str)
                     .map(str::to_string);
                 sidecar.data_key_migrated = obj.get("dataKeyMigrated").and_then(Value::as_bool);
+                sidecar.partitions_pending = truthy("partitionsPending");
                 Some(sidecar)
             }
             _ => None,

@@ -91,6 +91,9 @@ pub struct SyncState {
     commit_seq: Option<u64>,
     last_catalog_hash: Option<String>,
     data_key_migrated: Option<bool>,
+    /// The remote partitions may lag the monolith (a push was interrupted
+    /// between the two, or a partition write failed).
+    partitions_pending: bool,
     /// The file on disk disagrees with this state (repaired at load).
     disk_stale: bool,
 }
@@ -116,6 +119,7 @@ impl SyncState {
             commit_seq: None,
             last_catalog_hash: None,
             data_key_migrated: None,
+            partitions_pending: false,
             disk_stale: false,
         }
     }
@@ -151,6 +155,7 @@ impl SyncState {
         state.commit_seq = s.commit_seq;
         state.last_catalog_hash = s.last_catalog_hash;
         state.data_key_migrated = s.data_key_migrated;
+        state.partitions_pending = s.partitions_pending;
         let mut suspicious = s.dirty_paths_rejected > 0;
         for path in s.dirty_paths {
             if normalize_rel(&path).as_deref() != Some(path.as_str()) {
@@ -190,6 +195,7 @@ impl SyncState {
             commit_seq: self.commit_seq,
             last_catalog_hash: self.last_catalog_hash.clone(),
             data_key_migrated: self.data_key_migrated,
+            partitions_pending: self.partitions_pending,
         }
     }
 
@@ -337,6 +343,24 @@ impl SyncState {
         self.outcome(changed)
     }
 
+    /// Record whether the remote partition files and meta may lag the
+    /// monolith. A push sets it (persisted) before its monolith write and
+    /// clears it once every partition and the meta are written; a crash or a
+    /// failed partition write in between leaves it set, and the next push then
+    /// rewrites every partition even when it has nothing else to write (the
+    /// interrupted push's set of dirty partitions is unknown). Survives every
+    /// other transition, clean ones included: they say nothing about partitions.
+    pub fn set_partitions_pending(&mut self, pending: bool) -> Outcome {
+        let changed = self.partitions_pending != pending;
+        self.partitions_pending = pending;
+        self.outcome(changed)
+    }
+
+    /// Whether the remote partitions may lag the monolith.
+    pub fn partitions_pending(&self) -> bool {
+        self.partitions_pending
+    }
+
     /// Where the state came from (see [`SidecarOrigin`]).
     pub fn origin(&self) -> SidecarOrigin {
         self.origin
@@ -435,10 +459,10 @@ impl SyncState {
         }
     }
 
-    /// Whether `pushChanged` may try its fast paths: a sidecar exists and the
-    /// cache is not dirty.
+    /// Whether `pushChanged` may try its fast paths: a sidecar exists, the
+    /// cache is not dirty and no partition write is pending.
     pub fn push_fast_path_allowed(&self) -> bool {
-        self.is_present() && !self.local_dirty
+        self.is_present() && !self.local_dirty && !self.partitions_pending
     }
 
     /// Whether `pullChanged` may try its fast paths: skipped when a lazy

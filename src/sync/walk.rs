@@ -9,6 +9,7 @@
 
 use super::change::{classify_change, sha256_hex, ChangeReason};
 use super::index::Index;
+use super::keys::local_rel_path;
 use super::local_fs::{self, Probe, WalkStats};
 use super::plan::{plan_full_walk, plan_scoped_walk, DirtyPathStat};
 use super::report::SkipCounts;
@@ -103,8 +104,16 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 (plan, false)
             }
         };
+        // A symlink is never synced and never a reason to delete: the walks skip links,
+        // so a remote object named like a local link (or a path below one) would
+        // otherwise look gone — and be deleted — whenever its directory is walked.
+        let deletions: Vec<String> = plan
+            .deletions
+            .into_iter()
+            .filter(|key| !local_fs::is_symlink_or_below(&self.root, &local_rel_path(ns, key)))
+            .collect();
         let mut work = PushWork {
-            deletions: plan.deletions,
+            deletions,
             scoped,
             complete: stats.unreadable == 0 && unreadable_paths == 0,
             skipped: SkipCounts {
