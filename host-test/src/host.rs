@@ -78,10 +78,13 @@ fn engine_and_component() -> Result<&'static (Engine, Component)> {
     Ok(LOADED.get_or_init(|| (engine, component)))
 }
 
+/// Imports with their function counts, and export names.
+pub type ComponentInterfaces = (Vec<(String, usize)>, Vec<String>);
+
 /// The component's imports, each with the number of functions it brings, and its export
 /// names (`wasi:http/types@0.2.x`, ...), as wasmtime sees them: what the sandbox test
 /// checks against the standard-WASI-only rule.
-pub fn component_interfaces() -> Result<(Vec<(String, usize)>, Vec<String>)> {
+pub fn component_interfaces() -> Result<ComponentInterfaces> {
     use wasmtime::component::types::ComponentItem;
     let (engine, component) = engine_and_component()?;
     let ty = component.component_type();

@@ -106,6 +106,60 @@ async fn invalid_configs_are_rejected_naming_the_field() {
             r#"{"bucket":"b-ok","resumableChunkBytes":300000}"#,
             "resumableChunkBytes",
         ),
+        // the retry and resumable settings: each bound, and wrong types
+        (
+            r#"{"bucket":"b-ok","retryMaxAttempts":21}"#,
+            "retryMaxAttempts",
+        ),
+        (
+            r#"{"bucket":"b-ok","retryMaxAttempts":true}"#,
+            "retryMaxAttempts",
+        ),
+        (
+            r#"{"bucket":"b-ok","retryInitialDelayMs":0}"#,
+            "retryInitialDelayMs",
+        ),
+        (
+            r#"{"bucket":"b-ok","retryInitialDelayMs":60001}"#,
+            "retryInitialDelayMs",
+        ),
+        (
+            r#"{"bucket":"b-ok","retryMaxDelayMs":300001}"#,
+            "retryMaxDelayMs",
+        ),
+        (
+            r#"{"bucket":"b-ok","retryMaxDelayMs":[1]}"#,
+            "retryMaxDelayMs",
+        ),
+        (
+            r#"{"bucket":"b-ok","retryMaxElapsedMs":-1}"#,
+            "retryMaxElapsedMs",
+        ),
+        (
+            r#"{"bucket":"b-ok","resumableThresholdBytes":0}"#,
+            "resumableThresholdBytes",
+        ),
+        (
+            r#"{"bucket":"b-ok","resumableThresholdBytes":1.5}"#,
+            "resumableThresholdBytes",
+        ),
+        (
+            r#"{"bucket":"b-ok","resumableChunkBytes":0}"#,
+            "resumableChunkBytes",
+        ),
+        (
+            r#"{"bucket":"b-ok","resumableChunkBytes":{"n":262144}}"#,
+            "resumableChunkBytes",
+        ),
+        // more bucket rules: inner characters, edges, length at the bounds
+        (r#"{"bucket":"a_"}"#, "bucket"),
+        (r#"{"bucket":"_ab"}"#, "bucket"),
+        (r#"{"bucket":"ab."}"#, "bucket"),
+        (r#"{"bucket":"a*b"}"#, "bucket"),
+        (r#"{"bucket":"bücket"}"#, "bucket"),
+        (r#"{"bucket":""}"#, "bucket"),
+        (r#"{"bucket":"googbucket"}"#, "bucket"),
+        (r#"{"bucket":"a-google"}"#, "bucket"),
         // not a JSON object at all
         (r#"[1,2]"#, "(config)"),
         (r#""bucket""#, "(config)"),

@@ -1,10 +1,11 @@
-//! The sandbox: HTTP only to the allow-list (refused before any connection opens), and no
+//! The sandbox: standard WASI imports only, the environment the host passes and nothing
+//! else, HTTP only to the allow-list (refused before any connection opens), and no
 //! file access outside the cache directory (`..`, absolute paths, symlinks out).
 
 use crate::common::*;
 use host_test::send::AllowList;
 use host_test::traffic::RequestKind;
-use host_test::DatastoreOptions;
+use host_test::{DatastoreOptions, Host};
 use std::net::TcpListener;
 use std::os::unix::fs::symlink;
 use std::time::{Duration, Instant};
@@ -221,4 +222,57 @@ fn the_component_imports_only_standard_wasi_and_no_sockets() {
             "{wanted} missing from {exports:?}"
         );
     }
+}
+
+/// Marks the child run of [`guest_environment_probe`].
+const PROBE_CHILD: &str = "SWAMP_GCS_TEST_ENV_PROBE";
+
+/// The guest sees only the environment variables the host passes. This binary runs its own
+/// probe test again as a child whose process environment carries identity variables the
+/// guest would use (`USER`, `USERNAME`, `HOSTNAME`); the probe opens a sandbox passing
+/// only `HOSTNAME=chosen-host`, and the lock holder the guest builds must ignore the rest.
+#[test]
+fn the_guest_sees_only_the_environment_the_host_passes() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "sandbox::guest_environment_probe"])
+        .args(["--nocapture", "--test-threads=1"])
+        .env(PROBE_CHILD, "1")
+        .env("USER", "leaked-user")
+        .env("USERNAME", "leaked-username")
+        .env("HOSTNAME", "leaked-host")
+        .output()
+        .expect("run the probe");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "probe failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Run only as the child of the test above (ignored otherwise: alone it proves nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by the_guest_sees_only_the_environment_the_host_passes"]
+async fn guest_environment_probe() {
+    assert_eq!(std::env::var(PROBE_CHILD).as_deref(), Ok("1"));
+    assert_eq!(std::env::var("USER").as_deref(), Ok("leaked-user"));
+    let server = Server::fake(BUCKET).await;
+    let host = Host::new().unwrap();
+    let cache = Cache::new();
+    let opts = server.options(&cache).env("HOSTNAME", "chosen-host");
+    let mut ds = host.open(&opts).await.unwrap();
+    ds.configure(&server.config(BUCKET, "")).await.unwrap();
+    let lock = ds
+        .lock(&host_test::datastore::LockOptions {
+            key: Some("probe.lock".into()),
+            ttl_ms: None,
+            retry_interval_ms: None,
+            max_wait_ms: Some(5_000),
+        })
+        .await
+        .unwrap();
+    let info = ds.lock_acquire(lock).await.unwrap();
+    assert_eq!(info.holder, "unknown@chosen-host", "{info:?}");
+    assert_eq!(info.hostname, "chosen-host");
+    assert_eq!(info.pid, 0, "no SWAMP_GCS_HOST_PID was passed");
 }
