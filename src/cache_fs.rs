@@ -77,7 +77,7 @@ impl CacheDir {
     /// Write a file atomically, creating parent directories.
     pub fn write_atomic(&self, rel: &str, data: &[u8], nonce: u64) -> Result<()> {
         let path = self.path(rel)?;
-        write_atomic_path(&path, rel, data, nonce)
+        write_atomic_path(&path, rel, data, nonce).map(drop)
     }
 }
 
@@ -97,14 +97,30 @@ fn tmp_stem(name: &str) -> &str {
     &name[..end]
 }
 
-/// Write `data` to `path` through a temporary sibling and a rename.
-pub fn write_atomic_path(path: &Path, shown: &str, data: &[u8], nonce: u64) -> Result<()> {
+/// Write `data` to `path` through a temporary sibling and a rename, and return the
+/// written file's metadata (read from the handle, so the caller needs no second stat; a
+/// rename keeps the file's times).
+///
+/// The parent directory is created only when the temporary file cannot be created for
+/// want of it: on a pull into an existing tree that saves a stat per file.
+pub fn write_atomic_path(
+    path: &Path,
+    shown: &str,
+    data: &[u8],
+    nonce: u64,
+) -> Result<std::fs::Metadata> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory for", shown, &e))?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{}.{nonce:016x}{TMP_SUFFIX}", tmp_stem(name)));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
+    let file = match std::fs::File::create(&tmp) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::io("create directory for", shown, &e))?;
+            std::fs::File::create(&tmp)
+        }
+        other => other,
+    };
+    let result = file.and_then(|mut f| {
         f.write_all(data)?;
         f.sync_all().or_else(|e| {
             // Some hosts cannot fsync through the sandbox; the rename still keeps readers
@@ -115,14 +131,15 @@ pub fn write_atomic_path(path: &Path, shown: &str, data: &[u8], nonce: u64) -> R
                 Err(e)
             }
         })?;
+        let meta = f.metadata()?;
         drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
+        std::fs::rename(&tmp, path)?;
+        Ok(meta)
+    });
+    result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
-        return Err(Error::io("write", shown, &e));
-    }
-    Ok(())
+        Error::io("write", shown, &e)
+    })
 }
 
 #[cfg(test)]
@@ -181,6 +198,30 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("c.txt")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_creates_missing_parents_and_returns_the_files_metadata() {
+        let dir = std::env::temp_dir().join(format!("cachefs-meta-{}", std::process::id()));
+        let path = dir.join("x/y/z.bin");
+        let meta = write_atomic_path(&path, "x/y/z.bin", b"12345", 3).unwrap();
+        let on_disk = std::fs::symlink_metadata(&path).unwrap();
+        assert_eq!(meta.len(), 5);
+        assert_eq!(meta.modified().unwrap(), on_disk.modified().unwrap());
+        // A parent that is a file: an error, and no temporary file anywhere.
+        let e = write_atomic_path(&path.join("under-a-file"), "x/y/z.bin/under-a-file", b"", 4)
+            .unwrap_err();
+        assert!(
+            e.message.contains("x/y/z.bin/under-a-file"),
+            "{}",
+            e.message
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.join("x/y"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("z.bin")]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

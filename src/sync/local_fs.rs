@@ -39,7 +39,7 @@ pub struct LocalStat {
 }
 
 impl LocalStat {
-    fn from_metadata(meta: &Metadata) -> Self {
+    pub fn from_metadata(meta: &Metadata) -> Self {
         let mtime_ms = meta.modified().ok().and_then(system_time_ms);
         LocalStat {
             size: meta.len(),

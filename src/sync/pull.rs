@@ -391,11 +391,9 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         self.remove_crash_debris(&item.cache_rel, tmp_listing);
         let path = local_fs::local_path(&self.root, &item.cache_rel);
         let nonce = self.client.platform().random_u64();
-        write_atomic_path(&path, &item.cache_rel, &data, nonce).map_err(|e| e.context(&shown))?;
-        let mtime_iso = local_fs::stat_file(&self.root, &item.cache_rel)
-            .ok()
-            .flatten()
-            .and_then(|s| s.mtime_iso);
+        let written = write_atomic_path(&path, &item.cache_rel, &data, nonce)
+            .map_err(|e| e.context(&shown))?;
+        let mtime_iso = local_fs::LocalStat::from_metadata(&written).mtime_iso;
         Ok(Pulled::Written {
             size: data.len() as u64,
             mtime_iso,

@@ -141,7 +141,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             state.to_pretty_json()?
         };
         let nonce = self.client.platform().random_u64();
-        write_atomic_path(&self.sidecar_path(), SIDECAR_FILE, text.as_bytes(), nonce)
+        write_atomic_path(&self.sidecar_path(), SIDECAR_FILE, text.as_bytes(), nonce).map(drop)
     }
 
     /// [`Self::update_state`] for writes after a successful transfer: a failure to
@@ -190,6 +190,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             text.as_bytes(),
             nonce,
         )
+        .map(drop)
     }
 
     // ----- clocks -----
