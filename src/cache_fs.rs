@@ -89,7 +89,7 @@ const _: () = assert!(1 + TMP_STEM_MAX + 1 + 16 + TMP_SUFFIX.len() <= 255);
 
 /// The longest prefix of `name` of at most [`TMP_STEM_MAX`] bytes ending on a character
 /// boundary.
-fn tmp_stem(name: &str) -> &str {
+pub(crate) fn tmp_stem(name: &str) -> &str {
     let mut end = name.len().min(TMP_STEM_MAX);
     while !name.is_char_boundary(end) {
         end -= 1;

@@ -34,7 +34,7 @@ use super::plan::{plan_pull, LocalFile, PullItem};
 use super::report::{PhaseClock, SyncReport};
 use super::service::{SyncOptions, SyncService};
 use super::sync_state::verified_at_baseline_ms;
-use crate::cache_fs::{check_rel, write_atomic_path, TMP_SUFFIX};
+use crate::cache_fs::{check_rel, tmp_stem, write_atomic_path, TMP_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::Authorizer;
 use crate::transport::{Clock, Transport};
@@ -54,7 +54,8 @@ enum Pulled {
 /// Temporary file names found per cache-relative directory, each listed once per call.
 type TmpListing = RefCell<HashMap<String, Vec<String>>>;
 
-/// The file a temporary name `.{name}.{16 hex digits}{TMP_SUFFIX}` belongs to.
+/// The file a temporary name `.{name}.{16 hex digits}{TMP_SUFFIX}` belongs to (`name`
+/// cut to [`tmp_stem`] for long names, as `write_atomic_path` makes it).
 fn tmp_target(tmp: &str) -> Option<&str> {
     let rest = tmp.strip_prefix('.')?.strip_suffix(TMP_SUFFIX)?;
     let (name, nonce) = rest.rsplit_once('.')?;
@@ -420,7 +421,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 .unwrap_or_default()
         });
         found.retain(|tmp| {
-            if tmp_target(tmp) != Some(name) {
+            if tmp_target(tmp) != Some(tmp_stem(name)) {
                 return true;
             }
             let _ = std::fs::remove_file(dir_path.join(tmp));
@@ -461,5 +462,21 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         }
         std::fs::create_dir_all(local_fs::local_path(&self.root, cache_rel))
             .map_err(|e| Error::io("create directory", cache_rel, &e).context("pull"))
+    }
+}
+
+#[cfg(test)]
+mod debris_tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_map_back_to_their_file_also_for_long_names() {
+        let short = format!(".a.json.{:016x}{TMP_SUFFIX}", 0xdead_beef_u64);
+        assert_eq!(tmp_target(&short), Some("a.json"));
+        let long = "n".repeat(250);
+        let tmp = format!(".{}.{:016x}{TMP_SUFFIX}", tmp_stem(&long), 7u64);
+        assert_eq!(tmp_target(&tmp), Some(tmp_stem(&long)));
+        assert_ne!(tmp_stem(&long), long, "the stem is cut");
+        assert_eq!(tmp_target(&format!(".a.json.nothex{TMP_SUFFIX}")), None);
     }
 }
