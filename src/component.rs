@@ -79,6 +79,16 @@ pub(crate) fn to_wit(e: Error) -> wit::Error {
                 upload_id: g.upload_id,
             })
         }
+        ErrorKind::LockTimeout {
+            lock_key,
+            holder,
+            waited_ms,
+        } => wit::Error::LockTimeout(wit::LockTimeoutFailure {
+            lock_key,
+            holder,
+            waited_ms,
+            message: msg,
+        }),
         ErrorKind::Other => wit::Error::Other(msg),
     }
 }

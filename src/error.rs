@@ -32,6 +32,12 @@ pub enum ErrorKind {
     Remote,
     /// Local filesystem failure.
     Io,
+    /// A lock stayed held by another holder for the whole wait.
+    LockTimeout {
+        lock_key: String,
+        holder: Option<String>,
+        waited_ms: u64,
+    },
     /// Transport failures, malformed answers, everything else.
     Other,
 }

@@ -70,6 +70,7 @@ pub fn kind_of(e: &GuestError) -> &'static str {
         wit::Error::UnsafePath(_) => "unsafe-path",
         wit::Error::Remote(_) => "remote",
         wit::Error::Io(_) => "io",
+        wit::Error::LockTimeout(_) => "lock-timeout",
         wit::Error::Other(_) => "other",
     }
 }
@@ -89,6 +90,7 @@ pub fn message_of(e: &GuestError) -> String {
         wit::Error::Unauthenticated(c) | wit::Error::PermissionDenied(c) => c.message.clone(),
         wit::Error::InvalidConfig(c) => format!("invalid config field `{}`: {}", c.field, c.rule),
         wit::Error::Remote(r) => r.message.clone(),
+        wit::Error::LockTimeout(l) => l.message.clone(),
     }
 }
 

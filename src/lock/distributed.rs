@@ -490,7 +490,14 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
             _ => None,
         };
         let who = holder.as_ref().map(|b| (b.holder.as_str(), b.pid));
-        Error::other(timeout_message(&self.options.key, who, waited_ms))
+        Error::new(
+            ErrorKind::LockTimeout {
+                lock_key: self.options.key.clone(),
+                holder: holder.as_ref().map(|b| b.holder.clone()),
+                waited_ms,
+            },
+            timeout_message(&self.options.key, who, waited_ms),
+        )
     }
 }
 

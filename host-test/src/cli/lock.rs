@@ -10,7 +10,7 @@ use super::failure::Failure;
 use super::output::{duration, millis, plural};
 use super::session::{self, Cache, Resolved};
 use super::signals::{Interrupt, Second};
-use crate::datastore::{CallError, LockInfo, LockOptions};
+use crate::datastore::{CallError, GuestError, LockInfo, LockOptions};
 use crate::heartbeat::{HeartbeatReport, HeldLock, LockKeeper, LockState};
 use crate::Host;
 use serde_json::{json, Value};
@@ -29,9 +29,9 @@ pub fn options(key: &str, ttl_ms: Option<u32>, max_wait_ms: Option<u32>) -> Lock
 
 /// A failed acquire, with the hint to inspect or break the lock.
 pub fn acquire_failure(key: &str, e: CallError) -> Failure {
+    let timed_out = matches!(e.guest(), Some(GuestError::LockTimeout(_)));
     let mut f = Failure::from(e);
-    if f.message.contains("timed out") {
-        f.kind = "lock-timeout".into();
+    if timed_out {
         f.hint = Some(format!(
             "`swamp-gcs lock inspect --key {key}` shows the holder; a holder that stops heartbeating loses the lock after its ttl, and a dead holder's lock can be broken with `swamp-gcs lock force-release NONCE --key {key}`"
         ));

@@ -14,160 +14,50 @@ async fn unconfigured(host: &Host, cache: &Cache, env: &[(&str, &str)]) -> Datas
     host.open(&opts).await.unwrap()
 }
 
+/// The one config table, shared with the extension's zod schema tests.
+struct ConfigCases {
+    valid: Vec<String>,
+    invalid: Vec<(String, String)>,
+}
+
+fn config_cases() -> ConfigCases {
+    let doc: serde_json::Value =
+        serde_json::from_str(include_str!("../../../fixtures/config_cases.json")).unwrap();
+    let texts = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    ConfigCases {
+        valid: doc["valid"].as_array().unwrap().iter().map(texts).collect(),
+        invalid: doc["invalid"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (texts(&c["config"]), texts(&c["field"])))
+            .collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valid_configs_of_the_shared_table_are_accepted() {
+    let host = Host::new().unwrap();
+    let cache = Cache::new();
+    let mut ds = unconfigured(&host, &cache, &[]).await;
+    let cases = config_cases();
+    assert!(cases.valid.len() >= 20, "the shared table is read");
+    for json in &cases.valid {
+        if let Err(e) = ds.configure(json).await {
+            panic!("{json}: rejected: {e}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_configs_are_rejected_naming_the_field() {
     let host = Host::new().unwrap();
     let cache = Cache::new();
     let mut ds = unconfigured(&host, &cache, &[]).await;
-    let table: &[(&str, &str)] = &[
-        // bucket rules
-        (r#"{}"#, "bucket"),
-        (r#"{"bucket":null}"#, "bucket"),
-        (r#"{"projectId":"p"}"#, "bucket"),
-        (r#"{"bucket":"ab"}"#, "bucket"),
-        (&format!(r#"{{"bucket":"{}"}}"#, "a".repeat(64)), "bucket"),
-        (r#"{"bucket":"MyBucket"}"#, "bucket"),
-        (r#"{"bucket":"goog-reserved"}"#, "bucket"),
-        (r#"{"bucket":"my-google-bucket"}"#, "bucket"),
-        (r#"{"bucket":"-leading"}"#, "bucket"),
-        (r#"{"bucket":"trailing."}"#, "bucket"),
-        (r#"{"bucket":"has space"}"#, "bucket"),
-        (r#"{"bucket":"slash/name"}"#, "bucket"),
-        (r#"{"bucket":7}"#, "bucket"),
-        // concurrency ranges (1..=1000, integers)
-        (
-            r#"{"bucket":"b-ok","pullConcurrency":0}"#,
-            "pullConcurrency",
-        ),
-        (
-            r#"{"bucket":"b-ok","pullConcurrency":1001}"#,
-            "pullConcurrency",
-        ),
-        (
-            r#"{"bucket":"b-ok","pullConcurrency":-5}"#,
-            "pullConcurrency",
-        ),
-        (
-            r#"{"bucket":"b-ok","pullConcurrency":2.5}"#,
-            "pullConcurrency",
-        ),
-        (
-            r#"{"bucket":"b-ok","pushConcurrency":0}"#,
-            "pushConcurrency",
-        ),
-        (
-            r#"{"bucket":"b-ok","pushConcurrency":1001}"#,
-            "pushConcurrency",
-        ),
-        (
-            r#"{"bucket":"b-ok","pushConcurrency":"10"}"#,
-            "pushConcurrency",
-        ),
-        // request timeout (1000..=600000)
-        (
-            r#"{"bucket":"b-ok","requestTimeoutMs":999}"#,
-            "requestTimeoutMs",
-        ),
-        (
-            r#"{"bucket":"b-ok","requestTimeoutMs":600001}"#,
-            "requestTimeoutMs",
-        ),
-        (
-            r#"{"bucket":"b-ok","requestTimeoutMs":"5000"}"#,
-            "requestTimeoutMs",
-        ),
-        // endpoint must be a URL
-        (
-            r#"{"bucket":"b-ok","apiEndpoint":"not-a-url"}"#,
-            "apiEndpoint",
-        ),
-        (
-            r#"{"bucket":"b-ok","apiEndpoint":"ftp://h:1"}"#,
-            "apiEndpoint",
-        ),
-        (
-            r#"{"bucket":"b-ok","apiEndpoint":"http://"}"#,
-            "apiEndpoint",
-        ),
-        (
-            r#"{"bucket":"b-ok","apiEndpoint":"http://h:99999"}"#,
-            "apiEndpoint",
-        ),
-        (r#"{"bucket":"b-ok","apiEndpoint":42}"#, "apiEndpoint"),
-        // other wrong types and values
-        (r#"{"bucket":"b-ok","prefix":5}"#, "prefix"),
-        (r#"{"bucket":"b-ok","projectId":["p"]}"#, "projectId"),
-        (r#"{"bucket":"b-ok","credentials":"maybe"}"#, "credentials"),
-        (
-            r#"{"bucket":"b-ok","retryMaxAttempts":0}"#,
-            "retryMaxAttempts",
-        ),
-        (
-            r#"{"bucket":"b-ok","resumableChunkBytes":300000}"#,
-            "resumableChunkBytes",
-        ),
-        // the retry and resumable settings: each bound, and wrong types
-        (
-            r#"{"bucket":"b-ok","retryMaxAttempts":21}"#,
-            "retryMaxAttempts",
-        ),
-        (
-            r#"{"bucket":"b-ok","retryMaxAttempts":true}"#,
-            "retryMaxAttempts",
-        ),
-        (
-            r#"{"bucket":"b-ok","retryInitialDelayMs":0}"#,
-            "retryInitialDelayMs",
-        ),
-        (
-            r#"{"bucket":"b-ok","retryInitialDelayMs":60001}"#,
-            "retryInitialDelayMs",
-        ),
-        (
-            r#"{"bucket":"b-ok","retryMaxDelayMs":300001}"#,
-            "retryMaxDelayMs",
-        ),
-        (
-            r#"{"bucket":"b-ok","retryMaxDelayMs":[1]}"#,
-            "retryMaxDelayMs",
-        ),
-        (
-            r#"{"bucket":"b-ok","retryMaxElapsedMs":-1}"#,
-            "retryMaxElapsedMs",
-        ),
-        (
-            r#"{"bucket":"b-ok","resumableThresholdBytes":0}"#,
-            "resumableThresholdBytes",
-        ),
-        (
-            r#"{"bucket":"b-ok","resumableThresholdBytes":1.5}"#,
-            "resumableThresholdBytes",
-        ),
-        (
-            r#"{"bucket":"b-ok","resumableChunkBytes":0}"#,
-            "resumableChunkBytes",
-        ),
-        (
-            r#"{"bucket":"b-ok","resumableChunkBytes":{"n":262144}}"#,
-            "resumableChunkBytes",
-        ),
-        // more bucket rules: inner characters, edges, length at the bounds
-        (r#"{"bucket":"a_"}"#, "bucket"),
-        (r#"{"bucket":"_ab"}"#, "bucket"),
-        (r#"{"bucket":"ab."}"#, "bucket"),
-        (r#"{"bucket":"a*b"}"#, "bucket"),
-        (r#"{"bucket":"bücket"}"#, "bucket"),
-        (r#"{"bucket":""}"#, "bucket"),
-        (r#"{"bucket":"googbucket"}"#, "bucket"),
-        (r#"{"bucket":"a-google"}"#, "bucket"),
-        // not a JSON object at all
-        (r#"[1,2]"#, "(config)"),
-        (r#""bucket""#, "(config)"),
-        (r#"{"bucket":"#, "(config)"),
-        ("bucket: my-bucket", "(config)"),
-        ("", "(config)"),
-    ];
-    for (json, field) in table {
+    let cases = config_cases();
+    assert!(cases.invalid.len() >= 50, "the shared table is read");
+    for (json, field) in &cases.invalid {
+        let (json, field) = (json.as_str(), field.as_str());
         let e = expect_err(ds.configure(json).await, json);
         match &e {
             CallError::Guest(GuestError::InvalidConfig(c)) => {

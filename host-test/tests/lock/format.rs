@@ -46,7 +46,7 @@ async fn typescript_lock_is_stolen_when_stale() {
     let mut bob = rig.open(BOB, "").await;
     // Fresh: its acquiredAt is old, but the object was just written.
     let b = bob.lock(&opts(30_000, 100, 600)).await.unwrap();
-    let e = assert_kind(bob.lock_acquire(b).await, "other", "fresh TS lock");
+    let e = assert_kind(bob.lock_acquire(b).await, "lock-timeout", "fresh TS lock");
     let msg = message_of(guest(&e));
     assert!(msg.contains("held by alice@build-7 (pid 12345)"), "{msg}");
     assert_eq!(rig.stored(KEY).unwrap(), FIXTURE.as_bytes());
@@ -117,7 +117,7 @@ async fn our_lock_body_has_the_typescript_format() {
     let b = bob.lock(&opts(30_000, 50, 300)).await.unwrap();
     assert_kind(
         bob.lock_acquire(b).await,
-        "other",
+        "lock-timeout",
         "stale by bob's TTL, not alice's",
     );
     rig.backdate(KEY, 46_000);

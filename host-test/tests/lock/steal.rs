@@ -23,7 +23,7 @@ async fn stale_lock_is_stolen_after_its_ttl() {
     // Live (updated 29 s ago, TTL 30 s): bob waits and gives up.
     rig.backdate(KEY, 29_000);
     let b = bob.lock(&opts(30_000, 50, 400)).await.unwrap();
-    assert_kind(bob.lock_acquire(b).await, "other", "live lock");
+    assert_kind(bob.lock_acquire(b).await, "lock-timeout", "live lock");
     assert_eq!(
         rig.count(RequestKind::Delete),
         0,
@@ -169,7 +169,7 @@ async fn second_acquire_times_out_naming_the_holder() {
     let held = alice.lock_acquire(a).await.unwrap();
     let b = bob.lock(&opts(30_000, 200, 1500)).await.unwrap();
     let start = Instant::now();
-    let e = assert_kind(bob.lock_acquire(b).await, "other", "contended acquire");
+    let e = assert_kind(bob.lock_acquire(b).await, "lock-timeout", "contended acquire");
     let took = start.elapsed();
     let msg = message_of(guest(&e));
     assert!(msg.contains("held by"), "{msg}");

@@ -1,0 +1,113 @@
+// The component's exports as this host calls them, and its loading: the core modules are
+// embedded in the extension (gzip + base64), compiled once per process, and instantiated
+// once per sandbox.
+
+import { instantiate } from "../_generated/bindings.ts";
+import { MODULES } from "../_generated/modules.ts";
+import type { Sandbox } from "./wasi/sandbox.ts";
+
+export interface ModelRef {
+  modelType: string;
+  modelId: string;
+}
+
+/** The WIT `sync-options` record. */
+export interface WitSyncOptions {
+  relPath?: string;
+  context?: { models: ModelRef[] };
+  namespace?: string;
+  metadataOnly: boolean;
+  deadlineMs?: bigint;
+}
+
+export interface WitSyncReport {
+  files: number;
+  deleted: number;
+  bytes: bigint;
+  fastPath: boolean;
+  phases: Array<{ name: string; millis: number; detail: string }>;
+}
+
+export interface WitCapabilities {
+  scopedSync: boolean;
+  lazyHydration: boolean;
+  namespacedSync: boolean;
+  twoPhaseSync: boolean;
+  previewPush: boolean;
+  controlPlane: boolean;
+}
+
+export interface WitLockInfo {
+  holder: string;
+  hostname: string;
+  pid: number;
+  acquiredAt: string;
+  ttlMs: number;
+  nonce?: string;
+}
+
+export interface WitLockOptions {
+  key?: string;
+  ttlMs?: number;
+  retryIntervalMs?: number;
+  maxWaitMs?: number;
+}
+
+export interface WitDistributedLock {
+  acquire(): Promise<WitLockInfo>;
+  extend(): Promise<boolean>;
+  release(): Promise<string | undefined>;
+  inspect(): Promise<WitLockInfo | undefined>;
+  forceRelease(nonce: string): Promise<boolean>;
+  isHeld(): Promise<boolean>;
+}
+
+export interface WitHealth {
+  healthy: boolean;
+  message: string;
+  latencyMs: number;
+  datastoreType: string;
+  details: Array<[string, string]>;
+}
+
+/** What jco's bindings return from `instantiate` (every call returns a promise: JSPI). */
+export interface ComponentExports {
+  datastore: { configure(json: string): Promise<unknown> };
+  syncService: {
+    capabilities(): Promise<WitCapabilities>;
+    markDirty(o: WitSyncOptions): Promise<void>;
+    pullChanged(o: WitSyncOptions): Promise<WitSyncReport>;
+    pushChanged(o: WitSyncOptions): Promise<WitSyncReport>;
+    hydrateFile(rel: string, o: WitSyncOptions): Promise<boolean>;
+    status(o: WitSyncOptions): Promise<unknown>;
+  };
+  lock: { DistributedLock: { new (o: WitLockOptions): unknown } };
+  verifier: { verify(): Promise<WitHealth> };
+  objects: Record<string, (...args: unknown[]) => Promise<unknown>>;
+}
+
+let compiled: Promise<Map<string, WebAssembly.Module>> | undefined;
+
+async function gunzip(b64: string): Promise<Uint8Array> {
+  const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const stream = new Blob([raw]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** The compiled core modules, decoded and compiled on first use only. */
+export function coreModules(): Promise<Map<string, WebAssembly.Module>> {
+  compiled ??= (async () => {
+    const out = new Map<string, WebAssembly.Module>();
+    for (const [name, parts] of MODULES) {
+      out.set(name, await WebAssembly.compile(await gunzip(parts.join("")) as BufferSource));
+    }
+    return out;
+  })();
+  return compiled;
+}
+
+/** A fresh instance of the component over `sandbox`'s imports. */
+export async function instantiateComponent(sandbox: Sandbox): Promise<ComponentExports> {
+  const modules = await coreModules();
+  return await instantiate((name: string) => modules.get(name), sandbox.imports) as ComponentExports;
+}

@@ -1,0 +1,297 @@
+// swamp's datastore provider over the component: the sync service, the lock and the verifier
+// each run in their own instance and sandbox (a lock's heartbeat never waits behind a push).
+
+import { CAPABILITIES } from "../_generated/capabilities.ts";
+import { WitDistributedLock, WitLockInfo, WitSyncOptions } from "./component.ts";
+import { DatastoreError } from "./errors.ts";
+import { Guest } from "./guest.ts";
+import { SandboxPlan, scratchDir } from "./sandbox_options.ts";
+
+export const DATASTORE_TYPE = "@swamp/gcs-datastore";
+
+/** swamp's `DatastoreSyncOptions`. */
+export interface SyncOptions {
+  signal?: AbortSignal;
+  relPath?: string;
+  context?: { models?: ReadonlyArray<{ modelType: string; modelId: string }> };
+  namespace?: string;
+  metadataOnly?: boolean;
+}
+
+/** swamp's `SyncCapabilities`. */
+export interface SyncCapabilities {
+  scopedSync: boolean;
+  lazyHydration: boolean;
+  namespacedSync: boolean;
+  twoPhaseSync: boolean;
+  previewPush: boolean;
+  controlPlane: boolean;
+}
+
+/** swamp's `LockInfo`. */
+export interface LockInfo {
+  holder: string;
+  hostname: string;
+  pid: number;
+  acquiredAt: string;
+  ttlMs: number;
+  nonce?: string;
+}
+
+/** swamp's `LockOptions`. */
+export interface LockOptions {
+  lockKey?: string;
+  ttlMs?: number;
+  retryIntervalMs?: number;
+  maxWaitMs?: number;
+}
+
+/** The default bound of one sync direction in swamp core. */
+const DEFAULT_SYNC_TIMEOUT_MS = 300_000;
+
+/** swamp's deadline for one sync direction, passed on so the component stops cleanly first. */
+export function syncDeadlineMs(): bigint {
+  let raw: string | undefined;
+  try {
+    raw = Deno.env.get("SWAMP_DATASTORE_SYNC_TIMEOUT_MS");
+  } catch {
+    raw = undefined;
+  }
+  const n = Number(raw);
+  return BigInt(Number.isFinite(n) && n > 0 ? Math.floor(n) : DEFAULT_SYNC_TIMEOUT_MS);
+}
+
+function witOptions(o: SyncOptions | undefined, withContext: boolean): WitSyncOptions {
+  const models = o?.context?.models;
+  return {
+    relPath: o?.relPath,
+    context: withContext && models && models.length > 0 ? { models: models.map((m) => ({ modelType: m.modelType, modelId: m.modelId })) } : undefined,
+    namespace: o?.namespace ? o.namespace : undefined,
+    metadataOnly: !!o?.metadataOnly,
+    deadlineMs: syncDeadlineMs(),
+  };
+}
+
+/** What this module implements, intersected with what the component advertises. */
+export function capabilities(): SyncCapabilities {
+  return {
+    scopedSync: CAPABILITIES.scopedSync,
+    lazyHydration: CAPABILITIES.lazyHydration,
+    namespacedSync: CAPABILITIES.namespacedSync,
+    // Not implemented by the component yet; this module has no preparePush/commitPush,
+    // previewPush or controlPlaneStore members either.
+    twoPhaseSync: false,
+    previewPush: false,
+    controlPlane: false,
+  };
+}
+
+/** swamp's `DatastoreSyncService` over one component instance with `cachePath` preopened. */
+export class ComponentSyncService {
+  constructor(readonly guest: Guest) {}
+
+  capabilities(): SyncCapabilities {
+    return capabilities();
+  }
+
+  async markDirty(options?: SyncOptions): Promise<void> {
+    await this.guest.run((x) => x.syncService.markDirty(witOptions(options, false)), options?.signal);
+  }
+
+  async pullChanged(options?: SyncOptions): Promise<number> {
+    const r = await this.guest.run((x) => x.syncService.pullChanged(witOptions(options, true)), options?.signal);
+    return r.files;
+  }
+
+  async pushChanged(options?: SyncOptions): Promise<number> {
+    const r = await this.guest.run((x) => x.syncService.pushChanged(witOptions(options, true)), options?.signal);
+    return r.files;
+  }
+
+  hydrateFile(relPath: string, options?: SyncOptions): Promise<boolean> {
+    return this.guest.run((x) => x.syncService.hydrateFile(relPath, witOptions(options, false)), options?.signal);
+  }
+}
+
+function lockInfo(i: WitLockInfo): LockInfo {
+  const out: LockInfo = { holder: i.holder, hostname: i.hostname, pid: i.pid, acquiredAt: i.acquiredAt, ttlMs: i.ttlMs };
+  if (i.nonce !== undefined) out.nonce = i.nonce;
+  return out;
+}
+
+/** swamp's `DistributedLock`: acquire waits inside the component; the heartbeat is a timer
+ * here that extends the lock every ttl/3 on the lock's own instance. */
+export class ComponentLock {
+  readonly #guest: Guest;
+  readonly #options: LockOptions;
+  #handle: WitDistributedLock | undefined;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** Heartbeats sent and lost, for tests. */
+  beats = 0;
+  lost = false;
+
+  constructor(guest: Guest, options: LockOptions) {
+    this.#guest = guest;
+    this.#options = options;
+  }
+
+  #lock(): Promise<WitDistributedLock> {
+    return this.#guest.run((x) => {
+      if (!this.#handle) {
+        const o = this.#options;
+        this.#handle = new x.lock.DistributedLock({
+          key: o.lockKey,
+          ttlMs: o.ttlMs,
+          retryIntervalMs: o.retryIntervalMs,
+          maxWaitMs: o.maxWaitMs,
+        }) as WitDistributedLock;
+      }
+      return Promise.resolve(this.#handle);
+    });
+  }
+
+  async acquire(): Promise<void> {
+    const lock = await this.#lock();
+    await this.#guest.run(() => lock.acquire());
+    this.lost = false;
+    this.#startHeartbeat();
+  }
+
+  #startHeartbeat(): void {
+    this.#stopHeartbeat();
+    const every = Math.max(1, Math.floor((this.#options.ttlMs ?? 30_000) / 3));
+    const id = setInterval(async () => {
+      try {
+        const lock = await this.#lock();
+        const kept = await this.#guest.run(() => lock.extend());
+        this.beats++;
+        if (!kept) {
+          this.lost = true;
+          this.#stopHeartbeat();
+        }
+      } catch {
+        // A failed heartbeat is retried at the next tick; the lock's ttl absorbs a few.
+      }
+    }, every);
+    // The heartbeat alone must not keep swamp's process alive.
+    Deno.unrefTimer(id as unknown as number);
+    this.#heartbeat = id;
+  }
+
+  #stopHeartbeat(): void {
+    if (this.#heartbeat !== undefined) clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+  }
+
+  async release(): Promise<void> {
+    this.#stopHeartbeat();
+    if (!this.#handle) return;
+    const lock = this.#handle;
+    try {
+      const warning = await this.#guest.run(() => lock.release());
+      if (warning) console.warn(`gcs-datastore: ${warning}`);
+    } catch (e) {
+      console.warn(`gcs-datastore: releasing the lock failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await fn();
+    } finally {
+      await this.release();
+    }
+  }
+
+  async inspect(): Promise<LockInfo | null> {
+    try {
+      const lock = await this.#lock();
+      const info = await this.#guest.run(() => lock.inspect());
+      return info ? lockInfo(info) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async forceRelease(expectedNonce: string): Promise<boolean> {
+    try {
+      const lock = await this.#lock();
+      return await this.#guest.run(() => lock.forceRelease(expectedNonce));
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** swamp's `DatastoreHealthResult`. */
+export interface HealthResult {
+  healthy: boolean;
+  message: string;
+  latencyMs: number;
+  datastoreType: string;
+  details?: Record<string, string>;
+}
+
+export class ComponentVerifier {
+  constructor(private readonly guest: () => Guest, private readonly bucket: string) {}
+
+  /** One bucket GET with the configured credentials; never throws. */
+  async verify(): Promise<HealthResult> {
+    const start = performance.now();
+    try {
+      const h = await this.guest().run((x) => x.verifier.verify());
+      return { healthy: h.healthy, message: h.message, latencyMs: h.latencyMs, datastoreType: h.datastoreType, details: Object.fromEntries(h.details) };
+    } catch (e) {
+      return {
+        healthy: false,
+        message: `Cannot access GCS bucket '${this.bucket}': ${e instanceof Error ? e.message : String(e)}`,
+        latencyMs: performance.now() - start,
+        datastoreType: DATASTORE_TYPE,
+        details: { bucket: this.bucket },
+      };
+    }
+  }
+}
+
+/** swamp's `DatastoreProvider`. Creating one is cheap: no I/O until a member is used. */
+export class ComponentProvider {
+  readonly #configJson: string;
+  readonly #config: Record<string, unknown>;
+  #plan: SandboxPlan | undefined;
+
+  constructor(config: Record<string, unknown>) {
+    this.#config = config;
+    this.#configJson = JSON.stringify(config);
+  }
+
+  #sandboxPlan(): SandboxPlan {
+    this.#plan ??= new SandboxPlan(this.#config);
+    return this.#plan;
+  }
+
+  #guest(cacheDir: () => string): Guest {
+    return new Guest(this.#configJson, () => this.#sandboxPlan().options(cacheDir()));
+  }
+
+  createLock(_datastorePath: string, options?: LockOptions): ComponentLock {
+    return new ComponentLock(this.#guest(scratchDir), options ?? {});
+  }
+
+  createVerifier(): ComponentVerifier {
+    return new ComponentVerifier(() => this.#guest(scratchDir), String(this.#config.bucket ?? ""));
+  }
+
+  createSyncService(_repoDir: string, cachePath: string): ComponentSyncService {
+    if (!cachePath) throw new DatastoreError("invalid-config", "createSyncService needs the cache path", "this is a bug in the caller");
+    return new ComponentSyncService(this.#guest(() => cachePath));
+  }
+
+  resolveDatastorePath(repoDir: string): string {
+    return `${repoDir.replace(/\/+$/, "")}/.swamp`;
+  }
+
+  resolveCachePath(_repoDir: string): string | undefined {
+    return undefined;
+  }
+}

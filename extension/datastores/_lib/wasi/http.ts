@@ -1,0 +1,417 @@
+// wasi:http (types and outgoing-handler) over Deno's fetch, behind the sandbox's allow-list.
+//
+// A request is sent once the guest has finished its body (the guest calls `handle` first and
+// writes the body after). The response future becomes ready when the headers arrive; the
+// body is pumped into a queue the guest drains, so a body cut short is an error on the body
+// stream, not on the response.
+
+import { Latch, LatchPollable, Pollable, Scheduler } from "./poll.ts";
+import { ByteQueue, CollectOutput, InputStream, OutputStream, QueueInput } from "./streams.ts";
+
+/** The WIT `error-code` of wasi:http, as the bindings represent it. */
+export type HttpErrorCode = { tag: string; val?: unknown };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** wasi:http `fields`: headers and trailers. Names are kept lower-case. */
+export class Fields {
+  readonly #map = new Map<string, Uint8Array[]>();
+  #immutable = false;
+
+  static fromList(entries: Array<[string, Uint8Array]>): Fields {
+    const f = new Fields();
+    for (const [name, value] of entries) f.#add(name, value);
+    return f;
+  }
+
+  /** Headers of a response, from fetch's `Headers`. */
+  static fromHeaders(h: Headers): Fields {
+    const f = new Fields();
+    h.forEach((value, name) => f.#add(name, encoder.encode(value)));
+    f.#immutable = true;
+    return f;
+  }
+
+  #add(name: string, value: Uint8Array): void {
+    const key = name.toLowerCase();
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(key)) throw { tag: "invalid-syntax" };
+    const list = this.#map.get(key);
+    if (list) list.push(value);
+    else this.#map.set(key, [value]);
+  }
+
+  #mutable(): void {
+    if (this.#immutable) throw { tag: "immutable" };
+  }
+
+  get(name: string): Uint8Array[] {
+    return this.#map.get(name.toLowerCase()) ?? [];
+  }
+  has(name: string): boolean {
+    return this.#map.has(name.toLowerCase());
+  }
+  set(name: string, values: Uint8Array[]): void {
+    this.#mutable();
+    this.#map.delete(name.toLowerCase());
+    for (const v of values) this.#add(name, v);
+  }
+  delete(name: string): void {
+    this.#mutable();
+    this.#map.delete(name.toLowerCase());
+  }
+  append(name: string, value: Uint8Array): void {
+    this.#mutable();
+    this.#add(name, value);
+  }
+  entries(): Array<[string, Uint8Array]> {
+    const out: Array<[string, Uint8Array]> = [];
+    for (const [k, vs] of this.#map) for (const v of vs) out.push([k, v]);
+    return out;
+  }
+  clone(): Fields {
+    return Fields.fromList(this.entries());
+  }
+  freeze(): this {
+    this.#immutable = true;
+    return this;
+  }
+  [Symbol.dispose](): void {}
+}
+
+/** wasi:http `request-options`. */
+export class RequestOptions {
+  connectTimeout: bigint | undefined;
+  firstByteTimeout: bigint | undefined;
+  betweenBytesTimeout: bigint | undefined;
+
+  setConnectTimeout(d: bigint | undefined): void {
+    this.connectTimeout = d;
+  }
+  getConnectTimeout(): bigint | undefined {
+    return this.connectTimeout;
+  }
+  setFirstByteTimeout(d: bigint | undefined): void {
+    this.firstByteTimeout = d;
+  }
+  getFirstByteTimeout(): bigint | undefined {
+    return this.firstByteTimeout;
+  }
+  setBetweenBytesTimeout(d: bigint | undefined): void {
+    this.betweenBytesTimeout = d;
+  }
+  getBetweenBytesTimeout(): bigint | undefined {
+    return this.betweenBytesTimeout;
+  }
+  [Symbol.dispose](): void {}
+}
+
+type Method = { tag: string; val?: string };
+type Scheme = { tag: string; val?: string };
+
+/** wasi:http `outgoing-body`. */
+export class OutgoingBody {
+  readonly out = new CollectOutput();
+  #taken = false;
+  finished = new Latch();
+
+  write(): OutputStream {
+    if (this.#taken) throw undefined;
+    this.#taken = true;
+    return this.out;
+  }
+
+  static finish(body: OutgoingBody, _trailers: Fields | undefined): void {
+    body.out.closed = true;
+    body.finished.set();
+  }
+  [Symbol.dispose](): void {}
+}
+
+/** wasi:http `outgoing-request`. */
+export class OutgoingRequest {
+  method: Method = { tag: "get" };
+  scheme: Scheme | undefined;
+  authority: string | undefined;
+  pathWithQuery: string | undefined;
+  #body: OutgoingBody | undefined;
+
+  constructor(readonly fields: Fields) {
+    fields.freeze();
+  }
+  body(): OutgoingBody {
+    if (this.#body) throw undefined;
+    this.#body = new OutgoingBody();
+    return this.#body;
+  }
+  get takenBody(): OutgoingBody | undefined {
+    return this.#body;
+  }
+  headers(): Fields {
+    return this.fields;
+  }
+  getMethod(): Method {
+    return this.method;
+  }
+  setMethod(m: Method): void {
+    this.method = m;
+  }
+  getScheme(): Scheme | undefined {
+    return this.scheme;
+  }
+  setScheme(s: Scheme | undefined): void {
+    this.scheme = s;
+  }
+  getAuthority(): string | undefined {
+    return this.authority;
+  }
+  setAuthority(a: string | undefined): void {
+    this.authority = a;
+  }
+  getPathWithQuery(): string | undefined {
+    return this.pathWithQuery;
+  }
+  setPathWithQuery(p: string | undefined): void {
+    this.pathWithQuery = p;
+  }
+  [Symbol.dispose](): void {}
+}
+
+/** wasi:http `incoming-body`. */
+export class IncomingBody {
+  #taken = false;
+  constructor(private readonly queue: ByteQueue, private readonly cancel: () => void) {}
+  stream(): InputStream {
+    if (this.#taken) throw undefined;
+    this.#taken = true;
+    return new QueueInput(this.queue, () => {
+      if (!this.queue.settled) this.cancel();
+    });
+  }
+  static finish(_body: IncomingBody): FutureTrailers {
+    return new FutureTrailers();
+  }
+  [Symbol.dispose](): void {}
+}
+
+/** wasi:http `future-trailers`: our responses never carry trailers. */
+export class FutureTrailers {
+  #taken = false;
+  subscribe(): Pollable {
+    return new Pollable();
+  }
+  get(): unknown {
+    if (this.#taken) return { tag: "err", val: undefined };
+    this.#taken = true;
+    return { tag: "ok", val: { tag: "ok", val: undefined } };
+  }
+  [Symbol.dispose](): void {}
+}
+
+/** wasi:http `incoming-response`. */
+export class IncomingResponse {
+  #consumed = false;
+  constructor(
+    readonly statusCode: number,
+    readonly fields: Fields,
+    private readonly queue: ByteQueue,
+    private readonly cancel: () => void,
+  ) {}
+  status(): number {
+    return this.statusCode;
+  }
+  headers(): Fields {
+    return this.fields;
+  }
+  consume(): IncomingBody {
+    if (this.#consumed) throw undefined;
+    this.#consumed = true;
+    return new IncomingBody(this.queue, this.cancel);
+  }
+  [Symbol.dispose](): void {}
+}
+
+/** wasi:http `future-incoming-response`. */
+export class FutureIncomingResponse {
+  readonly #latch = new Latch();
+  #result: { tag: "ok"; val: IncomingResponse } | { tag: "err"; val: HttpErrorCode } | undefined;
+  #taken = false;
+  onDrop: (() => void) | undefined;
+
+  settle(result: { tag: "ok"; val: IncomingResponse } | { tag: "err"; val: HttpErrorCode }): void {
+    if (this.#result) return;
+    this.#result = result;
+    this.#latch.set();
+  }
+  subscribe(): Pollable {
+    return new LatchPollable(this.#latch);
+  }
+  get(): unknown {
+    if (!this.#result) return undefined;
+    if (this.#taken) return { tag: "err", val: undefined };
+    this.#taken = true;
+    return { tag: "ok", val: this.#result };
+  }
+  [Symbol.dispose](): void {
+    if (!this.#taken) this.onDrop?.();
+  }
+}
+
+/** Authorities (`host:port`) the guest may reach. */
+export class AllowList {
+  readonly #set = new Set<string>();
+
+  allow(authority: string): this {
+    this.#set.add(authority.toLowerCase());
+    return this;
+  }
+  /** Allow the origin of a URL (`http://h:p/...`), adding the scheme's default port. */
+  allowUrl(url: string): this {
+    const a = authorityOfUrl(url);
+    if (a) this.#set.add(a);
+    return this;
+  }
+  allows(authority: string): boolean {
+    return this.#set.has(authority.toLowerCase());
+  }
+  list(): string[] {
+    return [...this.#set];
+  }
+}
+
+/** `host:port` of a URL, with the default port of its scheme. */
+export function authorityOfUrl(url: string): string | undefined {
+  try {
+    const u = new URL(url);
+    const port = u.port || (u.protocol === "https:" ? "443" : u.protocol === "http:" ? "80" : "");
+    if (!port || !u.hostname) return undefined;
+    return `${u.hostname}:${port}`.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Counters of what one sandbox sent, for tests and the bench. */
+export interface HttpCounters {
+  requests: number;
+  denied: number;
+  byMethod: Record<string, number>;
+}
+
+/** Headers the fetch implementation manages itself. */
+const HOP_HEADERS = new Set(["content-length", "host", "connection", "transfer-encoding", "keep-alive", "upgrade", "te"]);
+
+/** fetch's failure → the WASI error code (by the error's kind, not our guess). */
+export function httpErrorOf(e: unknown, timedOut: string | undefined): HttpErrorCode {
+  if (timedOut === "first-byte") return { tag: "HTTP-response-timeout" };
+  if (timedOut === "between-bytes") return { tag: "connection-read-timeout" };
+  const msg = e instanceof Error ? `${e.message} ${String((e as { cause?: unknown }).cause ?? "")}` : String(e);
+  if (/connection refused/i.test(msg)) return { tag: "connection-refused" };
+  if (/dns error|failed to lookup|name or service not known|no address associated/i.test(msg)) {
+    return { tag: "DNS-error", val: { rcode: undefined, infoCode: undefined } };
+  }
+  if (/certificate/i.test(msg)) return { tag: "TLS-certificate-error" };
+  if (/\btls\b|handshake/i.test(msg)) return { tag: "TLS-protocol-error", val: undefined };
+  if (/reset|closed|broken pipe|connection error|incomplete/i.test(msg)) return { tag: "connection-terminated" };
+  if (/timed out|timeout/i.test(msg)) return { tag: "connection-timeout" };
+  return { tag: "internal-error", val: msg.trim().slice(0, 300) };
+}
+
+function methodName(m: Method): string {
+  return m.tag === "other" ? String(m.val) : m.tag.toUpperCase();
+}
+
+/** The `handle` of wasi:http/outgoing-handler for one sandbox. */
+export function outgoingHandler(allow: AllowList, sched: Scheduler, counters: HttpCounters) {
+  function handle(request: OutgoingRequest, options: RequestOptions | undefined): FutureIncomingResponse {
+    sched.check();
+    const scheme = request.scheme?.tag === "HTTP" ? "http" : request.scheme?.tag === "HTTPS" ? "https" : undefined;
+    const authority = request.authority;
+    if (!scheme || !authority) throw { tag: "HTTP-request-URI-invalid" };
+    const withPort = authority.includes(":") && !authority.endsWith("]") ? authority : `${authority}:${scheme === "https" ? 443 : 80}`;
+    if (!allow.allows(withPort)) {
+      counters.denied++;
+      throw { tag: "HTTP-request-denied" };
+    }
+    const future = new FutureIncomingResponse();
+    const url = `${scheme}://${authority}${request.pathWithQuery ?? "/"}`;
+    const body = request.takenBody;
+    const firstByteMs = options?.firstByteTimeout !== undefined ? Number(options.firstByteTimeout / 1_000_000n) : undefined;
+    const betweenMs = options?.betweenBytesTimeout !== undefined ? Number(options.betweenBytesTimeout / 1_000_000n) : undefined;
+    const go = () => send(request, body, url, future, firstByteMs, betweenMs);
+    if (!body || body.finished.done) go();
+    else body.finished.wait().then(go);
+    return future;
+  }
+
+  function send(
+    request: OutgoingRequest,
+    body: OutgoingBody | undefined,
+    url: string,
+    future: FutureIncomingResponse,
+    firstByteMs: number | undefined,
+    betweenMs: number | undefined,
+  ): void {
+    if (sched.abandoned) return;
+    const method = methodName(request.method);
+    counters.requests++;
+    counters.byMethod[method] = (counters.byMethod[method] ?? 0) + 1;
+    const headers = new Headers();
+    for (const [k, v] of request.fields.entries()) {
+      if (!HOP_HEADERS.has(k)) headers.append(k, decoder.decode(v));
+    }
+    // fetch would otherwise ask for gzip and inflate behind the guest's integrity checks.
+    if (!headers.has("accept-encoding")) headers.set("accept-encoding", "identity");
+    const ctrl = new AbortController();
+    let timedOut: string | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const cancel = () => ctrl.abort();
+    sched.cancellers.add(cancel);
+    future.onDrop = cancel;
+    const arm = (ms: number | undefined, why: string) => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = ms === undefined ? undefined : setTimeout(() => {
+        timedOut = why;
+        ctrl.abort();
+      }, ms);
+    };
+    arm(firstByteMs, "first-byte");
+    const payload = body && body.out.size > 0 ? body.out.bytes() : method === "GET" || method === "HEAD" ? undefined : new Uint8Array(0);
+    fetch(url, { method, headers, body: payload as BodyInit | undefined, redirect: "manual", signal: ctrl.signal }).then(
+      (resp) => {
+        const queue = new ByteQueue();
+        future.settle({ tag: "ok", val: new IncomingResponse(resp.status, Fields.fromHeaders(resp.headers), queue, cancel) });
+        pump(resp, queue);
+      },
+      (e) => {
+        arm(undefined, "");
+        sched.cancellers.delete(cancel);
+        future.settle({ tag: "err", val: httpErrorOf(e, timedOut) });
+      },
+    );
+
+    async function pump(resp: Response, queue: ByteQueue): Promise<void> {
+      try {
+        if (!resp.body) {
+          queue.end();
+          return;
+        }
+        const reader = resp.body.getReader();
+        for (;;) {
+          arm(betweenMs, "between-bytes");
+          const { done, value } = await reader.read();
+          if (done) break;
+          queue.push(value);
+        }
+        queue.end();
+      } catch (e) {
+        queue.fail(timedOut === "between-bytes" ? "the response body stalled past the between-bytes timeout" : `the response body was cut short: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        arm(undefined, "");
+        sched.cancellers.delete(cancel);
+      }
+    }
+  }
+
+  return { handle };
+}
