@@ -10,5 +10,7 @@ cargo clippy --release -p gcs-datastore --target wasm32-wasip2 -- -D warnings
 cargo clippy --release --workspace --all-targets -- -D warnings
 echo "== tests (release: the harness compiles the component in ~0.3 s instead of seconds)"
 cargo test --release --workspace
+echo "== the swamp extension (Deno from npm): build, bundle as swamp does, contract, end to end, event loop, sandbox, packaging"
+./extension/scripts/test.sh
 echo "== bench smoke (one trial of each scenario: correctness checks only, no timing thresholds)"
 cargo run --release -q -p host-test --bin bench -- --smoke

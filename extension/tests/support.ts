@@ -1,14 +1,23 @@
 // Test support: fake-gcs-server 1.54.0 from the project's virtualenv on a free loopback port
 // (stopped by its PID), scratch caches, file trees, and the datastore module under test.
 
-export const ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+// swamp shares its own zod with extensions under exactly this specifier.
+// deno-lint-ignore no-import-prefix
+import { z } from "npm:zod@4";
+
+export const ROOT = new URL("../..", import.meta.url).pathname.replace(
+  /\/$/,
+  "",
+);
 export const EXT = `${ROOT}/extension`;
 
-/** The module under test: the bundle when GCS_EXT_MODULE names one, else the sources. */
+/** The module under test: the bundle when GCS_EXT_MODULE names one (its zod import
+ * rewritten to swamp's shared instance, which we provide here), else the sources. */
 export async function loadDatastore(): Promise<DatastoreExport> {
   const path = Deno.env.get("GCS_EXT_MODULE");
-  const mod = path ? await import(path) : await import("../datastores/gcs_datastore.ts");
-  return mod.datastore as DatastoreExport;
+  if (!path) return (await import("../datastores/gcs_datastore.ts")).datastore;
+  (globalThis as Any).__swamp_zod ??= z;
+  return (await import(path)).datastore as DatastoreExport;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -18,7 +27,9 @@ export interface DatastoreExport {
   type: string;
   name: string;
   description: string;
-  configSchema: { safeParse(v: unknown): { success: boolean; error?: unknown } };
+  configSchema: {
+    safeParse(v: unknown): { success: boolean; error?: unknown };
+  };
   createProvider(config: Record<string, unknown>): Any;
 }
 
@@ -46,7 +57,10 @@ function freePort(): number {
 
 /** fake-gcs-server on 127.0.0.1, memory backend. */
 export class FakeGcs {
-  private constructor(readonly child: Deno.ChildProcess, readonly port: number) {}
+  private constructor(
+    readonly child: Deno.ChildProcess,
+    readonly port: number,
+  ) {}
 
   get endpoint(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -58,7 +72,18 @@ export class FakeGcs {
     for (let attempt = 0; attempt < 3; attempt++) {
       const port = freePort();
       const child = new Deno.Command(bin, {
-        args: ["-scheme", "http", "-host", "127.0.0.1", "-port", String(port), "-backend", "memory", "-log-level", "error"],
+        args: [
+          "-scheme",
+          "http",
+          "-host",
+          "127.0.0.1",
+          "-port",
+          String(port),
+          "-backend",
+          "memory",
+          "-log-level",
+          "error",
+        ],
         stdin: "null",
         stdout: "null",
         stderr: "null",
@@ -97,7 +122,9 @@ export class FakeGcs {
       body: JSON.stringify({ name }),
     });
     await r.body?.cancel();
-    if (r.status !== 200 && r.status !== 409) throw new Error(`creating bucket ${name}: HTTP ${r.status}`);
+    if (r.status !== 200 && r.status !== 409) {
+      throw new Error(`creating bucket ${name}: HTTP ${r.status}`);
+    }
   }
 
   /** Object names in a bucket. */
@@ -106,7 +133,9 @@ export class FakeGcs {
     let token = "";
     do {
       const r = await fetch(
-        `${this.endpoint}/storage/v1/b/${bucket}/o?maxResults=1000${token ? `&pageToken=${token}` : ""}`,
+        `${this.endpoint}/storage/v1/b/${bucket}/o?maxResults=1000${
+          token ? `&pageToken=${token}` : ""
+        }`,
       );
       const j = await r.json();
       for (const it of j.items ?? []) names.push(it.name);
@@ -116,7 +145,11 @@ export class FakeGcs {
   }
 
   async get(bucket: string, name: string): Promise<Uint8Array | undefined> {
-    const r = await fetch(`${this.endpoint}/storage/v1/b/${bucket}/o/${encodeURIComponent(name)}?alt=media`);
+    const r = await fetch(
+      `${this.endpoint}/storage/v1/b/${bucket}/o/${
+        encodeURIComponent(name)
+      }?alt=media`,
+    );
     if (r.status === 404) {
       await r.body?.cancel();
       return undefined;
@@ -147,7 +180,10 @@ export function tempDir(prefix = "gcs-ext-test-"): string {
 }
 
 /** Write `files` (cache-relative path → content) under `dir`. */
-export function writeTree(dir: string, files: Record<string, string | Uint8Array>): void {
+export function writeTree(
+  dir: string,
+  files: Record<string, string | Uint8Array>,
+): void {
   for (const [rel, content] of Object.entries(files)) {
     const path = `${dir}/${rel}`;
     Deno.mkdirSync(path.slice(0, path.lastIndexOf("/")), { recursive: true });
@@ -157,13 +193,16 @@ export function writeTree(dir: string, files: Record<string, string | Uint8Array
 }
 
 /** Internal files of the sync engine, never compared between caches. */
-const INTERNAL = /^(\.datastore-index\.json|\.datastore-sync-state\.json|_index\/.*)$/;
+const INTERNAL =
+  /^(\.datastore-index\.json|\.datastore-sync-state\.json|_index\/.*)$/;
 
 /** Every user file under `dir` (cache-relative path → bytes as text, sorted by path),
  * internals excluded. */
 export function readTree(dir: string): Record<string, string> {
   const all = collect(dir, "");
-  return Object.fromEntries(Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.fromEntries(
+    Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
 }
 
 function collect(dir: string, rel: string): Record<string, string> {
@@ -171,7 +210,9 @@ function collect(dir: string, rel: string): Record<string, string> {
   for (const e of Deno.readDirSync(rel ? `${dir}/${rel}` : dir)) {
     const r = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory) Object.assign(out, collect(dir, r));
-    else if (e.isFile && !INTERNAL.test(r) && !r.endsWith(".swamp-tmp")) out[r] = Deno.readTextFileSync(`${dir}/${r}`);
+    else if (e.isFile && !INTERNAL.test(r) && !r.endsWith(".swamp-tmp")) {
+      out[r] = Deno.readTextFileSync(`${dir}/${r}`);
+    }
   }
   return out;
 }

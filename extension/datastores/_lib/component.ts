@@ -90,7 +90,9 @@ let compiled: Promise<Map<string, WebAssembly.Module>> | undefined;
 
 async function gunzip(b64: string): Promise<Uint8Array> {
   const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-  const stream = new Blob([raw]).stream().pipeThrough(new DecompressionStream("gzip"));
+  const stream = new Blob([raw]).stream().pipeThrough(
+    new DecompressionStream("gzip"),
+  );
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
@@ -99,7 +101,10 @@ export function coreModules(): Promise<Map<string, WebAssembly.Module>> {
   compiled ??= (async () => {
     const out = new Map<string, WebAssembly.Module>();
     for (const [name, parts] of MODULES) {
-      out.set(name, await WebAssembly.compile(await gunzip(parts.join("")) as BufferSource));
+      out.set(
+        name,
+        await WebAssembly.compile(await gunzip(parts.join("")) as BufferSource),
+      );
     }
     return out;
   })();
@@ -107,7 +112,12 @@ export function coreModules(): Promise<Map<string, WebAssembly.Module>> {
 }
 
 /** A fresh instance of the component over `sandbox`'s imports. */
-export async function instantiateComponent(sandbox: Sandbox): Promise<ComponentExports> {
+export async function instantiateComponent(
+  sandbox: Sandbox,
+): Promise<ComponentExports> {
   const modules = await coreModules();
-  return await instantiate((name: string) => modules.get(name), sandbox.imports) as ComponentExports;
+  return await instantiate(
+    (name: string) => modules.get(name),
+    sandbox.imports,
+  ) as ComponentExports;
 }

@@ -2,6 +2,8 @@
 // component's own (src/config.rs); fixtures/config_cases.json is the one table both are
 // tested against. Unknown keys are dropped, as in the TypeScript extension's schema.
 
+// swamp shares its own zod with extensions under exactly this specifier.
+// deno-lint-ignore no-import-prefix
 import { z } from "npm:zod@4";
 
 const BUCKET_RULE =
@@ -10,7 +12,11 @@ const BUCKET_RULE =
 /** `http(s)://host[:port][/path]`, the rule the component applies to `apiEndpoint`. */
 export function isEndpoint(url: string): boolean {
   const trimmed = url.replace(/\/+$/, "");
-  const rest = trimmed.startsWith("http://") ? trimmed.slice(7) : trimmed.startsWith("https://") ? trimmed.slice(8) : undefined;
+  const rest = trimmed.startsWith("http://")
+    ? trimmed.slice(7)
+    : trimmed.startsWith("https://")
+    ? trimmed.slice(8)
+    : undefined;
   if (rest === undefined || /\s/.test(trimmed)) return false;
   const authority = rest.split("/")[0];
   if (!authority || !/^[A-Za-z0-9.\-:[\]_]+$/.test(authority)) return false;
@@ -22,19 +28,29 @@ export function isEndpoint(url: string): boolean {
   return true;
 }
 
-const int = (min: number, max: number) => z.number().int().min(min).max(max).nullish();
+const int = (min: number, max: number) =>
+  z.number().int().min(min).max(max).nullish();
 
 export const configSchema = z.object({
   bucket: z
     .string()
     .regex(/^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/, BUCKET_RULE)
-    .refine((b) => !b.startsWith("goog"), "Bucket names cannot start with 'goog'")
-    .refine((b) => !b.includes("google"), "Bucket names cannot contain 'google'"),
+    .refine(
+      (b) => !b.startsWith("goog"),
+      "Bucket names cannot start with 'goog'",
+    )
+    .refine(
+      (b) => !b.includes("google"),
+      "Bucket names cannot contain 'google'",
+    ),
   prefix: z.string().nullish(),
   projectId: z.string().nullish(),
   apiEndpoint: z
     .string()
-    .refine(isEndpoint, "must be a URL like http://127.0.0.1:4443 or https://storage.googleapis.com")
+    .refine(
+      isEndpoint,
+      "must be a URL like http://127.0.0.1:4443 or https://storage.googleapis.com",
+    )
     .nullish(),
   credentials: z.enum(["auto", "adc", "none"]).nullish(),
   pullConcurrency: int(1, 1000),
@@ -50,7 +66,10 @@ export const configSchema = z.object({
     .int()
     .min(262_144)
     .max(2 ** 32)
-    .refine((n) => n % 262_144 === 0, "must be a multiple of 262144 (256 KiB), as GCS requires")
+    .refine(
+      (n) => n % 262_144 === 0,
+      "must be a multiple of 262144 (256 KiB), as GCS requires",
+    )
     .nullish(),
 });
 

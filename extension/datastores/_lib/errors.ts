@@ -9,7 +9,11 @@ export interface WitError {
 
 /** Any failure of the datastore; `kind` is the WIT case (`not-found`, `timeout`, …). */
 export class DatastoreError extends Error {
-  constructor(readonly kind: string, readonly detail: string, readonly hint: string | undefined) {
+  constructor(
+    readonly kind: string,
+    readonly detail: string,
+    readonly hint: string | undefined,
+  ) {
     super(hint ? `${detail} (hint: ${hint})` : detail);
     this.name = "DatastoreError";
   }
@@ -34,13 +38,19 @@ function oneLine(s: string): string {
 
 /** The hint for each kind the guest reports without one of its own. */
 const HINTS: Record<string, string> = {
-  "not-found": "check `bucket` and `prefix` in the datastore config; the bucket must exist",
-  "precondition-failed": "another client changed the same object at the same moment; run the command again",
-  "rate-limited": "GCS is throttling this bucket; wait a little and run the command again",
-  "timeout": "GCS or the network is slow; raise `requestTimeoutMs`, or SWAMP_DATASTORE_SYNC_TIMEOUT_MS for a whole sync",
+  "not-found":
+    "check `bucket` and `prefix` in the datastore config; the bucket must exist",
+  "precondition-failed":
+    "another client changed the same object at the same moment; run the command again",
+  "rate-limited":
+    "GCS is throttling this bucket; wait a little and run the command again",
+  "timeout":
+    "GCS or the network is slow; raise `requestTimeoutMs`, or SWAMP_DATASTORE_SYNC_TIMEOUT_MS for a whole sync",
   "invalid-config": "fix `datastore.config` in .swamp.yaml",
-  "integrity": "the bytes were damaged in transit and nothing was written; run the command again",
-  "unsafe-path": "an entry would leave the cache and was refused; check the remote index for a hostile key",
+  "integrity":
+    "the bytes were damaged in transit and nothing was written; run the command again",
+  "unsafe-path":
+    "an entry would leave the cache and was refused; check the remote index for a hostile key",
   "io": "check that the cache directory is writable and the disk has space",
   "remote": "GCS refused the request; the status and reason above say why",
   "other": "run the command again; if it persists, report it with this line",
@@ -55,8 +65,18 @@ export function fromGuest(e: unknown): Error {
   const { tag, val } = payload;
   switch (tag) {
     case "lock-timeout": {
-      const l = val as { lockKey: string; holder?: string; waitedMs: bigint; message: string };
-      return new LockTimeoutError(l.lockKey, l.holder, Number(l.waitedMs), oneLine(l.message));
+      const l = val as {
+        lockKey: string;
+        holder?: string;
+        waitedMs: bigint;
+        message: string;
+      };
+      return new LockTimeoutError(
+        l.lockKey,
+        l.holder,
+        Number(l.waitedMs),
+        oneLine(l.message),
+      );
     }
     case "cancelled":
       return new DOMException(oneLine(String(val)), "AbortError");
@@ -67,20 +87,33 @@ export function fromGuest(e: unknown): Error {
     }
     case "invalid-config": {
       const c = val as { field: string; rule: string };
-      return new DatastoreError(tag, oneLine(`invalid config field \`${c.field}\`: ${c.rule}`), HINTS[tag]);
+      return new DatastoreError(
+        tag,
+        oneLine(`invalid config field \`${c.field}\`: ${c.rule}`),
+        HINTS[tag],
+      );
     }
     case "remote": {
       const r = val as { message: string };
       return new DatastoreError(tag, oneLine(r.message), HINTS[tag]);
     }
     default:
-      return new DatastoreError(tag, oneLine(String(val)), HINTS[tag] ?? HINTS.other);
+      return new DatastoreError(
+        tag,
+        oneLine(String(val)),
+        HINTS[tag] ?? HINTS.other,
+      );
   }
 }
 
 /** The error an aborted call rejects with: the signal's own reason when it is an error. */
 export function abortErrorOf(signal: AbortSignal): Error {
   const r = signal.reason;
-  if (r instanceof Error && (r.name === "AbortError" || r.name === "TimeoutError")) return r;
-  return new DOMException(r instanceof Error ? r.message : "the datastore call was aborted", "AbortError");
+  if (
+    r instanceof Error && (r.name === "AbortError" || r.name === "TimeoutError")
+  ) return r;
+  return new DOMException(
+    r instanceof Error ? r.message : "the datastore call was aborted",
+    "AbortError",
+  );
 }

@@ -20,10 +20,16 @@ export class Guest {
   /** Instances created so far (a fresh one after every abort or trap). */
   instances = 0;
 
-  constructor(private readonly configJson: string, private readonly sandboxOptions: () => SandboxOptions) {}
+  constructor(
+    private readonly configJson: string,
+    private readonly sandboxOptions: () => SandboxOptions,
+  ) {}
 
   /** Run `fn` against the live instance after every earlier call has finished. */
-  run<T>(fn: (exports: ComponentExports, live: Live) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  run<T>(
+    fn: (exports: ComponentExports, live: Live) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const next = this.#tail.then(() => this.#runNow(fn, signal));
     this.#tail = next.catch(() => {});
     return next;
@@ -31,7 +37,9 @@ export class Guest {
 
   /** The sandbox of the live instance, if one exists (tests and the bench read its counters). */
   async sandbox(): Promise<Sandbox | undefined> {
-    return this.#live ? (await this.#live.catch(() => undefined))?.sandbox : undefined;
+    return this.#live
+      ? (await this.#live.catch(() => undefined))?.sandbox
+      : undefined;
   }
 
   async #open(): Promise<Live> {
@@ -47,7 +55,10 @@ export class Guest {
     return { sandbox, exports };
   }
 
-  async #runNow<T>(fn: (exports: ComponentExports, live: Live) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async #runNow<T>(
+    fn: (exports: ComponentExports, live: Live) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     if (signal?.aborted) throw abortErrorOf(signal);
     this.#live ??= this.#open();
     let live: Live;
@@ -65,12 +76,18 @@ export class Guest {
     } catch (e) {
       if (e instanceof GuestAbandoned || live.sandbox.sched.abandoned) {
         this.#live = undefined;
-        throw signal ? abortErrorOf(signal) : new DOMException("the datastore call was abandoned", "AbortError");
+        throw signal
+          ? abortErrorOf(signal)
+          : new DOMException("the datastore call was abandoned", "AbortError");
       }
       if (e instanceof WebAssembly.RuntimeError) {
         this.#live = undefined;
         const first = String(e.message).split("\n")[0];
-        throw new DatastoreError("other", `the component stopped: ${first}`, "this is a bug in the component; run the command again and report this line");
+        throw new DatastoreError(
+          "other",
+          `the component stopped: ${first}`,
+          "this is a bug in the component; run the command again and report this line",
+        );
       }
       throw fromGuest(e);
     } finally {

@@ -2,7 +2,11 @@
 // each run in their own instance and sandbox (a lock's heartbeat never waits behind a push).
 
 import { CAPABILITIES } from "../_generated/capabilities.ts";
-import { WitDistributedLock, WitLockInfo, WitSyncOptions } from "./component.ts";
+import {
+  WitDistributedLock,
+  WitLockInfo,
+  WitSyncOptions,
+} from "./component.ts";
 import { DatastoreError } from "./errors.ts";
 import { Guest } from "./guest.ts";
 import { SandboxPlan, scratchDir } from "./sandbox_options.ts";
@@ -58,14 +62,26 @@ export function syncDeadlineMs(): bigint {
     raw = undefined;
   }
   const n = Number(raw);
-  return BigInt(Number.isFinite(n) && n > 0 ? Math.floor(n) : DEFAULT_SYNC_TIMEOUT_MS);
+  return BigInt(
+    Number.isFinite(n) && n > 0 ? Math.floor(n) : DEFAULT_SYNC_TIMEOUT_MS,
+  );
 }
 
-function witOptions(o: SyncOptions | undefined, withContext: boolean): WitSyncOptions {
+function witOptions(
+  o: SyncOptions | undefined,
+  withContext: boolean,
+): WitSyncOptions {
   const models = o?.context?.models;
   return {
     relPath: o?.relPath,
-    context: withContext && models && models.length > 0 ? { models: models.map((m) => ({ modelType: m.modelType, modelId: m.modelId })) } : undefined,
+    context: withContext && models && models.length > 0
+      ? {
+        models: models.map((m) => ({
+          modelType: m.modelType,
+          modelId: m.modelId,
+        })),
+      }
+      : undefined,
     namespace: o?.namespace ? o.namespace : undefined,
     metadataOnly: !!o?.metadataOnly,
     deadlineMs: syncDeadlineMs(),
@@ -95,26 +111,44 @@ export class ComponentSyncService {
   }
 
   async markDirty(options?: SyncOptions): Promise<void> {
-    await this.guest.run((x) => x.syncService.markDirty(witOptions(options, false)), options?.signal);
+    await this.guest.run(
+      (x) => x.syncService.markDirty(witOptions(options, false)),
+      options?.signal,
+    );
   }
 
   async pullChanged(options?: SyncOptions): Promise<number> {
-    const r = await this.guest.run((x) => x.syncService.pullChanged(witOptions(options, true)), options?.signal);
+    const r = await this.guest.run(
+      (x) => x.syncService.pullChanged(witOptions(options, true)),
+      options?.signal,
+    );
     return r.files;
   }
 
   async pushChanged(options?: SyncOptions): Promise<number> {
-    const r = await this.guest.run((x) => x.syncService.pushChanged(witOptions(options, true)), options?.signal);
+    const r = await this.guest.run(
+      (x) => x.syncService.pushChanged(witOptions(options, true)),
+      options?.signal,
+    );
     return r.files;
   }
 
   hydrateFile(relPath: string, options?: SyncOptions): Promise<boolean> {
-    return this.guest.run((x) => x.syncService.hydrateFile(relPath, witOptions(options, false)), options?.signal);
+    return this.guest.run(
+      (x) => x.syncService.hydrateFile(relPath, witOptions(options, false)),
+      options?.signal,
+    );
   }
 }
 
 function lockInfo(i: WitLockInfo): LockInfo {
-  const out: LockInfo = { holder: i.holder, hostname: i.hostname, pid: i.pid, acquiredAt: i.acquiredAt, ttlMs: i.ttlMs };
+  const out: LockInfo = {
+    holder: i.holder,
+    hostname: i.hostname,
+    pid: i.pid,
+    acquiredAt: i.acquiredAt,
+    ttlMs: i.ttlMs,
+  };
   if (i.nonce !== undefined) out.nonce = i.nonce;
   return out;
 }
@@ -191,7 +225,11 @@ export class ComponentLock {
       const warning = await this.#guest.run(() => lock.release());
       if (warning) console.warn(`gcs-datastore: ${warning}`);
     } catch (e) {
-      console.warn(`gcs-datastore: releasing the lock failed: ${e instanceof Error ? e.message : String(e)}`);
+      console.warn(
+        `gcs-datastore: releasing the lock failed: ${
+          e instanceof Error ? e.message : String(e)
+        }`,
+      );
     }
   }
 
@@ -234,18 +272,29 @@ export interface HealthResult {
 }
 
 export class ComponentVerifier {
-  constructor(private readonly guest: () => Guest, private readonly bucket: string) {}
+  constructor(
+    private readonly guest: () => Guest,
+    private readonly bucket: string,
+  ) {}
 
   /** One bucket GET with the configured credentials; never throws. */
   async verify(): Promise<HealthResult> {
     const start = performance.now();
     try {
       const h = await this.guest().run((x) => x.verifier.verify());
-      return { healthy: h.healthy, message: h.message, latencyMs: h.latencyMs, datastoreType: h.datastoreType, details: Object.fromEntries(h.details) };
+      return {
+        healthy: h.healthy,
+        message: h.message,
+        latencyMs: h.latencyMs,
+        datastoreType: h.datastoreType,
+        details: Object.fromEntries(h.details),
+      };
     } catch (e) {
       return {
         healthy: false,
-        message: `Cannot access GCS bucket '${this.bucket}': ${e instanceof Error ? e.message : String(e)}`,
+        message: `Cannot access GCS bucket '${this.bucket}': ${
+          e instanceof Error ? e.message : String(e)
+        }`,
         latencyMs: performance.now() - start,
         datastoreType: DATASTORE_TYPE,
         details: { bucket: this.bucket },
@@ -271,7 +320,10 @@ export class ComponentProvider {
   }
 
   #guest(cacheDir: () => string): Guest {
-    return new Guest(this.#configJson, () => this.#sandboxPlan().options(cacheDir()));
+    return new Guest(
+      this.#configJson,
+      () => this.#sandboxPlan().options(cacheDir()),
+    );
   }
 
   createLock(_datastorePath: string, options?: LockOptions): ComponentLock {
@@ -279,11 +331,20 @@ export class ComponentProvider {
   }
 
   createVerifier(): ComponentVerifier {
-    return new ComponentVerifier(() => this.#guest(scratchDir), String(this.#config.bucket ?? ""));
+    return new ComponentVerifier(
+      () => this.#guest(scratchDir),
+      String(this.#config.bucket ?? ""),
+    );
   }
 
   createSyncService(_repoDir: string, cachePath: string): ComponentSyncService {
-    if (!cachePath) throw new DatastoreError("invalid-config", "createSyncService needs the cache path", "this is a bug in the caller");
+    if (!cachePath) {
+      throw new DatastoreError(
+        "invalid-config",
+        "createSyncService needs the cache path",
+        "this is a bug in the caller",
+      );
+    }
     return new ComponentSyncService(this.#guest(() => cachePath));
   }
 

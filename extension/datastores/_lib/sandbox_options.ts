@@ -33,8 +33,13 @@ export function processEnv(name: string): string | undefined {
 }
 
 /** The endpoint the guest will talk to, decided as the component decides it. */
-export function endpointOf(config: Record<string, unknown>, env: EnvLookup): string {
-  const configured = typeof config.apiEndpoint === "string" ? config.apiEndpoint : undefined;
+export function endpointOf(
+  config: Record<string, unknown>,
+  env: EnvLookup,
+): string {
+  const configured = typeof config.apiEndpoint === "string"
+    ? config.apiEndpoint
+    : undefined;
   if (configured) return configured;
   const emu = env("STORAGE_EMULATOR_HOST");
   if (emu) return emu.includes("://") ? emu : `http://${emu}`;
@@ -92,11 +97,16 @@ export class SandboxPlan {
     const adc = env("GOOGLE_APPLICATION_CREDENTIALS");
     if (adc) {
       this.#credential(adc, "application_credentials.json");
-      this.env.GOOGLE_APPLICATION_CREDENTIALS = `${GUEST_CREDENTIALS_DIR}/application_credentials.json`;
+      this.env.GOOGLE_APPLICATION_CREDENTIALS =
+        `${GUEST_CREDENTIALS_DIR}/application_credentials.json`;
     }
-    const gcloud = env("CLOUDSDK_CONFIG") ?? (env("HOME") ? `${env("HOME")}/.config/gcloud` : undefined);
+    const gcloud = env("CLOUDSDK_CONFIG") ??
+      (env("HOME") ? `${env("HOME")}/.config/gcloud` : undefined);
     if (gcloud && isFile(`${gcloud}/application_default_credentials.json`)) {
-      this.#credential(`${gcloud}/application_default_credentials.json`, "gcloud/application_default_credentials.json");
+      this.#credential(
+        `${gcloud}/application_default_credentials.json`,
+        "gcloud/application_default_credentials.json",
+      );
       this.env.CLOUDSDK_CONFIG = `${GUEST_CREDENTIALS_DIR}/gcloud`;
     }
   }
@@ -129,7 +139,12 @@ export class SandboxPlan {
   }
 
   options(cacheDir: string): SandboxOptions {
-    return { cacheDir, allow: this.allow, env: { ...this.env }, credentialsDir: this.#credentials() };
+    return {
+      cacheDir,
+      allow: this.allow,
+      env: { ...this.env },
+      credentialsDir: this.#credentials(),
+    };
   }
 }
 

@@ -55,8 +55,13 @@ function randomU64(): bigint {
 }
 
 export const random = { getRandomBytes: randomBytes, getRandomU64: randomU64 };
-export const insecure = { getInsecureRandomBytes: randomBytes, getInsecureRandomU64: randomU64 };
-export const insecureSeed = { insecureSeed: (): [bigint, bigint] => [randomU64(), randomU64()] };
+export const insecure = {
+  getInsecureRandomBytes: randomBytes,
+  getInsecureRandomU64: randomU64,
+};
+export const insecureSeed = {
+  insecureSeed: (): [bigint, bigint] => [randomU64(), randomU64()],
+};
 
 export class TerminalInput {
   [Symbol.dispose](): void {}
@@ -79,7 +84,9 @@ export function cli(env: Record<string, string>) {
     },
     "wasi:cli/exit": {
       exit: (status: { tag: string }) => {
-        throw new Error(`the component exited (${status.tag}); this host does not run commands`);
+        throw new Error(
+          `the component exited (${status.tag}); this host does not run commands`,
+        );
       },
     },
     "wasi:cli/stdin": { getStdin: () => stdin },

@@ -8,7 +8,15 @@
 // write.
 
 import type { Scheduler } from "./poll.ts";
-import { failed, FileInput, FileOutput, InputStream, OpenFile, OutputStream, StreamError } from "./streams.ts";
+import {
+  failed,
+  FileInput,
+  FileOutput,
+  InputStream,
+  OpenFile,
+  OutputStream,
+  StreamError,
+} from "./streams.ts";
 
 export type ErrorCode = string;
 export type DescriptorType =
@@ -124,7 +132,8 @@ function hashOfPath(path: string) {
     h2 = Math.imul(h2 ^ c, 0x01000193) ^ (h1 >>> 13);
     h3 = Math.imul(h3 ^ c, 0x01000193) ^ (h2 >>> 11);
   }
-  const word = (hi: number, lo: number) => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  const word = (hi: number, lo: number) =>
+    (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
   return { lower: word(h0, h1), upper: word(h2, h3) };
 }
 
@@ -134,7 +143,11 @@ export class Preopen {
   /** Directories (below the root, `/`-joined) already checked during this call. */
   readonly #checked = new Set<string>();
 
-  constructor(hostDir: string, readonly readOnly: boolean, readonly sched?: Scheduler) {
+  constructor(
+    hostDir: string,
+    readonly readOnly: boolean,
+    readonly sched?: Scheduler,
+  ) {
     this.realRoot = Deno.realPathSync(hostDir);
   }
 
@@ -143,7 +156,9 @@ export class Preopen {
   }
 
   host(parts: readonly string[]): string {
-    return parts.length === 0 ? this.realRoot : this.realRoot + "/" + parts.join("/");
+    return parts.length === 0
+      ? this.realRoot
+      : this.realRoot + "/" + parts.join("/");
   }
 
   /** Check that the directory `parts` exists and that no component of it is a symlink
@@ -232,7 +247,13 @@ export class DirectoryEntryStream {
     }
     if (next.done) return undefined;
     const e = next.value;
-    const type: DescriptorType = e.isSymlink ? "symbolic-link" : e.isDirectory ? "directory" : e.isFile ? "regular-file" : "unknown";
+    const type: DescriptorType = e.isSymlink
+      ? "symbolic-link"
+      : e.isDirectory
+      ? "directory"
+      : e.isFile
+      ? "regular-file"
+      : "unknown";
     return { type, name: e.name };
   }
   [Symbol.dispose](): void {}
@@ -291,7 +312,12 @@ export class Descriptor {
           throw codeOf(e);
         }
         if (!this.preopen.inside(real)) throw "not-permitted";
-        return { host: real, parts: real.slice(this.preopen.realRoot.length + 1).split("/").filter((p) => p) };
+        return {
+          host: real,
+          parts: real.slice(this.preopen.realRoot.length + 1).split("/").filter(
+            (p) => p,
+          ),
+        };
       }
     }
     return { host, parts };
@@ -347,7 +373,9 @@ export class Descriptor {
     try {
       open.seekTo(Number(offset));
       let done = 0;
-      while (done < buffer.length) done += open.file.writeSync(buffer.subarray(done));
+      while (done < buffer.length) {
+        done += open.file.writeSync(buffer.subarray(done));
+      }
       open.pos += done;
       return BigInt(done);
     } catch (e) {
@@ -385,7 +413,9 @@ export class Descriptor {
   }
   stat() {
     try {
-      return statOf(this.#open ? this.#open.file.statSync() : Deno.statSync(this.hostPath));
+      return statOf(
+        this.#open ? this.#open.file.statSync() : Deno.statSync(this.hostPath),
+      );
     } catch (e) {
       throw codeOf(e);
     }
@@ -404,17 +434,32 @@ export class Descriptor {
   linkAt(): void {
     throw "not-permitted";
   }
-  /** An asynchronous import (JSPI): opening a file is the one call every long stretch of
+  /** Asynchronous for the guest (a JSPI import): opening a file is the one call every long stretch of
    * guest file work makes (walks, pulls), so it is where the event loop gets its turn. */
-  openAt(pathFlags: PathFlags, path: string, openFlags: OpenFlags, flags: DescriptorFlags): Descriptor | Promise<Descriptor> {
+  openAt(
+    pathFlags: PathFlags,
+    path: string,
+    openFlags: OpenFlags,
+    flags: DescriptorFlags,
+  ): Descriptor | Promise<Descriptor> {
     const d = this.#openAt(pathFlags, path, openFlags, flags);
     const sched = this.preopen.sched;
     return sched?.due() ? sched.fair().then(() => d) : d;
   }
 
-  #openAt(pathFlags: PathFlags, path: string, openFlags: OpenFlags, flags: DescriptorFlags): Descriptor {
-    const wantsWrite = !!(flags.write || openFlags.create || openFlags.truncate || flags.mutateDirectory);
-    if (wantsWrite && this.preopen.readOnly && (flags.write || openFlags.create || openFlags.truncate)) {
+  #openAt(
+    pathFlags: PathFlags,
+    path: string,
+    openFlags: OpenFlags,
+    flags: DescriptorFlags,
+  ): Descriptor {
+    const wantsWrite =
+      !!(flags.write || openFlags.create || openFlags.truncate ||
+        flags.mutateDirectory);
+    if (
+      wantsWrite && this.preopen.readOnly &&
+      (flags.write || openFlags.create || openFlags.truncate)
+    ) {
       throw "read-only";
     }
     const { host, parts } = this.#resolve(path, !!pathFlags.symlinkFollow);

@@ -6,7 +6,13 @@
 // stream, not on the response.
 
 import { Latch, LatchPollable, Pollable, Scheduler } from "./poll.ts";
-import { ByteQueue, CollectOutput, InputStream, OutputStream, QueueInput } from "./streams.ts";
+import {
+  ByteQueue,
+  CollectOutput,
+  InputStream,
+  OutputStream,
+  QueueInput,
+} from "./streams.ts";
 
 /** The WIT `error-code` of wasi:http, as the bindings represent it. */
 export type HttpErrorCode = { tag: string; val?: unknown };
@@ -35,7 +41,9 @@ export class Fields {
 
   #add(name: string, value: Uint8Array): void {
     const key = name.toLowerCase();
-    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(key)) throw { tag: "invalid-syntax" };
+    if (!/^[!#$%&'*+\-.^_`|~0-9a-z]+$/.test(key)) {
+      throw { tag: "invalid-syntax" };
+    }
     const list = this.#map.get(key);
     if (list) list.push(value);
     else this.#map.set(key, [value]);
@@ -180,7 +188,10 @@ export class OutgoingRequest {
 /** wasi:http `incoming-body`. */
 export class IncomingBody {
   #taken = false;
-  constructor(private readonly queue: ByteQueue, private readonly cancel: () => void) {}
+  constructor(
+    private readonly queue: ByteQueue,
+    private readonly cancel: () => void,
+  ) {}
   stream(): InputStream {
     if (this.#taken) throw undefined;
     this.#taken = true;
@@ -234,11 +245,19 @@ export class IncomingResponse {
 /** wasi:http `future-incoming-response`. */
 export class FutureIncomingResponse {
   readonly #latch = new Latch();
-  #result: { tag: "ok"; val: IncomingResponse } | { tag: "err"; val: HttpErrorCode } | undefined;
+  #result: { tag: "ok"; val: IncomingResponse } | {
+    tag: "err";
+    val: HttpErrorCode;
+  } | undefined;
   #taken = false;
   onDrop: (() => void) | undefined;
 
-  settle(result: { tag: "ok"; val: IncomingResponse } | { tag: "err"; val: HttpErrorCode }): void {
+  settle(
+    result: { tag: "ok"; val: IncomingResponse } | {
+      tag: "err";
+      val: HttpErrorCode;
+    },
+  ): void {
     if (this.#result) return;
     this.#result = result;
     this.#latch.set();
@@ -283,7 +302,8 @@ export class AllowList {
 export function authorityOfUrl(url: string): string | undefined {
   try {
     const u = new URL(url);
-    const port = u.port || (u.protocol === "https:" ? "443" : u.protocol === "http:" ? "80" : "");
+    const port = u.port ||
+      (u.protocol === "https:" ? "443" : u.protocol === "http:" ? "80" : "");
     if (!port || !u.hostname) return undefined;
     return `${u.hostname}:${port}`.toLowerCase();
   } catch {
@@ -299,20 +319,40 @@ export interface HttpCounters {
 }
 
 /** Headers the fetch implementation manages itself. */
-const HOP_HEADERS = new Set(["content-length", "host", "connection", "transfer-encoding", "keep-alive", "upgrade", "te"]);
+const HOP_HEADERS = new Set([
+  "content-length",
+  "host",
+  "connection",
+  "transfer-encoding",
+  "keep-alive",
+  "upgrade",
+  "te",
+]);
 
 /** fetch's failure → the WASI error code (by the error's kind, not our guess). */
-export function httpErrorOf(e: unknown, timedOut: string | undefined): HttpErrorCode {
+export function httpErrorOf(
+  e: unknown,
+  timedOut: string | undefined,
+): HttpErrorCode {
   if (timedOut === "first-byte") return { tag: "HTTP-response-timeout" };
   if (timedOut === "between-bytes") return { tag: "connection-read-timeout" };
-  const msg = e instanceof Error ? `${e.message} ${String((e as { cause?: unknown }).cause ?? "")}` : String(e);
+  const msg = e instanceof Error
+    ? `${e.message} ${String((e as { cause?: unknown }).cause ?? "")}`
+    : String(e);
   if (/connection refused/i.test(msg)) return { tag: "connection-refused" };
-  if (/dns error|failed to lookup|name or service not known|no address associated/i.test(msg)) {
+  if (
+    /dns error|failed to lookup|name or service not known|no address associated/i
+      .test(msg)
+  ) {
     return { tag: "DNS-error", val: { rcode: undefined, infoCode: undefined } };
   }
   if (/certificate/i.test(msg)) return { tag: "TLS-certificate-error" };
-  if (/\btls\b|handshake/i.test(msg)) return { tag: "TLS-protocol-error", val: undefined };
-  if (/reset|closed|broken pipe|connection error|incomplete/i.test(msg)) return { tag: "connection-terminated" };
+  if (/\btls\b|handshake/i.test(msg)) {
+    return { tag: "TLS-protocol-error", val: undefined };
+  }
+  if (/reset|closed|broken pipe|connection error|incomplete/i.test(msg)) {
+    return { tag: "connection-terminated" };
+  }
   if (/timed out|timeout/i.test(msg)) return { tag: "connection-timeout" };
   return { tag: "internal-error", val: msg.trim().slice(0, 300) };
 }
@@ -322,13 +362,26 @@ function methodName(m: Method): string {
 }
 
 /** The `handle` of wasi:http/outgoing-handler for one sandbox. */
-export function outgoingHandler(allow: AllowList, sched: Scheduler, counters: HttpCounters) {
-  function handle(request: OutgoingRequest, options: RequestOptions | undefined): FutureIncomingResponse {
+export function outgoingHandler(
+  allow: AllowList,
+  sched: Scheduler,
+  counters: HttpCounters,
+) {
+  function handle(
+    request: OutgoingRequest,
+    options: RequestOptions | undefined,
+  ): FutureIncomingResponse {
     sched.check();
-    const scheme = request.scheme?.tag === "HTTP" ? "http" : request.scheme?.tag === "HTTPS" ? "https" : undefined;
+    const scheme = request.scheme?.tag === "HTTP"
+      ? "http"
+      : request.scheme?.tag === "HTTPS"
+      ? "https"
+      : undefined;
     const authority = request.authority;
     if (!scheme || !authority) throw { tag: "HTTP-request-URI-invalid" };
-    const withPort = authority.includes(":") && !authority.endsWith("]") ? authority : `${authority}:${scheme === "https" ? 443 : 80}`;
+    const withPort = authority.includes(":") && !authority.endsWith("]")
+      ? authority
+      : `${authority}:${scheme === "https" ? 443 : 80}`;
     if (!allow.allows(withPort)) {
       counters.denied++;
       throw { tag: "HTTP-request-denied" };
@@ -336,8 +389,12 @@ export function outgoingHandler(allow: AllowList, sched: Scheduler, counters: Ht
     const future = new FutureIncomingResponse();
     const url = `${scheme}://${authority}${request.pathWithQuery ?? "/"}`;
     const body = request.takenBody;
-    const firstByteMs = options?.firstByteTimeout !== undefined ? Number(options.firstByteTimeout / 1_000_000n) : undefined;
-    const betweenMs = options?.betweenBytesTimeout !== undefined ? Number(options.betweenBytesTimeout / 1_000_000n) : undefined;
+    const firstByteMs = options?.firstByteTimeout !== undefined
+      ? Number(options.firstByteTimeout / 1_000_000n)
+      : undefined;
+    const betweenMs = options?.betweenBytesTimeout !== undefined
+      ? Number(options.betweenBytesTimeout / 1_000_000n)
+      : undefined;
     const go = () => send(request, body, url, future, firstByteMs, betweenMs);
     if (!body || body.finished.done) go();
     else body.finished.wait().then(go);
@@ -361,7 +418,9 @@ export function outgoingHandler(allow: AllowList, sched: Scheduler, counters: Ht
       if (!HOP_HEADERS.has(k)) headers.append(k, decoder.decode(v));
     }
     // fetch would otherwise ask for gzip and inflate behind the guest's integrity checks.
-    if (!headers.has("accept-encoding")) headers.set("accept-encoding", "identity");
+    if (!headers.has("accept-encoding")) {
+      headers.set("accept-encoding", "identity");
+    }
     const ctrl = new AbortController();
     let timedOut: string | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -376,11 +435,29 @@ export function outgoingHandler(allow: AllowList, sched: Scheduler, counters: Ht
       }, ms);
     };
     arm(firstByteMs, "first-byte");
-    const payload = body && body.out.size > 0 ? body.out.bytes() : method === "GET" || method === "HEAD" ? undefined : new Uint8Array(0);
-    fetch(url, { method, headers, body: payload as BodyInit | undefined, redirect: "manual", signal: ctrl.signal }).then(
+    const payload = body && body.out.size > 0
+      ? body.out.bytes()
+      : method === "GET" || method === "HEAD"
+      ? undefined
+      : new Uint8Array(0);
+    fetch(url, {
+      method,
+      headers,
+      body: payload as BodyInit | undefined,
+      redirect: "manual",
+      signal: ctrl.signal,
+    }).then(
       (resp) => {
         const queue = new ByteQueue();
-        future.settle({ tag: "ok", val: new IncomingResponse(resp.status, Fields.fromHeaders(resp.headers), queue, cancel) });
+        future.settle({
+          tag: "ok",
+          val: new IncomingResponse(
+            resp.status,
+            Fields.fromHeaders(resp.headers),
+            queue,
+            cancel,
+          ),
+        });
         pump(resp, queue);
       },
       (e) => {
@@ -405,7 +482,13 @@ export function outgoingHandler(allow: AllowList, sched: Scheduler, counters: Ht
         }
         queue.end();
       } catch (e) {
-        queue.fail(timedOut === "between-bytes" ? "the response body stalled past the between-bytes timeout" : `the response body was cut short: ${e instanceof Error ? e.message : String(e)}`);
+        queue.fail(
+          timedOut === "between-bytes"
+            ? "the response body stalled past the between-bytes timeout"
+            : `the response body was cut short: ${
+              e instanceof Error ? e.message : String(e)
+            }`,
+        );
       } finally {
         arm(undefined, "");
         sched.cancellers.delete(cancel);

@@ -45,7 +45,9 @@ export class Pollable {
   block(): void {
     // Only reachable if a guest blocks outside `poll`; ours never does (wstd polls).
     if (!this.ready()) {
-      throw new Error("pollable.block is not supported by this host: the guest must use poll");
+      throw new Error(
+        "pollable.block is not supported by this host: the guest must use poll",
+      );
     }
   }
 
@@ -144,7 +146,8 @@ export class Scheduler {
 
   /** Has the guest run long enough that the event loop should turn? */
   due(): boolean {
-    return performance.now() - this.#lastYield >= YIELD_EVERY_MS || this.abandoned;
+    return performance.now() - this.#lastYield >= YIELD_EVERY_MS ||
+      this.abandoned;
   }
 
   /** Let the event loop turn if the guest has run for a while. */

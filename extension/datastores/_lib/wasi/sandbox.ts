@@ -2,7 +2,14 @@
 // directory (the cache, at /cache), optionally a read-only directory of credential copies
 // (at /credentials), the environment variables the host chose, and HTTP to the allow-list.
 
-import { cli, insecure, insecureSeed, monotonicClock, random, wallClock } from "./basics.ts";
+import {
+  cli,
+  insecure,
+  insecureSeed,
+  monotonicClock,
+  random,
+  wallClock,
+} from "./basics.ts";
 import { Descriptor, DirectoryEntryStream, Preopen } from "./filesystem.ts";
 import {
   AllowList,
@@ -13,8 +20,8 @@ import {
   IncomingBody,
   IncomingResponse,
   OutgoingBody,
-  OutgoingRequest,
   outgoingHandler,
+  OutgoingRequest,
   RequestOptions,
 } from "./http.ts";
 import { IoError, Pollable, Scheduler } from "./poll.ts";
@@ -45,12 +52,22 @@ export class Sandbox {
   constructor(readonly options: SandboxOptions) {
     Deno.mkdirSync(options.cacheDir, { recursive: true });
     const cache = new Preopen(options.cacheDir, false, this.sched);
-    const dirs: Array<[Descriptor, string]> = [[new Descriptor(cache, [], { read: true, write: true, mutateDirectory: true }), GUEST_CACHE_DIR]];
+    const dirs: Array<[Descriptor, string]> = [[
+      new Descriptor(cache, [], {
+        read: true,
+        write: true,
+        mutateDirectory: true,
+      }),
+      GUEST_CACHE_DIR,
+    ]];
     this.#preopens.push(cache);
     if (options.credentialsDir) {
       const creds = new Preopen(options.credentialsDir, true, this.sched);
       this.#preopens.push(creds);
-      dirs.push([new Descriptor(creds, [], { read: true }), GUEST_CREDENTIALS_DIR]);
+      dirs.push([
+        new Descriptor(creds, [], { read: true }),
+        GUEST_CREDENTIALS_DIR,
+      ]);
     }
     const sched = this.sched;
     this.imports = {
@@ -61,9 +78,16 @@ export class Sandbox {
       "wasi:random/insecure": insecure,
       "wasi:random/insecure-seed": insecureSeed,
       "wasi:io/error": { Error: IoError },
-      "wasi:io/poll": { Pollable, poll: (list: Pollable[]) => sched.poll(list) },
+      "wasi:io/poll": {
+        Pollable,
+        poll: (list: Pollable[]) => sched.poll(list),
+      },
       "wasi:io/streams": { InputStream, OutputStream },
-      "wasi:filesystem/types": { Descriptor, DirectoryEntryStream, filesystemErrorCode: () => undefined },
+      "wasi:filesystem/types": {
+        Descriptor,
+        DirectoryEntryStream,
+        filesystemErrorCode: () => undefined,
+      },
       "wasi:filesystem/preopens": { getDirectories: () => dirs },
       "wasi:http/types": {
         Fields,
@@ -75,7 +99,11 @@ export class Sandbox {
         OutgoingRequest,
         RequestOptions,
       },
-      "wasi:http/outgoing-handler": outgoingHandler(options.allow, sched, this.counters),
+      "wasi:http/outgoing-handler": outgoingHandler(
+        options.allow,
+        sched,
+        this.counters,
+      ),
     };
   }
 

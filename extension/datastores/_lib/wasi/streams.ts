@@ -228,7 +228,10 @@ class QueuePollable extends Pollable {
 
 /** An HTTP response body as the guest reads it. */
 export class QueueInput extends InputStream {
-  constructor(private readonly q: ByteQueue, private readonly onDrop?: () => void) {
+  constructor(
+    private readonly q: ByteQueue,
+    private readonly onDrop?: () => void,
+  ) {
     super();
   }
   override read(len: bigint): Uint8Array {
