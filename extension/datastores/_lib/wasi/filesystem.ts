@@ -290,37 +290,50 @@ export class Descriptor {
     if (this.preopen.readOnly) throw "read-only";
   }
 
-  /** The host path of `path` below this directory, confined to the preopen. */
-  #resolve(path: string, follow: boolean): { host: string; parts: string[] } {
+  /** The host path of `path` below this directory, confined to the preopen, and, when
+   * `look` is set, what is there (`lstat`, or the target's `stat` when a symlink is
+   * followed; undefined when nothing is). One stat per call at most: walks make thousands. */
+  #resolve(
+    path: string,
+    follow: boolean,
+    look = true,
+  ): { host: string; parts: string[]; info?: Deno.FileInfo } {
     this.#dir();
     const parts = lexical(this.parts, path);
-    if (parts.length === 0) return { host: this.preopen.realRoot, parts };
+    if (parts.length === 0) {
+      return {
+        host: this.preopen.realRoot,
+        parts,
+        info: look ? Deno.statSync(this.preopen.realRoot) : undefined,
+      };
+    }
     this.preopen.checkDir(parts.slice(0, -1));
     const host = this.preopen.host(parts);
-    if (follow) {
-      let info: Deno.FileInfo | undefined;
-      try {
-        info = Deno.lstatSync(host);
-      } catch {
-        info = undefined;
-      }
-      if (info?.isSymlink) {
-        let real: string;
-        try {
-          real = Deno.realPathSync(host);
-        } catch (e) {
-          throw codeOf(e);
-        }
-        if (!this.preopen.inside(real)) throw "not-permitted";
-        return {
-          host: real,
-          parts: real.slice(this.preopen.realRoot.length + 1).split("/").filter(
-            (p) => p,
-          ),
-        };
-      }
+    if (!look && !follow) return { host, parts };
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = Deno.lstatSync(host);
+    } catch (e) {
+      if (codeOf(e) !== "no-entry") throw codeOf(e);
+      return { host, parts };
     }
-    return { host, parts };
+    if (follow && info.isSymlink) {
+      let real: string;
+      try {
+        real = Deno.realPathSync(host);
+      } catch (e) {
+        throw codeOf(e);
+      }
+      if (!this.preopen.inside(real)) throw "not-permitted";
+      const realParts = real.slice(this.preopen.realRoot.length + 1).split("/")
+        .filter((p) => p);
+      return {
+        host: real,
+        parts: realParts,
+        info: look ? Deno.statSync(real) : undefined,
+      };
+    }
+    return { host, parts, info };
   }
 
   readViaStream(offset: bigint): InputStream {
@@ -404,7 +417,7 @@ export class Descriptor {
   }
   createDirectoryAt(path: string): void {
     this.#writable();
-    const { host } = this.#resolve(path, false);
+    const { host } = this.#resolve(path, false, false);
     try {
       Deno.mkdirSync(host);
     } catch (e) {
@@ -421,12 +434,9 @@ export class Descriptor {
     }
   }
   statAt(pathFlags: PathFlags, path: string) {
-    const { host } = this.#resolve(path, !!pathFlags.symlinkFollow);
-    try {
-      return statOf(Deno.lstatSync(host));
-    } catch (e) {
-      throw codeOf(e);
-    }
+    const { info } = this.#resolve(path, !!pathFlags.symlinkFollow);
+    if (!info) throw "no-entry";
+    return statOf(info);
   }
   setTimesAt(): void {
     this.#writable();
@@ -462,13 +472,10 @@ export class Descriptor {
     ) {
       throw "read-only";
     }
-    const { host, parts } = this.#resolve(path, !!pathFlags.symlinkFollow);
-    let info: Deno.FileInfo | undefined;
-    try {
-      info = Deno.lstatSync(host);
-    } catch (e) {
-      if (codeOf(e) !== "no-entry") throw codeOf(e);
-    }
+    const { host, parts, info } = this.#resolve(
+      path,
+      !!pathFlags.symlinkFollow,
+    );
     if (info?.isSymlink) throw "loop";
     if (info && openFlags.exclusive && openFlags.create) throw "exist";
     if (info?.isDirectory || (openFlags.directory && !openFlags.create)) {
@@ -496,13 +503,8 @@ export class Descriptor {
   }
   removeDirectoryAt(path: string): void {
     this.#writable();
-    const { host, parts } = this.#resolve(path, false);
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.lstatSync(host);
-    } catch (e) {
-      throw codeOf(e);
-    }
+    const { host, parts, info } = this.#resolve(path, false);
+    if (!info) throw "no-entry";
     if (!info.isDirectory) throw "not-directory";
     try {
       Deno.removeSync(host);
@@ -514,8 +516,8 @@ export class Descriptor {
   renameAt(oldPath: string, newDescriptor: Descriptor, newPath: string): void {
     this.#writable();
     newDescriptor.#writable();
-    const from = this.#resolve(oldPath, false);
-    const to = newDescriptor.#resolve(newPath, false);
+    const from = this.#resolve(oldPath, false, false);
+    const to = newDescriptor.#resolve(newPath, false, false);
     try {
       Deno.renameSync(from.host, to.host);
     } catch (e) {
@@ -529,13 +531,8 @@ export class Descriptor {
   }
   unlinkFileAt(path: string): void {
     this.#writable();
-    const { host } = this.#resolve(path, false);
-    let info: Deno.FileInfo;
-    try {
-      info = Deno.lstatSync(host);
-    } catch (e) {
-      throw codeOf(e);
-    }
+    const { host, info } = this.#resolve(path, false);
+    if (!info) throw "no-entry";
     if (info.isDirectory) throw "is-directory";
     try {
       Deno.removeSync(host);
@@ -550,7 +547,7 @@ export class Descriptor {
     return hashOfPath(this.hostPath);
   }
   metadataHashAt(pathFlags: PathFlags, path: string) {
-    return hashOfPath(this.#resolve(path, !!pathFlags.symlinkFollow).host);
+    return hashOfPath(this.#resolve(path, false, false).host);
   }
   [Symbol.dispose](): void {
     if (this.#open) {
