@@ -89,7 +89,9 @@ export interface ComponentExports {
 let compiled: Promise<Map<string, WebAssembly.Module>> | undefined;
 
 async function gunzip(b64: string): Promise<Uint8Array> {
-  const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const bin = atob(b64);
+  const raw = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) raw[i] = bin.charCodeAt(i);
   const stream = new Blob([raw]).stream().pipeThrough(
     new DecompressionStream("gzip"),
   );

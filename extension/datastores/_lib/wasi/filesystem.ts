@@ -546,7 +546,7 @@ export class Descriptor {
   metadataHash() {
     return hashOfPath(this.hostPath);
   }
-  metadataHashAt(pathFlags: PathFlags, path: string) {
+  metadataHashAt(_pathFlags: PathFlags, path: string) {
     return hashOfPath(this.#resolve(path, false, false).host);
   }
   [Symbol.dispose](): void {

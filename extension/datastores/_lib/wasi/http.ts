@@ -330,12 +330,7 @@ const HOP_HEADERS = new Set([
 ]);
 
 /** fetch's failure → the WASI error code (by the error's kind, not our guess). */
-export function httpErrorOf(
-  e: unknown,
-  timedOut: string | undefined,
-): HttpErrorCode {
-  if (timedOut === "first-byte") return { tag: "HTTP-response-timeout" };
-  if (timedOut === "between-bytes") return { tag: "connection-read-timeout" };
+export function httpErrorOf(e: unknown): HttpErrorCode {
   const msg = e instanceof Error
     ? `${e.message} ${String((e as { cause?: unknown }).cause ?? "")}`
     : String(e);
@@ -369,7 +364,7 @@ export function outgoingHandler(
 ) {
   function handle(
     request: OutgoingRequest,
-    options: RequestOptions | undefined,
+    _options: RequestOptions | undefined,
   ): FutureIncomingResponse {
     sched.check();
     const scheme = request.scheme?.tag === "HTTP"
@@ -389,13 +384,7 @@ export function outgoingHandler(
     const future = new FutureIncomingResponse();
     const url = `${scheme}://${authority}${request.pathWithQuery ?? "/"}`;
     const body = request.takenBody;
-    const firstByteMs = options?.firstByteTimeout !== undefined
-      ? Number(options.firstByteTimeout / 1_000_000n)
-      : undefined;
-    const betweenMs = options?.betweenBytesTimeout !== undefined
-      ? Number(options.betweenBytesTimeout / 1_000_000n)
-      : undefined;
-    const go = () => send(request, body, url, future, firstByteMs, betweenMs);
+    const go = () => send(request, body, url, future);
     if (!body || body.finished.done) go();
     else body.finished.wait().then(go);
     return future;
@@ -406,8 +395,6 @@ export function outgoingHandler(
     body: OutgoingBody | undefined,
     url: string,
     future: FutureIncomingResponse,
-    firstByteMs: number | undefined,
-    betweenMs: number | undefined,
   ): void {
     if (sched.abandoned) return;
     const method = methodName(request.method);
@@ -421,20 +408,13 @@ export function outgoingHandler(
     if (!headers.has("accept-encoding")) {
       headers.set("accept-encoding", "identity");
     }
+    // No host timers here: the guest bounds every exchange itself (its own deadline covers
+    // the first byte and the whole body) and drops the future when it gives up, which
+    // aborts the fetch. A timer per request and per chunk cost more than the request.
     const ctrl = new AbortController();
-    let timedOut: string | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const cancel = () => ctrl.abort();
     sched.cancellers.add(cancel);
     future.onDrop = cancel;
-    const arm = (ms: number | undefined, why: string) => {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = ms === undefined ? undefined : setTimeout(() => {
-        timedOut = why;
-        ctrl.abort();
-      }, ms);
-    };
-    arm(firstByteMs, "first-byte");
     const payload = body && body.out.size > 0
       ? body.out.bytes()
       : method === "GET" || method === "HEAD"
@@ -461,9 +441,8 @@ export function outgoingHandler(
         pump(resp, queue);
       },
       (e) => {
-        arm(undefined, "");
         sched.cancellers.delete(cancel);
-        future.settle({ tag: "err", val: httpErrorOf(e, timedOut) });
+        future.settle({ tag: "err", val: httpErrorOf(e) });
       },
     );
 
@@ -475,7 +454,6 @@ export function outgoingHandler(
         }
         const reader = resp.body.getReader();
         for (;;) {
-          arm(betweenMs, "between-bytes");
           const { done, value } = await reader.read();
           if (done) break;
           queue.push(value);
@@ -483,14 +461,11 @@ export function outgoingHandler(
         queue.end();
       } catch (e) {
         queue.fail(
-          timedOut === "between-bytes"
-            ? "the response body stalled past the between-bytes timeout"
-            : `the response body was cut short: ${
-              e instanceof Error ? e.message : String(e)
-            }`,
+          `the response body was cut short: ${
+            e instanceof Error ? e.message : String(e)
+          }`,
         );
       } finally {
-        arm(undefined, "");
         sched.cancellers.delete(cancel);
       }
     }

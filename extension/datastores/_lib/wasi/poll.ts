@@ -72,7 +72,7 @@ export class TimerPollable extends Pollable {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #latch: Latch | undefined;
 
-  constructor(private readonly atMs: number) {
+  constructor(readonly atMs: number) {
     super();
   }
   override ready(): boolean {
@@ -176,9 +176,27 @@ export class Scheduler {
       const waitStart = performance.now();
       while (ready.length === 0) {
         this.suspensions++;
+        // Timers share one host timer per wait (the earliest), not one each: the guest
+        // keeps a deadline per request in flight.
         const waits: Promise<void>[] = [this.#abandon.wait()];
-        for (const p of list) waits.push(p.wait());
+        let earliest = Infinity;
+        for (const p of list) {
+          if (p instanceof TimerPollable) earliest = Math.min(earliest, p.atMs);
+          else waits.push(p.wait());
+        }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        if (earliest !== Infinity) {
+          waits.push(
+            new Promise((r) => {
+              timer = setTimeout(
+                r,
+                Math.max(0, Math.ceil(earliest - performance.now())),
+              );
+            }),
+          );
+        }
         await Promise.race(waits);
+        if (timer !== undefined) clearTimeout(timer);
         this.check();
         ready = readyIndices(list);
       }

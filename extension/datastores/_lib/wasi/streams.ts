@@ -106,7 +106,10 @@ export class FileInput extends InputStream {
   override read(len: bigint): Uint8Array {
     const want = Math.min(Number(len), MAX_READ);
     if (want === 0) return new Uint8Array(0);
-    const buf = new Uint8Array(want);
+    // The bindings copy the result into the guest's memory before anything else runs, so one
+    // scratch buffer serves every read (a fresh zero-filled buffer per read costs more than
+    // the read when the guest asks for far more than the file holds).
+    const buf = scratch(want);
     let n: number | null;
     try {
       this.open.seekTo(this.offset);
@@ -117,8 +120,18 @@ export class FileInput extends InputStream {
     if (n === null || n === 0) throw CLOSED;
     this.offset += n;
     this.open.pos += n;
-    return n === want ? buf : buf.subarray(0, n);
+    return buf.subarray(0, n);
   }
+}
+
+let scratchBuf = new Uint8Array(64 * 1024);
+
+/** A shared buffer of at least `len` bytes, valid until the next call. */
+function scratch(len: number): Uint8Array {
+  if (scratchBuf.length < len) {
+    scratchBuf = new Uint8Array(Math.max(len, scratchBuf.length * 2));
+  }
+  return scratchBuf.subarray(0, len);
 }
 
 /** Writes a file at an offset, or at its end. */
