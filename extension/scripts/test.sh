@@ -9,13 +9,9 @@
 # 5. Every test in extension/tests against that bundle (GCS_EXT_MODULE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x node_modules/@deno/linux-x64-glibc/deno ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "extension: installing the pinned Deno, jco and zod from npm"
-  npm ci --no-audit --no-fund --loglevel=error
-fi
+../scripts/build-extension.sh
 DENO="$PWD/node_modules/@deno/linux-x64-glibc/deno"
 export DENO_NO_UPDATE_CHECK=1
-"$DENO" run -A scripts/build.ts
 echo "== extension: deno fmt --check, deno lint"
 "$DENO" fmt --check
 "$DENO" lint
