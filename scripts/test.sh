@@ -14,3 +14,5 @@ echo "== the swamp extension (Deno from npm): build, bundle as swamp does, contr
 ./extension/scripts/test.sh
 echo "== bench smoke (one trial of each scenario: correctness checks only, no timing thresholds)"
 cargo run --release -q -p host-test --bin bench -- --smoke
+echo "== extension bench smoke (the v1 scenarios through the extension beside wasmtime: same requests)"
+DENO_NO_UPDATE_CHECK=1 extension/node_modules/@deno/linux-x64-glibc/deno run -A extension/bench/bench.ts --smoke

@@ -212,6 +212,7 @@ async function main(): Promise<void> {
       "--no-wasi-shim",
       "--no-typescript",
       "-q",
+      "--valid-lifting-optimization",
       "--async-mode",
       "jspi",
       "--async-imports",
