@@ -257,3 +257,53 @@ Deno.test("through the component: a symlink out of the cache is neither pushed n
     await gcs.stop();
   }
 });
+
+Deno.test("credential files reach the guest as read-only copies, and their token endpoint is allowed", () => {
+  const home = tempDir();
+  const key = `${home}/key.json`;
+  Deno.writeTextFileSync(
+    key,
+    JSON.stringify({
+      type: "service_account",
+      client_email: "a@b",
+      private_key: "x",
+      token_uri: "https://tokens.example.test/token",
+    }),
+  );
+  const env: Record<string, string> = {
+    GOOGLE_APPLICATION_CREDENTIALS: key,
+    HOME: home,
+  };
+  const plan = new SandboxPlan({ bucket: "b-ok" }, (k) => env[k]);
+  assert(
+    plan.allow.allows("tokens.example.test:443"),
+    "the key's token_uri is allowed",
+  );
+  const opts = plan.options(tempDir());
+  assertEquals(
+    opts.env.GOOGLE_APPLICATION_CREDENTIALS,
+    "/credentials/application_credentials.json",
+  );
+  assert(opts.credentialsDir, "a credentials directory is preopened");
+  assertEquals(
+    Deno.readTextFileSync(
+      `${opts.credentialsDir}/application_credentials.json`,
+    ),
+    Deno.readTextFileSync(key),
+    "a copy, not the original",
+  );
+  const sb = new Sandbox(opts);
+  const dirs = (sb.imports["wasi:filesystem/preopens"] as Any)
+    .getDirectories() as Array<[Descriptor, string]>;
+  assertEquals(dirs.map(([, p]) => p), ["/cache", "/credentials"]);
+  const creds = dirs[1][0];
+  let code: unknown;
+  try {
+    creds.openAt({}, "application_credentials.json", { truncate: true }, {
+      write: true,
+    });
+  } catch (e) {
+    code = e;
+  }
+  assertEquals(code, "read-only");
+});
