@@ -159,6 +159,8 @@ export class ComponentLock {
   readonly #guest: Guest;
   readonly #options: LockOptions;
   #handle: WitDistributedLock | undefined;
+  /** The instance the handle lives in; a handle dies with its instance. */
+  #handleInstance = 0;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   /** Heartbeats sent and lost, for tests. */
   beats = 0;
@@ -171,7 +173,8 @@ export class ComponentLock {
 
   #lock(): Promise<WitDistributedLock> {
     return this.#guest.run((x) => {
-      if (!this.#handle) {
+      if (!this.#handle || this.#handleInstance !== this.#guest.instances) {
+        this.#handleInstance = this.#guest.instances;
         const o = this.#options;
         this.#handle = new x.lock.DistributedLock({
           key: o.lockKey,
@@ -220,8 +223,8 @@ export class ComponentLock {
   async release(): Promise<void> {
     this.#stopHeartbeat();
     if (!this.#handle) return;
-    const lock = this.#handle;
     try {
+      const lock = await this.#lock();
       const warning = await this.#guest.run(() => lock.release());
       if (warning) console.warn(`gcs-datastore: ${warning}`);
     } catch (e) {
