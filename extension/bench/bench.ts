@@ -11,7 +11,10 @@
 
 import { Guest } from "../datastores/_lib/guest.ts";
 import { SandboxPlan } from "../datastores/_lib/sandbox_options.ts";
-import type { WitSyncOptions } from "../datastores/_lib/component.ts";
+import {
+  coreModules,
+  type WitSyncOptions,
+} from "../datastores/_lib/component.ts";
 import { bucketName, FakeGcs, ROOT, writeTree } from "../tests/support.ts";
 
 const args = Deno.args;
@@ -251,7 +254,38 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** One trial of one scenario in a fresh Deno process: what a short swamp command pays
+ * (decode, compile, baseline-tier code). Prints the sample as JSON. */
+async function child(id: string): Promise<void> {
+  const s = SCENARIOS.find((x) => x.id === id);
+  if (!s) throw new Error(`no scenario ${id}`);
+  const gcs = await FakeGcs.start();
+  try {
+    const t = performance.now();
+    await coreModules();
+    const compileMs = performance.now() - t;
+    console.log(JSON.stringify({ ...(await s.run(gcs)), compileMs }));
+  } finally {
+    await gcs.stop();
+  }
+}
+
+async function freshProcess(
+  id: string,
+): Promise<Sample & { compileMs: number }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, "--child", id],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`${id}: the fresh-process trial failed`);
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]);
+}
+
 async function main(): Promise<void> {
+  const only = value("--child");
+  if (only) return child(only);
   const wasm = await wasmtimeResults(SCENARIOS.map((s) => s.id));
   const gcs = await FakeGcs.start();
   const rows: Array<Record<string, unknown>> = [];
@@ -260,7 +294,10 @@ async function main(): Promise<void> {
       console.error(
         `bench: ${s.id} through the extension (${TRIALS} trial(s) after a warm-up)`,
       );
-      if (!SMOKE) await s.run(gcs);
+      // Warm (after a discarded warm-up, as the Rust bench does) and, separately, one trial
+      // in a fresh process, which is what a short swamp command pays.
+      const warm = SMOKE ? undefined : await s.run(gcs);
+      const fresh = SMOKE ? undefined : await freshProcess(s.id);
       const samples: Sample[] = [];
       for (let t = 0; t < TRIALS; t++) samples.push(await s.run(gcs));
       const w = wasm.get(s.id);
@@ -269,6 +306,9 @@ async function main(): Promise<void> {
         id: s.id,
         name: s.name,
         extMs: ext,
+        warmupMs: warm?.ms,
+        freshProcessMs: fresh?.ms,
+        compileMs: fresh?.compileMs,
         wasmtimeMs: w?.wall_ms.median,
         ratio: w ? ext / w.wall_ms.median : undefined,
         extRequests: samples[0].requests,
@@ -285,18 +325,18 @@ async function main(): Promise<void> {
   }
   const f = (n: unknown, d = 0) => (typeof n === "number" ? n.toFixed(d) : "-");
   console.log(
-    "| scenario | extension (Deno) ms | of which waiting on the network | wasmtime ms | ratio | requests ext / wasmtime | peak RSS MiB ext / wasmtime | longest event-loop gap ms |",
+    "| scenario | extension (Deno) ms | in a fresh process (+ decode and compile) | of which waiting on the network | wasmtime ms | ratio | requests ext / wasmtime | peak RSS MiB ext / wasmtime | longest event-loop gap ms |",
   );
-  console.log("|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
     console.log(
-      `| ${r.name} | ${f(r.extMs, 1)} | ${f(r.waitedMs, 1)} | ${
-        f(r.wasmtimeMs, 1)
-      } | ${f(r.ratio, 2)}× | ${r.extRequests} / ${
-        r.wasmtimeRequests ?? "-"
-      } | ${f(r.extPeakRssMiB)} / ${f(r.wasmtimePeakRssMiB)} | ${
-        f(r.longestGapMs, 1)
-      } |`,
+      `| ${r.name} | ${f(r.extMs, 1)} | ${f(r.freshProcessMs, 1)} (+${
+        f(r.compileMs)
+      }) | ${f(r.waitedMs, 1)} | ${f(r.wasmtimeMs, 1)} | ${
+        f(r.ratio, 2)
+      }× | ${r.extRequests} / ${r.wasmtimeRequests ?? "-"} | ${
+        f(r.extPeakRssMiB)
+      } / ${f(r.wasmtimePeakRssMiB)} | ${f(r.longestGapMs, 1)} |`,
     );
   }
   const json = value("--json");
