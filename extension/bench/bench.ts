@@ -2,7 +2,8 @@
 // invocation: the wasmtime numbers come from the project's bench binary run first, on the
 // same machine, then the extension runs the same transfers in this process.
 //
-//   extension/node_modules/@deno/linux-x64-glibc/deno run -A extension/bench/bench.ts \
+//   extension/node_modules/@deno/linux-x64-glibc/deno run -A --config extension/deno.json \
+//     extension/bench/bench.ts \
 //     [--trials N] [--smoke] [--json FILE]
 //
 // Reported per scenario: median wall time of both hosts and their ratio, requests sent,
@@ -274,7 +275,15 @@ async function freshProcess(
   id: string,
 ): Promise<Sample & { compileMs: number }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, "--child", id],
+    args: [
+      "run",
+      "-A",
+      "--config",
+      new URL("../deno.json", import.meta.url).pathname,
+      new URL(import.meta.url).pathname,
+      "--child",
+      id,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).output();
