@@ -1,0 +1,119 @@
+// The host's WASI pieces on their own: poll's readiness and fairness, abandonment, the byte
+// queue behind response bodies, and header fields.
+
+import { assert, assertEquals, rejects } from "./assert.ts";
+import {
+  GuestAbandoned,
+  Latch,
+  LatchPollable,
+  Pollable,
+  Scheduler,
+  TimerPollable,
+} from "../datastores/_lib/wasi/poll.ts";
+import { ByteQueue, QueueInput } from "../datastores/_lib/wasi/streams.ts";
+import { Fields } from "../datastores/_lib/wasi/http.ts";
+
+Deno.test("poll answers the ready pollables, and waits when none is", async () => {
+  const s = new Scheduler();
+  const latch = new Latch();
+  const list = [
+    new LatchPollable(latch),
+    new Pollable(),
+    new LatchPollable(new Latch()),
+  ];
+  assertEquals([...await s.poll(list)], [1]);
+  setTimeout(() => latch.set(), 20);
+  const t = performance.now();
+  assertEquals([...await s.poll([list[0], list[2]])], [0]);
+  assert(performance.now() - t >= 15, "it waited for the latch");
+  assert(s.waitedMs > 0);
+});
+
+Deno.test("timers in one poll share a host timer and fire in order", async () => {
+  const s = new Scheduler();
+  const now = performance.now();
+  const list = [new TimerPollable(now + 200), new TimerPollable(now + 30)];
+  assertEquals([...await s.poll(list)], [1]);
+  // A timer stays ready once due (level-triggered), so both are ready after the later one.
+  assertEquals([...await s.poll([list[0]])], [0]);
+  assert(performance.now() - now >= 195, "the later timer waited its time");
+  assertEquals([...await s.poll(list)], [0, 1]);
+});
+
+Deno.test("an abandoned scheduler unwinds a waiting poll and every later one", async () => {
+  const s = new Scheduler();
+  let cancelled = 0;
+  s.cancellers.add(() => cancelled++);
+  const waiting = s.poll([new LatchPollable(new Latch())]);
+  setTimeout(() => s.abandon("stop"), 10);
+  const e = await rejects(waiting);
+  assert(e instanceof GuestAbandoned);
+  assertEquals(cancelled, 1, "work in flight was cancelled");
+  assert((await rejects(s.poll([new Pollable()]))) instanceof GuestAbandoned);
+});
+
+Deno.test("a busy guest still lets timers run: poll yields after a stretch of work", async () => {
+  const s = new Scheduler();
+  let fired = false;
+  setTimeout(() => (fired = true), 0);
+  s.enter();
+  const until = performance.now() + 15;
+  while (performance.now() < until) {
+    // The guest computing.
+  }
+  await s.poll([new Pollable()]);
+  assert(fired, "the timer ran during the ready poll");
+});
+
+Deno.test("response bodies: would-block, data in order, then closed or failed", () => {
+  const q = new ByteQueue();
+  const input = new QueueInput(q);
+  const p = input.subscribe();
+  assertEquals(p.ready(), false);
+  assertEquals(input.read(10n).length, 0);
+  q.push(new Uint8Array([1, 2, 3]));
+  assert(p.ready(), "the same pollable turns ready");
+  assertEquals([...input.read(2n)], [1, 2]);
+  assertEquals([...input.read(10n)], [3]);
+  q.end();
+  let err: unknown;
+  try {
+    input.read(1n);
+  } catch (e) {
+    err = e;
+  }
+  assertEquals((err as { tag: string }).tag, "closed");
+  const cut = new ByteQueue();
+  cut.fail("cut");
+  try {
+    new QueueInput(cut).read(1n);
+  } catch (e) {
+    err = e;
+  }
+  assertEquals((err as { tag: string }).tag, "last-operation-failed");
+});
+
+Deno.test("fields keep every value of a name, lower-cased, and refuse bad names", () => {
+  const enc = new TextEncoder();
+  const f = Fields.fromList([["X-Goog-Hash", enc.encode("crc32c=a")], [
+    "x-goog-hash",
+    enc.encode("md5=b"),
+  ]]);
+  assertEquals(f.get("x-goog-hash").length, 2);
+  assertEquals(f.entries().map(([k]) => k), ["x-goog-hash", "x-goog-hash"]);
+  let err: unknown;
+  try {
+    Fields.fromList([["bad name", enc.encode("x")]]);
+  } catch (e) {
+    err = e;
+  }
+  assertEquals((err as { tag: string }).tag, "invalid-syntax");
+  const h = new Headers([["a", "1"]]);
+  let immut: unknown;
+  try {
+    Fields.fromHeaders(h).append("b", enc.encode("2"));
+  } catch (e) {
+    immut = e;
+  }
+  assertEquals((immut as { tag: string }).tag, "immutable");
+});
