@@ -204,6 +204,34 @@ mod tests {
     }
 
     #[test]
+    fn conflicts_are_in_the_summary_and_the_json() {
+        let t = Transfer {
+            direction: Direction::Pull,
+            report: SyncReport {
+                files: 1,
+                deleted: 2,
+                bytes: 4,
+                fast_path: false,
+                phases: Vec::new(),
+                conflicts: vec!["data/t/m/d/1/raw".to_string()],
+            },
+            requests: TrafficSnapshot::default(),
+            elapsed: Duration::from_millis(3),
+        };
+        assert_eq!(
+            t.headline(),
+            "pulled 1 file (4 B), 2 removals, 1 conflict in 3 ms"
+        );
+        let lines = t.conflict_lines();
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with("conflict data/t/m/d/1/raw: "),
+            "{lines:?}"
+        );
+        assert_eq!(t.json()["conflicts"], json!(["data/t/m/d/1/raw"]));
+    }
+
+    #[test]
     fn every_kind_is_in_the_json() {
         let v = requests_json(&TrafficSnapshot::default());
         assert_eq!(
