@@ -87,8 +87,9 @@ struct MonolithInfo {
 }
 
 impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
-    /// Download what is new or changed remotely into the cache. Returns the files pulled
-    /// (`files`) and dangling entries dropped (`deleted`).
+    /// Download what is new or changed remotely into the cache and remove what the remote
+    /// deleted. Returns the files pulled (`files`), local files removed plus dangling
+    /// entries dropped (`deleted`) and the paths left alone as conflicts (`conflicts`).
     pub async fn pull(&self, opts: &SyncOptions) -> Result<SyncReport> {
         let ns = self.bind_namespace(opts.namespace.as_deref())?;
         let ns = ns.as_deref();

@@ -1,7 +1,8 @@
 //! The push walk over the real cache: which files to upload and which remote objects to
 //! delete, shared by `push` and `status` (§3.14, §3.15 step 6).
 //!
-//! The decisions come from the pure planners in [`super::plan`] and [`super::change`];
+//! The decisions come from the pure planners in [`super::plan`] and [`super::reconcile`]
+//! (three-way, against the local index copy: what this cache last synced);
 //! this file feeds them from the filesystem ([`super::local_fs`]) and records whether the
 //! walk saw everything it was asked to. An incomplete walk (an unreadable directory or
 //! dirty path) never deletes by absence and never lets the push mark the cache clean —
