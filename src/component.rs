@@ -331,6 +331,7 @@ fn report_to_wit(r: crate::sync::SyncReport) -> sync_service::SyncReport {
                 detail: p.detail,
             })
             .collect(),
+        conflicts: r.conflicts,
     }
 }
 

@@ -19,7 +19,8 @@
 //! | [`sidecar`] | `.datastore-sync-state.json` load rules and v2 writer |
 //! | [`sync_state`] | markDirty / markSynced state machine, walk mode, fast-path predicates |
 //! | [`change`] | three-branch `fileNeedsPush`, `ChangeReason`, SHA-256 hex |
-//! | [`plan`] | scoped/full push walk plans with deletions, pull plan, completeness check |
+//! | [`plan`] | scoped/full push walk plans with deletions, completeness check |
+//! | [`reconcile`] | three-way decisions against the last-synced base: pull plan, push verdicts, conflicts |
 //!
 //! The service (I/O), generic over the transport/clock and the authorizer:
 //!
@@ -56,6 +57,7 @@ pub mod partition;
 pub mod partition_files;
 pub mod paths;
 pub mod plan;
+pub mod reconcile;
 pub mod sidecar;
 pub mod sync_state;
 pub mod timefmt;

@@ -1,6 +1,6 @@
-//! Pure planning for push and pull walks (§3.10, §3.13 step 4, §3.15 step 6):
-//! which local files are push candidates, which remote keys to delete, which
-//! files to download. The I/O stays with the caller, passed in as closures
+//! Pure planning for push walks (§3.10, §3.15 step 6): which local files are
+//! push candidates and which remote keys to delete (the three-way decisions on
+//! top, and the pull plan, are in [`super::reconcile`]). The I/O stays with the caller, passed in as closures
 //! (`stat`) or as an already-made listing; these functions only decide.
 //!
 //! Decisions a caller must know:
@@ -32,9 +32,7 @@ use indexmap::IndexSet;
 
 use super::index::Index;
 use super::keys::{bare_rel, local_rel_path};
-use super::paths::{
-    is_inside_namespace_dir, is_internal_cache_file, is_lazy_skippable, safe_index_key,
-};
+use super::paths::{is_inside_namespace_dir, is_internal_cache_file, safe_index_key};
 
 /// What the caller found at a dirty path (cache-relative).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,7 +323,7 @@ pub fn local_has_all_remote_entries(
         })
 }
 
-/// What the caller knows about a local file for pull planning.
+/// What the caller knows about a local file (from a stat).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalFile {
     /// Size in bytes.
@@ -341,78 +339,6 @@ pub struct PullItem {
     pub rel: String,
     /// Where to write it, relative to the cache.
     pub cache_rel: String,
-}
-
-/// Result of planning a pull walk.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PullPlan {
-    /// Files missing locally or with a different size, in index order.
-    pub to_pull: Vec<PullItem>,
-    /// Cache-relative parent directories of lazily skipped raws, to create.
-    pub lazy_dirs: Vec<String>,
-    /// `(rel, localMtime)` for same-size files whose mtime string changed.
-    pub mtime_updates: Vec<(String, String)>,
-    /// Keys skipped because they fail [`safe_index_key`].
-    pub unsafe_keys: Vec<String>,
-}
-
-impl PullPlan {
-    /// Apply [`PullPlan::mtime_updates`] to `index`; true if any entry changed.
-    pub fn apply_mtime_updates(&self, index: &mut Index) -> bool {
-        let mut changed = false;
-        for (rel, mtime) in &self.mtime_updates {
-            changed |= index.entries.set_local_mtime(rel, mtime.as_str());
-        }
-        changed
-    }
-}
-
-/// Plan the pull walk over the whole index (§3.13 step 4): skip internal
-/// entries; with `metadata_only`, skip lazy-skippable raws but remember their
-/// parent directory; a same-size local file is kept (recording a changed
-/// mtime string); anything else is downloaded. No content hashing on pull:
-/// a same-size, different-content file is not pulled (upstream behaviour).
-/// `stat` gets cache-relative paths and returns `None` for "no regular file".
-pub fn plan_pull(
-    index: &Index,
-    ns: Option<&str>,
-    metadata_only: bool,
-    mut stat: impl FnMut(&str) -> Option<LocalFile>,
-) -> PullPlan {
-    let mut plan = PullPlan::default();
-    let mut lazy_dirs: IndexSet<String> = IndexSet::new();
-    for entry in index.entries.iter() {
-        let rel = entry.key.as_str();
-        if is_internal_cache_file(rel) {
-            continue;
-        }
-        if safe_index_key(rel).is_err() {
-            plan.unsafe_keys.push(rel.to_string());
-            continue;
-        }
-        let cache_rel = local_rel_path(ns, rel);
-        if metadata_only && is_lazy_skippable(rel) {
-            if let Some((parent, _)) = cache_rel.rsplit_once('/') {
-                lazy_dirs.insert(parent.to_string());
-            }
-            continue;
-        }
-        match stat(&cache_rel) {
-            Some(local) if local.size == entry.size => {
-                if let Some(mtime) = local.mtime_iso {
-                    if entry.local_mtime.as_deref() != Some(mtime.as_str()) {
-                        plan.mtime_updates.push((rel.to_string(), mtime));
-                    }
-                }
-            }
-            _ => plan.to_pull.push(PullItem {
-                rel: rel.to_string(),
-                cache_rel,
-            }),
-        }
-    }
-    plan.lazy_dirs = lazy_dirs.into_iter().collect();
-    plan
 }
 
 #[cfg(test)]
@@ -677,76 +603,5 @@ mod tests {
             None,
             |_| None
         ));
-    }
-
-    #[test]
-    fn pull_plan_table() {
-        let mut index = index_of(&[
-            "data/t/m/d/1/raw",
-            "data/t/m/d/1/metadata.yaml",
-            "audit/log",
-            "audit/same",
-            "_catalog.db",
-            "../evil",
-        ]);
-        index.entries.set_local_mtime("audit/same", "M1");
-        let local: HashMap<&str, LocalFile> = [
-            (
-                "ns1/audit/log",
-                LocalFile {
-                    size: 1,
-                    mtime_iso: Some("M2".into()),
-                },
-            ),
-            (
-                "ns1/audit/same",
-                LocalFile {
-                    size: 1,
-                    mtime_iso: Some("M1".into()),
-                },
-            ),
-            (
-                "ns1/data/t/m/d/1/metadata.yaml",
-                LocalFile {
-                    size: 9,
-                    mtime_iso: None,
-                },
-            ),
-        ]
-        .into_iter()
-        .collect();
-        let plan = plan_pull(&index, Some("ns1"), true, |p| local.get(p).cloned());
-        let pulled: Vec<(&str, &str)> = plan
-            .to_pull
-            .iter()
-            .map(|i| (i.rel.as_str(), i.cache_rel.as_str()))
-            .collect();
-        assert_eq!(
-            pulled,
-            [(
-                "data/t/m/d/1/metadata.yaml",
-                "ns1/data/t/m/d/1/metadata.yaml"
-            )]
-        );
-        assert_eq!(plan.lazy_dirs, ["ns1/data/t/m/d/1"]);
-        assert_eq!(
-            plan.mtime_updates,
-            [("audit/log".to_string(), "M2".to_string())]
-        );
-        assert_eq!(plan.unsafe_keys, ["../evil"]);
-        assert!(plan.apply_mtime_updates(&mut index));
-        assert_eq!(
-            index
-                .entries
-                .get("audit/log")
-                .unwrap()
-                .local_mtime
-                .as_deref(),
-            Some("M2")
-        );
-        // Without metadata_only the raw is downloaded too.
-        let plan = plan_pull(&index, Some("ns1"), false, |p| local.get(p).cloned());
-        assert_eq!(plan.to_pull.len(), 2);
-        assert!(plan.lazy_dirs.is_empty());
     }
 }

@@ -14,6 +14,11 @@
 //! * Index keys that could escape the cache are skipped and counted, never turned into
 //!   paths (H12), and nothing is written through a symlinked directory.
 //! * Downloads use a sliding window, not sequential batches.
+//! * Decisions are three-way against the local index copy, the version this cache last
+//!   synced ([`super::reconcile`]): an equal-size remote rewrite is pulled, a remote
+//!   deletion removes a file still at its synced version, and a file changed on both
+//!   sides is kept and reported as a conflict. The local copy is written as what this
+//!   cache now holds, not as the remote index.
 //! * A pull that finds unpushed local changes keeps the sidecar dirty (see
 //!   [`SyncState::mark_pulled`](super::sync_state::SyncState::mark_pulled)).
 //! * Before writing a file, a pull removes that file's temporary siblings: debris of an
@@ -24,13 +29,15 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use super::batch::{batch_error, run_bounded, split_results};
+use super::change::sha256_hex;
 use super::index::Index;
 use super::index_io::refuse_v2;
 use super::keys::{data_key, index_key, local_rel_path};
 use super::local_fs;
-use super::partition::partition_keys_for_model;
+use super::partition::{partition_key_from_path, partition_keys_for_model};
 use super::paths::safe_index_key;
-use super::plan::{plan_pull, LocalFile, PullItem};
+use super::plan::{LocalFile, PullItem};
+use super::reconcile::{base_covers, plan_pull};
 use super::report::{PhaseClock, SyncReport};
 use super::service::{SyncOptions, SyncService};
 use super::sync_state::verified_at_baseline_ms;
@@ -65,6 +72,9 @@ fn tmp_target(tmp: &str) -> Option<&str> {
 /// The index a pull works from.
 struct Source {
     index: Index,
+    /// Scoped pull: the partitions read. Only their keys can be remote deletions; the
+    /// rest of the base is outside what this pull saw. `None` for the monolith.
+    scope: Option<HashSet<String>>,
     /// Monolith path: the generation to record and whether the remote must be rewritten.
     /// `None` for a scoped (partition) pull, which never records a fingerprint.
     monolith: Option<MonolithInfo>,
@@ -77,8 +87,9 @@ struct MonolithInfo {
 }
 
 impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
-    /// Download what is new or changed remotely into the cache. Returns the files pulled
-    /// (`files`) and dangling entries dropped (`deleted`).
+    /// Download what is new or changed remotely into the cache and remove what the remote
+    /// deleted. Returns the files pulled (`files`), local files removed plus dangling
+    /// entries dropped (`deleted`) and the paths left alone as conflicts (`conflicts`).
     pub async fn pull(&self, opts: &SyncOptions) -> Result<SyncReport> {
         let ns = self.bind_namespace(opts.namespace.as_deref())?;
         let ns = ns.as_deref();
@@ -112,25 +123,36 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         self.client.check_deadline("pull walk")?;
 
         let root = &self.root;
-        let mut plan = plan_pull(&source.index, ns, opts.metadata_only, |p| {
-            let stat = local_fs::stat_file(root, p).ok().flatten()?;
-            Some(LocalFile {
-                size: stat.size,
-                mtime_iso: stat.mtime_iso,
-            })
-        });
-        let mut unsafe_keys = plan.unsafe_keys.len();
-        plan.to_pull.retain(|item| {
-            let ok = check_rel(&item.cache_rel).is_ok();
-            unsafe_keys += usize::from(!ok);
-            ok
-        });
+        let base = self.read_base();
+        let scope = source.scope.clone();
+        let in_scope = |rel: &str| match &scope {
+            None => true,
+            Some(keys) => partition_key_from_path(rel).is_some_and(|k| keys.contains(&k)),
+        };
+        let mut plan = plan_pull(
+            &source.index,
+            base.as_ref(),
+            ns,
+            opts.metadata_only,
+            in_scope,
+            |p| {
+                let stat = local_fs::stat_file(root, p).ok().flatten()?;
+                Some(LocalFile {
+                    size: stat.size,
+                    mtime_iso: stat.mtime_iso,
+                })
+            },
+            |p| local_fs::read_file(root, p).ok().map(|b| sha256_hex(&b)),
+        );
         for dir in &plan.lazy_dirs {
             self.create_dir(dir)?;
         }
         let detail = format!(
-            "toPull={} unsafeSkipped={unsafe_keys} lazyDirs={}",
+            "toPull={} toRemove={} conflicts={} unsafeSkipped={} lazyDirs={}",
             plan.to_pull.len(),
+            plan.to_delete.len(),
+            plan.conflicts.len(),
+            plan.unsafe_keys.len(),
             plan.lazy_dirs.len()
         );
         clock.record(&mut report, self.now_ms(), "pullChanged.walk", detail);
@@ -148,31 +170,71 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             return Err(batch_error("pull", "download", plan.to_pull.len(), failed));
         }
         let mut mutated = false;
+        let next = &mut plan.next_base.entries;
         for (item, outcome) in plan.to_pull.iter().zip(done) {
             match outcome {
                 Pulled::Written { size, mtime_iso } => {
                     report.files += 1;
                     report.bytes += size;
                     if let Some(m) = mtime_iso {
-                        source.index.entries.set_local_mtime(&item.rel, m);
+                        source.index.entries.set_local_mtime(&item.rel, m.as_str());
+                        next.set_local_mtime(&item.rel, m);
                     }
                 }
                 Pulled::Dangling => {
                     source.index.entries.remove(&item.rel);
+                    // Nothing was written: the file is still what the base recorded.
+                    match base.as_ref().and_then(|b| b.entries.get(&item.rel)) {
+                        Some(b) => next.insert(b.clone()),
+                        None => next.remove(&item.rel),
+                    };
                     report.deleted += 1;
                     mutated = true;
                 }
             }
         }
-        plan.apply_mtime_updates(&mut source.index);
         let detail = format!("pulled={} dangling={}", report.files, report.deleted);
         clock.record(&mut report, self.now_ms(), "pullChanged.download", detail);
 
-        if let Some(info) = &source.monolith {
-            let detail = self
-                .finish_monolith_pull(ns, &source.index, info, mutated)
-                .await;
-            clock.record(&mut report, self.now_ms(), "pullChanged.writeback", detail);
+        let removed = self.remove_synced_files(&plan.to_delete, ns);
+        for (item, gone) in plan.to_delete.iter().zip(&removed) {
+            if *gone {
+                report.deleted += 1;
+            } else if let Some(b) = base.as_ref().and_then(|b| b.entries.get(&item.rel)) {
+                // Still there: keep its record, so the next pull tries again and a bulk
+                // push does not take it for a new file.
+                plan.next_base.entries.insert(b.clone());
+            }
+        }
+        report.conflicts = plan.conflicts.iter().map(|c| c.rel.clone()).collect();
+        let detail = format!(
+            "removed={} conflicts={}",
+            removed.iter().filter(|g| **g).count(),
+            report.conflicts.len()
+        );
+        clock.record(&mut report, self.now_ms(), "pullChanged.remove", detail);
+
+        match &source.monolith {
+            Some(info) => {
+                let detail = self
+                    .finish_monolith_pull(ns, &source.index, &plan.next_base, info, mutated)
+                    .await;
+                clock.record(&mut report, self.now_ms(), "pullChanged.writeback", detail);
+            }
+            None => {
+                // A scoped pull records no fingerprint, but what it fetched or removed
+                // must be recorded as synced. Best effort: an old record only makes the
+                // next pull compare hashes again.
+                let written = plan
+                    .next_base
+                    .to_pretty_json()
+                    .and_then(|text| self.write_local_index(&text));
+                let detail = format!(
+                    "localIndex={}",
+                    if written.is_ok() { "written" } else { "failed" }
+                );
+                clock.record(&mut report, self.now_ms(), "pullChanged.writeback", detail);
+            }
         }
         if opts.metadata_only {
             // Not best effort: without the persisted flag a later process would treat the
@@ -244,10 +306,15 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     ) -> Result<(Source, String)> {
         if !models.is_empty() {
             if let Some((index, read)) = self.read_model_partitions(ns, models).await? {
-                let detail = format!("scoped partitions={read} entries={}", index.entries.len());
+                let detail = format!(
+                    "scoped partitions={} entries={}",
+                    read.len(),
+                    index.entries.len()
+                );
                 return Ok((
                     Source {
                         index,
+                        scope: Some(read),
                         monolith: None,
                     },
                     detail,
@@ -279,6 +346,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         Ok((
             Source {
                 index: remote.index,
+                scope: None,
                 monolith: Some(info),
             },
             detail,
@@ -292,9 +360,9 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         &self,
         ns: Option<&str>,
         models: &[(String, String)],
-    ) -> Result<Option<(Index, usize)>> {
+    ) -> Result<Option<(Index, HashSet<String>)>> {
         let mut index = Index::new(self.now_iso());
-        let mut read = 0;
+        let mut read = HashSet::new();
         for (model_type, model_id) in models {
             for (i, key) in partition_keys_for_model(model_type, model_id)
                 .iter()
@@ -307,7 +375,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                     .map_err(|e| e.context("pull"))?
                 {
                     Some(entries) => {
-                        read += 1;
+                        read.insert(key.clone());
                         index.entries.extend(entries.iter().cloned());
                     }
                     None if i == 0 => return Ok(None),
@@ -321,12 +389,15 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
     /// After a monolith pull: write back a pruned/scrubbed/discovered index (conditional
     /// on the generation we read, so a concurrent writer is never overwritten), then the
-    /// local copy, then the sidecar. Best effort: the files are already in place, and a
-    /// failure here only means the next pull takes the slow path again.
+    /// local copy (`next_base`: what this cache now holds), then the sidecar — with the
+    /// fingerprint only when that copy covers the remote index, so a conflict or a file
+    /// left alone is looked at again by the next pull. Best effort: the files are already
+    /// in place, and a failure here only means the next pull takes the slow path again.
     async fn finish_monolith_pull(
         &self,
         ns: Option<&str>,
         index: &Index,
+        next_base: &Index,
         info: &MonolithInfo,
         pruned: bool,
     ) -> String {
@@ -351,11 +422,13 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 }
             }
         }
-        let local = index
+        let local = next_base
             .to_pretty_json()
             .and_then(|text| self.write_local_index(&text));
         let mut sidecar = "unchanged";
-        if let (Ok(()), Some(g)) = (&local, fingerprint.as_deref()) {
+        if !base_covers(next_base, index) {
+            sidecar = "behind";
+        } else if let (Ok(()), Some(g)) = (&local, fingerprint.as_deref()) {
             let at = verified_at_baseline_ms(self.unix_ms(), self.local_index_mtime_ms());
             if self.update_state_best_effort(|s| s.mark_pulled(g, at)) {
                 sidecar = "verified";
@@ -399,6 +472,45 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             size: data.len() as u64,
             mtime_iso,
         })
+    }
+
+    /// Remove local files the remote deleted (the planner found each still the synced
+    /// version), then the directories that leaves empty, up to but not including the
+    /// cache root or the namespace directory. Never a link, never through a symlinked
+    /// directory. Returns, per item, whether the file is gone.
+    fn remove_synced_files(&self, items: &[PullItem], ns: Option<&str>) -> Vec<bool> {
+        items
+            .iter()
+            .map(|item| {
+                if local_fs::symlink_ancestor(&self.root, &item.cache_rel) {
+                    return false;
+                }
+                let path = local_fs::local_path(&self.root, &item.cache_rel);
+                let gone = match std::fs::symlink_metadata(&path) {
+                    Ok(meta) if meta.is_file() => std::fs::remove_file(&path).is_ok(),
+                    Ok(_) => false,
+                    Err(e) => local_fs::is_absent(&e),
+                };
+                if gone {
+                    self.remove_empty_parents(&item.cache_rel, ns);
+                }
+                gone
+            })
+            .collect()
+    }
+
+    /// `rmdir` each parent of `cache_rel` in turn until one is not empty (or is the
+    /// namespace directory).
+    fn remove_empty_parents(&self, cache_rel: &str, ns: Option<&str>) {
+        let mut rel = cache_rel;
+        while let Some((parent, _)) = rel.rsplit_once('/') {
+            if Some(parent) == ns
+                || std::fs::remove_dir(local_fs::local_path(&self.root, parent)).is_err()
+            {
+                break;
+            }
+            rel = parent;
+        }
     }
 
     /// Remove the temporary siblings of `cache_rel` left by an earlier write of the same

@@ -15,6 +15,12 @@
 //! * No index entry is written for an upload that did not succeed: any failed upload or
 //!   delete aborts the push before the writeback, leaving the sidecar dirty.
 //! * The clean transition also needs a complete walk (see `walk.rs`).
+//! * Change detection is three-way against the local index copy, the version this cache
+//!   last synced ([`super::reconcile`]): a file merely older than the remote is not a
+//!   change, so a bulk push never reverts a newer remote version; a file changed here
+//!   while the remote moved on is reported as a conflict and neither uploaded nor
+//!   deleted. The local copy records what this cache holds (not the merged remote index),
+//!   and the sidecar is marked clean only when that covers the remote index.
 //! * Partition writes are best effort, as upstream's, but not forgotten: the sidecar
 //!   records `partitionsPending` before the monolith write and clears it once every
 //!   partition and the meta are written. A push interrupted in between (a crash, or
@@ -26,10 +32,12 @@ use super::batch::{batch_error, run_bounded, split_results};
 use super::change::sha256_hex;
 use super::index::{merge_onto, Index, IndexChanges, IndexEntry};
 use super::index_io::{refuse_v2, MetaState, RemoteIndex};
-use super::keys::{data_key, index_key};
+use super::keys::{data_key, index_key, local_rel_path};
 use super::local_fs;
 use super::partition::dirty_partition_keys;
+use super::paths::safe_index_key;
 use super::plan::local_has_all_remote_entries;
+use super::reconcile::{base_covers, push_next_base};
 use super::report::{PhaseClock, SyncReport};
 use super::service::{SyncOptions, SyncService};
 use super::sync_state::verified_at_baseline_ms;
@@ -82,16 +90,19 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         clock.record(&mut report, self.now_ms(), "pushChanged.pullIndex", detail);
         self.client.check_deadline("push walk")?;
 
-        let work = self.plan_push(ns, &remote.index)?;
+        let base = self.read_base();
+        let work = self.plan_push(ns, &remote.index, base.as_ref())?;
+        report.conflicts = work.conflicts.clone();
         let s = &work.skipped;
         let detail = format!(
-            "toPush={} toDelete={} mode={} symlinksSkipped={} unsafeSkipped={} unreadable={}",
+            "toPush={} toDelete={} mode={} symlinksSkipped={} unsafeSkipped={} unreadable={} conflicts={}",
             work.uploads.len(),
             work.deletions.len(),
             if work.scoped { "scoped" } else { "full" },
             s.symlinks,
             s.unsafe_names,
-            s.unreadable
+            s.unreadable,
+            work.conflicts.len()
         );
         clock.record(&mut report, self.now_ms(), "pushChanged.walk", detail);
 
@@ -122,29 +133,42 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
         let changes = IndexChanges { upserts, deletions };
         if changes.is_empty() && !remote.needs_writeback {
+            let next_base =
+                self.next_base_after_push(ns, base.as_ref(), &remote.index, &work.adopted, &[]);
+            let mut detail = String::new();
             if partitions_pending {
                 // An earlier push published this monolith but not all its partitions.
                 let repaired = self.write_partitions(ns, &remote.index, None, &meta).await;
                 if repaired.failures.is_empty() {
                     self.update_state_best_effort(|s| s.set_partitions_pending(false));
                 }
-                // It may have died before writing the local copy too.
-                let local = remote
-                    .index
+                detail = format!("repair {} ", repaired.detail());
+            }
+            // It may have died before writing the local copy too.
+            let local = if partitions_pending || base.as_ref() != Some(&next_base) {
+                let written = next_base
                     .to_pretty_json()
                     .and_then(|text| self.write_local_index(&text));
-                let detail = format!(
-                    "repair {} localIndex={}",
-                    repaired.detail(),
-                    if local.is_ok() { "written" } else { "failed" }
-                );
-                clock.record(&mut report, self.now_ms(), "pushChanged.writeback", detail);
-            }
+                if written.is_ok() {
+                    "written"
+                } else {
+                    "failed"
+                }
+            } else {
+                "unchanged"
+            };
+            detail.push_str(&format!("localIndex={local}"));
+            clock.record(&mut report, self.now_ms(), "pushChanged.writeback", detail);
             // No writeback: the GET's generation describes exactly the index we compared
             // against, so it may arm the fast path — but only if this cache holds every
-            // remote entry (a reader that never pulled must not look clean, #1225).
+            // remote entry (a reader that never pulled must not look clean, #1225), and
+            // holds each at the version the remote lists.
             if let Some(g) = remote.fingerprint() {
-                if work.complete && self.local_has_all(&remote.index, ns) {
+                if work.complete
+                    && local != "failed"
+                    && base_covers(&next_base, &remote.index)
+                    && self.local_has_all(&remote.index, ns)
+                {
                     self.mark_synced_best_effort(g);
                 }
             }
@@ -175,11 +199,22 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         if partitions.failures.is_empty() {
             self.update_state_best_effort(|s| s.set_partitions_pending(false));
         }
-        let local_written = merged
+        let recorded: Vec<IndexEntry> = changes
+            .upserts
+            .iter()
+            .chain(&work.adopted)
+            .cloned()
+            .collect();
+        let next_base =
+            self.next_base_after_push(ns, base.as_ref(), &merged, &recorded, &changes.deletions);
+        let local_written = next_base
             .to_pretty_json()
             .and_then(|text| self.write_local_index(&text))
             .is_ok();
-        let clean = work.complete && self.local_has_all(&merged, ns);
+        let clean = work.complete
+            && local_written
+            && base_covers(&next_base, &merged)
+            && self.local_has_all(&merged, ns);
         if clean {
             self.mark_synced_best_effort(&generation);
         }
@@ -309,6 +344,26 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             return Err(batch_error("push", "delete", keys.len(), failed));
         }
         Ok(deleted)
+    }
+
+    /// The base to record after a push ([`push_next_base`]), without entries for files
+    /// gone both here and from `remote` (a deletion an interrupted push already
+    /// published): nothing is left to sync there.
+    fn next_base_after_push(
+        &self,
+        ns: Option<&str>,
+        base: Option<&Index>,
+        remote: &Index,
+        recorded: &[IndexEntry],
+        deleted: &[String],
+    ) -> Index {
+        let mut next = push_next_base(base, &remote.last_pulled, recorded, deleted);
+        next.entries.retain(|e| {
+            remote.entries.contains(&e.key)
+                || (safe_index_key(&e.key).is_ok()
+                    && self.stat_size(&local_rel_path(ns, &e.key)).is_some())
+        });
+        next
     }
 
     /// `localHasAllRemoteEntries` against the real cache.

@@ -20,7 +20,8 @@ pub struct PhaseTiming {
 pub struct SyncReport {
     /// Files downloaded (pull) or uploaded (push).
     pub files: u32,
-    /// Remote objects deleted (push) or dangling index entries dropped (pull).
+    /// Remote objects deleted (push); local files removed because the remote deleted
+    /// them, plus dangling index entries dropped (pull).
     pub deleted: u32,
     /// Bytes of file content moved.
     pub bytes: u64,
@@ -28,6 +29,10 @@ pub struct SyncReport {
     pub fast_path: bool,
     /// Phase timings in order.
     pub phases: Vec<PhaseTiming>,
+    /// Paths left alone because both sides changed since this cache last synced them
+    /// (pull: local bytes kept; push: remote version not overwritten), or deleted
+    /// remotely while changed locally (pull: kept).
+    pub conflicts: Vec<String>,
 }
 
 impl SyncReport {

@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use super::index::Index;
 use super::keys::{INDEX_FILE, SYNC_STATE_FILE as SIDECAR_FILE};
 use super::local_fs;
 use super::report::{Capabilities, SidecarSummary, SUPPORTED_CAPABILITIES};
@@ -181,6 +182,23 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             .and_then(|s| s.mtime_ms)
     }
 
+    /// The local index copy as this cache last wrote it: the base of the three-way
+    /// decisions ([`super::reconcile`]). `None` when missing, not a regular file (a link
+    /// is never followed), larger than [`MAX_LOCAL_INDEX_BYTES`] or unreadable as an
+    /// index: with no record of the last sync, nothing is deleted and no local file
+    /// that differs from the remote is overwritten.
+    pub(super) fn read_base(&self) -> Option<Index> {
+        let path = self.root.join(INDEX_FILE);
+        let meta = std::fs::symlink_metadata(&path).ok()?;
+        if !meta.is_file() || meta.len() > MAX_LOCAL_INDEX_BYTES {
+            return None;
+        }
+        let bytes = std::fs::read(&path).ok()?;
+        let (mut index, _) = Index::parse(&bytes).ok()?;
+        index.scrub();
+        Some(index)
+    }
+
     /// Write the local index copy (pretty, atomically).
     pub(super) fn write_local_index(&self, text: &str) -> Result<()> {
         let nonce = self.client.platform().random_u64();
@@ -218,6 +236,10 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             .map(|s| s.size)
     }
 }
+
+/// Above this the local index copy is not read (a remote index of 100 000 entries is
+/// about 30 MB).
+const MAX_LOCAL_INDEX_BYTES: u64 = 256 << 20;
 
 /// A namespace is one path segment: no separators, no `.`/`..`, no NUL (§3.7 rules).
 fn validate_namespace(ns: &str) -> Result<()> {

@@ -27,7 +27,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             Err(e) if e.is_not_found() => (Index::new(""), None),
             Err(e) => return Err(e.context(format!("status: read remote index {key}"))),
         };
-        let work = self.plan_push(ns, &index)?;
+        let work = self.plan_push(ns, &index, self.read_base().as_ref())?;
         Ok(StatusReport {
             sidecar: self.sidecar_summary(),
             walk: if work.scoped { "scoped" } else { "full" }.to_string(),

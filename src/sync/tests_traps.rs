@@ -258,10 +258,11 @@ fn trap10_sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirt
 #[test]
 fn h10_downloads_are_atomic_and_checked_before_writing() {
     let fake = FakeGcs::new();
+    let cache = TempDir::new("h10");
+    put_remote_files(&fake, &[("audit/a", b"old")]);
+    pull(&service(&fake, &cache, ""));
     put_remote_files(&fake, &[("audit/a", b"remote version")]);
     fake.corrupt("audit/a");
-    let cache = TempDir::new("h10");
-    cache.write("audit/a", b"old");
     let err = run(service(&fake, &cache, r#","retryMaxAttempts":2"#).pull(&opts())).unwrap_err();
     assert_eq!(err.kind, ErrorKind::Integrity, "{}", err.message);
     assert_eq!(cache.read("audit/a").unwrap(), b"old");

@@ -1,17 +1,19 @@
 //! The push walk over the real cache: which files to upload and which remote objects to
 //! delete, shared by `push` and `status` (§3.14, §3.15 step 6).
 //!
-//! The decisions come from the pure planners in [`super::plan`] and [`super::change`];
+//! The decisions come from the pure planners in [`super::plan`] and [`super::reconcile`]
+//! (three-way, against the local index copy: what this cache last synced);
 //! this file feeds them from the filesystem ([`super::local_fs`]) and records whether the
 //! walk saw everything it was asked to. An incomplete walk (an unreadable directory or
 //! dirty path) never deletes by absence and never lets the push mark the cache clean —
 //! otherwise the unread changes would be forgotten.
 
-use super::change::{classify_change, sha256_hex, ChangeReason};
-use super::index::Index;
+use super::change::{sha256_hex, ChangeReason};
+use super::index::{Index, IndexEntry};
 use super::keys::local_rel_path;
 use super::local_fs::{self, Probe, WalkStats};
-use super::plan::{plan_full_walk, plan_scoped_walk, DirtyPathStat};
+use super::plan::{plan_full_walk, plan_scoped_walk, DirtyPathStat, LocalFile};
+use super::reconcile::{decide_push, may_delete, PushVerdict};
 use super::report::SkipCounts;
 use super::service::SyncService;
 use super::sync_state::WalkMode;
@@ -40,6 +42,11 @@ pub(super) struct PushWork {
     pub uploads: Vec<Upload>,
     /// Index keys whose objects must be deleted.
     pub deletions: Vec<String>,
+    /// Local files that already hold the remote entry's content: recorded as synced.
+    pub adopted: Vec<IndexEntry>,
+    /// Changed here, but the remote moved on since this cache last synced them: not
+    /// uploaded (or not deleted), reported.
+    pub conflicts: Vec<String>,
     /// What was skipped.
     pub skipped: SkipCounts,
     /// Every path the walk was asked to look at was read.
@@ -60,9 +67,15 @@ enum Mode {
 }
 
 impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
-    /// Walk the cache per the sidecar's walk mode and classify every candidate against
-    /// `index` (the freshly fetched remote index).
-    pub(super) fn plan_push(&self, ns: Option<&str>, index: &Index) -> Result<PushWork> {
+    /// Walk the cache per the sidecar's walk mode and decide every candidate against
+    /// `base` (the local index copy: what this cache last synced) and `index` (the
+    /// freshly fetched remote index), see [`decide_push`].
+    pub(super) fn plan_push(
+        &self,
+        ns: Option<&str>,
+        index: &Index,
+        base: Option<&Index>,
+    ) -> Result<PushWork> {
         let mode = self.with_state(|s| match s.walk_mode() {
             WalkMode::Scoped {
                 paths,
@@ -107,13 +120,14 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         // A symlink is never synced and never a reason to delete: the walks skip links,
         // so a remote object named like a local link (or a path below one) would
         // otherwise look gone — and be deleted — whenever its directory is walked.
-        let deletions: Vec<String> = plan
+        let (deletions, refused): (Vec<String>, Vec<String>) = plan
             .deletions
             .into_iter()
             .filter(|key| !local_fs::is_symlink_or_below(&self.root, &local_rel_path(ns, key)))
-            .collect();
+            .partition(|key| may_delete(base, index, key));
         let mut work = PushWork {
             deletions,
+            conflicts: refused,
             scoped,
             complete: stats.unreadable == 0 && unreadable_paths == 0,
             skipped: SkipCounts {
@@ -137,12 +151,15 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 .map_err(|e| Error::io("stat", &candidate.cache_rel, &e).context(&shown))?;
             // Gone (or no longer a regular file) since the walk: nothing to upload.
             let Some(stat) = stat else { continue };
-            let entry = index.entries.get(&candidate.rel);
-            let hashed = classify_change(entry, stat.size, stat.mtime_iso.as_deref(), || {
+            let local = LocalFile {
+                size: stat.size,
+                mtime_iso: stat.mtime_iso,
+            };
+            let decided = decide_push(base, index, &candidate.rel, &local, || {
                 local_fs::read_file(&self.root, &candidate.cache_rel).map(|b| sha256_hex(&b))
             });
-            let reason = match hashed {
-                Ok(reason) => reason,
+            let verdict = match decided {
+                Ok(verdict) => verdict,
                 Err(e) if local_fs::is_absent(&e) => continue,
                 Err(e) => {
                     return Err(
@@ -150,13 +167,16 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                     )
                 }
             };
-            if reason.needs_push() {
-                work.uploads.push(Upload {
+            match verdict {
+                PushVerdict::Upload(reason) => work.uploads.push(Upload {
                     rel: candidate.rel,
                     cache_rel: candidate.cache_rel,
-                    size: stat.size,
+                    size: local.size,
                     reason,
-                });
+                }),
+                PushVerdict::Adopt(entry) => work.adopted.push(entry),
+                PushVerdict::Conflict => work.conflicts.push(candidate.rel),
+                PushVerdict::Unchanged => {}
             }
         }
         Ok(work)

@@ -119,7 +119,7 @@ pub struct Transfer {
 }
 
 impl Transfer {
-    /// `files, deleted, bytes, fastPath, requests, elapsedMs, phases`.
+    /// `files, deleted, bytes, fastPath, conflicts, requests, elapsedMs, phases`.
     pub fn json(&self) -> Value {
         let phases: Vec<Value> = self
             .report
@@ -132,6 +132,7 @@ impl Transfer {
             "deleted": self.report.deleted,
             "bytes": self.report.bytes,
             "fastPath": self.report.fast_path,
+            "conflicts": self.report.conflicts,
             "requests": requests_json(&self.requests),
             "elapsedMs": millis(self.elapsed),
             "phases": phases,
@@ -147,30 +148,41 @@ impl Transfer {
         }
         let (verb, deletions) = match (self.direction, r.deleted) {
             (Direction::Pull, 0) => ("pulled", String::new()),
-            (Direction::Pull, n) => (
-                "pulled",
-                format!(
-                    ", dropped {}",
-                    count(
-                        u64::from(n),
-                        "dangling index entry",
-                        "dangling index entries"
-                    )
-                ),
-            ),
+            (Direction::Pull, n) => ("pulled", format!(", {}", plural(u64::from(n), "removal"))),
             (Direction::Push, n) => ("pushed", format!(", {}", plural(u64::from(n), "deletion"))),
         };
+        let conflicts = match r.conflicts.len() {
+            0 => String::new(),
+            n => format!(", {}", plural(n as u64, "conflict")),
+        };
         format!(
-            "{verb} {} ({}){deletions} in {}",
+            "{verb} {} ({}){deletions}{conflicts} in {}",
             plural(u64::from(r.files), "file"),
             bytes(r.bytes),
             duration(self.elapsed)
         )
     }
 
+    /// One line per conflict: the path and what was done about it.
+    pub fn conflict_lines(&self) -> Vec<String> {
+        self.report
+            .conflicts
+            .iter()
+            .map(|rel| {
+                format!(
+                    "conflict {rel}: changed here and in the bucket since the last sync; \
+                     the local file and the bucket's version were both left as they are"
+                )
+            })
+            .collect()
+    }
+
     /// The headline and a request line, for humans.
     pub fn print_human(&self) {
         println!("{}", self.headline());
+        for line in self.conflict_lines() {
+            println!("{line}");
+        }
         println!("requests: {}", requests_human(&self.requests));
     }
 }
@@ -189,6 +201,34 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(125)), "2 min 5 s");
         assert_eq!(plural(1, "file"), "1 file");
         assert_eq!(plural(0, "file"), "0 files");
+    }
+
+    #[test]
+    fn conflicts_are_in_the_summary_and_the_json() {
+        let t = Transfer {
+            direction: Direction::Pull,
+            report: SyncReport {
+                files: 1,
+                deleted: 2,
+                bytes: 4,
+                fast_path: false,
+                phases: Vec::new(),
+                conflicts: vec!["data/t/m/d/1/raw".to_string()],
+            },
+            requests: TrafficSnapshot::default(),
+            elapsed: Duration::from_millis(3),
+        };
+        assert_eq!(
+            t.headline(),
+            "pulled 1 file (4 B), 2 removals, 1 conflict in 3 ms"
+        );
+        let lines = t.conflict_lines();
+        assert_eq!(lines.len(), 1);
+        assert!(
+            lines[0].starts_with("conflict data/t/m/d/1/raw: "),
+            "{lines:?}"
+        );
+        assert_eq!(t.json()["conflicts"], json!(["data/t/m/d/1/raw"]));
     }
 
     #[test]

@@ -223,8 +223,17 @@ pub async fn run(host: &Host, g: &Global, args: &SyncArgs) -> Result<(), Failure
     }
     let keys: Vec<&str> = done.locks.iter().map(|l| l.key.as_str()).collect();
     println!("locked   {}", keys.join(", "));
-    println!("pull     {}", done.pull.headline());
-    println!("push     {}", done.push.headline());
+    for t in [&done.pull, &done.push] {
+        let verb = if t.direction == output::Direction::Pull {
+            "pull"
+        } else {
+            "push"
+        };
+        println!("{verb:<8} {}", t.headline());
+        for line in t.conflict_lines() {
+            println!("         {line}");
+        }
+    }
     println!(
         "released {} ({})",
         plural(keys.len() as u64, "lock"),

@@ -236,7 +236,16 @@ fn check_reference(scenario: Scenario, w: &World, report: &SyncReport, written: 
             assert_eq!(w.env.snap().count(RequestKind::Delete), 1);
         }
         Scenario::Pull => {
-            assert_eq!(report.files, 4, "{scenario:?}");
+            assert_eq!((report.files, report.deleted), (5, 1), "{scenario:?}");
+            assert!(
+                !w.cache.file(&file(BETA, 1)).exists(),
+                "the remote deletion"
+            );
+            assert_eq!(
+                w.cache.read(&file(BETA, 0)),
+                same_size_rewrite(&file(BETA, 0)),
+                "the equal-size rewrite"
+            );
             assert!(
                 written.is_empty(),
                 "a pull writes nothing remote: {written:?}"
@@ -247,8 +256,8 @@ fn check_reference(scenario: Scenario, w: &World, report: &SyncReport, written: 
             }
             assert_eq!(
                 w.env.snap().count(RequestKind::Download),
-                6,
-                "the meta, the index and the 4 files"
+                7,
+                "the meta, the index and the 5 files"
             );
         }
         Scenario::IndexOnly => {

@@ -7,7 +7,8 @@
 //! - `support`: the sync tests' helpers (`tests/sync/support.rs`): `Env`, option
 //!   builders, `sidecar()`, `local_index()`, `written_between`, `temp_files`, ...
 //! - `world`: the three starting states (a push with uploads, a deletion, a new model;
-//!   a pull of what another cache pushed; a push that only rewrites the index) and the
+//!   a pull of what another cache pushed, with replacements (one of equal size) and a
+//!   deletion; a push that only rewrites the index) and the
 //!   end-state snapshot the crash tests compare.
 //! - `crashes`: for push, pull and the index-only push, interrupt the call after its
 //!   k-th request for every k — either every later request fails (`cut`) or the host

@@ -235,7 +235,7 @@ async fn truncated_or_corrupted_download_never_reaches_the_cache() {
         .pull(&opts())
         .await
         .expect("a pull through one truncated body");
-    assert_eq!(report.files, 4);
+    assert_eq!(report.files, 5);
     assert_eq!(w.env.host.faults.fired(), 1);
     assert_eq!(w.cache.read(&file(ALPHA, 0)), body(&file(ALPHA, 0), 2));
     assert_eq!(temp_files(&w.cache), Vec::<String>::new());

@@ -45,6 +45,16 @@ pub fn body(path: &str, v: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Version 1 of a file's content with other bytes of the same size: a rewrite that
+/// only the hash can tell apart.
+pub fn same_size_rewrite(path: &str) -> Vec<u8> {
+    format!(
+        r#"{{"path":"{path}","version":1,"pad":"{}"}}"#,
+        "y".repeat(10)
+    )
+    .into_bytes()
+}
+
 /// The files every world starts from: two models of two files and one audit file.
 pub fn base_files() -> Vec<String> {
     vec![
@@ -62,8 +72,9 @@ pub enum Scenario {
     /// A push of marked local edits: one modified file, one deleted file, a new model
     /// of two files — uploads, a delete, the monolith, three partitions and the meta.
     Push,
-    /// Cache B pulls what cache A pushed after B's last pull: two changed files and a
-    /// new model.
+    /// Cache B pulls what cache A pushed after B's last pull: two changed files, one
+    /// rewritten with the same size, one deleted file and a new model — downloads that
+    /// replace files, and a local removal.
     Pull,
     /// A push with nothing to upload that rewrites the index: another client's
     /// monolith carries an internal entry (scrubbed) and a new model whose partition
@@ -114,8 +125,11 @@ impl Scenario {
                     .await
                     .expect("setup: B's first pull");
                 edit_and_mark(&mut ds, &a, true).await;
+                let same_size = file(BETA, 0);
+                ds.mark_dirty(&rel(&same_size)).await.expect("mark-dirty");
+                a.write(&same_size, &same_size_rewrite(&same_size));
                 let report = ds.push(&opts()).await.expect("setup: A pushes its edits");
-                assert_eq!((report.files, report.deleted), (4, 1), "setup push");
+                assert_eq!((report.files, report.deleted), (5, 1), "setup push");
                 let before = cache_view(&b);
                 World {
                     env,

@@ -15,6 +15,9 @@
 //! - `race`: two pushers on different models without a lock (fake only).
 //! - `compat`: the TypeScript-format fixtures (`fixtures/formats/`) read by the component,
 //!   and a golden test of what it writes (field names, key formats, timestamps).
+//! - `remote_changes`: issue 10, two caches: equal-size rewrites, rewrites without a hash
+//!   or back to earlier bytes, remote deletions, conflicts, scoped and namespaced pulls;
+//!   a bulk push never reverts a newer remote version.
 //! - `traps`: regressions for behaviour.md §8.4 items 1–5 and hazards H10, H12, H15.
 
 /// Turn `async fn case(env: Env)` functions into two tests each: `fake::case` on the
@@ -51,6 +54,7 @@ mod support;
 
 mod compat;
 mod race;
+mod remote_changes;
 mod scale;
 mod seed;
 mod traps;

@@ -330,9 +330,14 @@ async fn trap5_v2_meta_is_never_demoted(mut env: Env) {
 }
 
 /// H10: downloads are written atomically. A download corrupted on every attempt fails
-/// the pull with `integrity`, leaves no file and no temporary file, and an existing file
-/// keeps its content; once the fault is gone the pull completes.
+/// the pull with `integrity`; the file it would replace keeps its content, a file that
+/// did not exist is not created, no temporary file is left, and no fingerprint of the
+/// index is recorded; once the fault is gone the pull completes.
 async fn h10_pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file(mut env: Env) {
+    put_remote_files(&mut env, &[("audit/a", b"old"), ("audit/b", b"b")]).await;
+    let cache = Cache::new();
+    let mut ds = env.open(&cache, r#""retryMaxAttempts":2"#).await;
+    ds.pull(&opts()).await.unwrap();
     put_remote_files(
         &mut env,
         &[("audit/a", b"remote version"), ("audit/b", b"b")],
@@ -343,10 +348,12 @@ async fn h10_pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_
         FaultAction::Corrupt,
         None,
     ));
-    let cache = Cache::new();
-    let mut ds = env.open(&cache, r#""retryMaxAttempts":2"#).await;
     env.reset();
-    let e = assert_kind(ds.pull(&opts()).await, "integrity", "corrupt download");
+    let e = assert_kind(
+        ds.pull(&opts()).await,
+        "integrity",
+        "corrupt download over a file",
+    );
     assert!(e.to_string().contains("audit/a"), "{e}");
     assert_eq!(
         env.objects_of(RequestKind::Download)
@@ -356,20 +363,17 @@ async fn h10_pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_
         2,
         "retried up to retryMaxAttempts"
     );
-    assert!(!cache.file("audit/a").exists());
+    assert_eq!(cache.read("audit/a"), b"old");
     assert_eq!(temp_files(&cache), Vec::<String>::new());
-    assert!(
-        !cache.file(SIDECAR).exists(),
+    assert_ne!(
+        sidecar(&cache)["remoteIndexGeneration"],
+        env.generation(INDEX).await.unwrap().as_str(),
         "no fingerprint after a failed pull"
     );
 
-    cache.write("audit/a", b"old");
-    assert_kind(
-        ds.pull(&opts()).await,
-        "integrity",
-        "corrupt download over a file",
-    );
-    assert_eq!(cache.read("audit/a"), b"old");
+    remove(&cache, "audit/a");
+    assert_kind(ds.pull(&opts()).await, "integrity", "corrupt download");
+    assert!(!cache.file("audit/a").exists());
     assert_eq!(temp_files(&cache), Vec::<String>::new());
     assert_eq!(cache.outside_names(), ["cache"]);
 
