@@ -6,6 +6,7 @@
 //! - `send.rs`: the HTTP send path: allow-list, pooled client, accounting, faults.
 //! - `traffic.rs`: request classification (list, metadata, download, upload, ...) and counts.
 //! - `faults.rs`: fault rules (delay, status, reset, lost reply, truncate, corrupt, stall).
+//! - `hints.rs`: the remedy under an error, by its kind (one table).
 //! - `heartbeat.rs`: keeping a held lock alive (`extend` every ttl/3), `with_lock`.
 //! - `emulator.rs`: start and stop fake-gcs-server from the project's virtualenv.
 //! - `launch.rs`: sandbox options the way swamp would host a datastore (allow-list, env,
@@ -23,6 +24,7 @@ pub mod datastore;
 pub mod emulator;
 pub mod faults;
 pub mod heartbeat;
+pub mod hints;
 pub mod host;
 pub mod launch;
 pub mod send;

@@ -226,6 +226,9 @@ async fn forward(
                 done(),
             ));
         }
+        Some(FaultAction::Answer(code, body)) => {
+            return Ok((canned(*code, Bytes::from(body.clone())), done()));
+        }
         Some(FaultAction::RateLimit) => {
             return Ok((canned(429, envelope(429, "rateLimitExceeded", "The object exceeded the rate limit for object mutation operations (create, update, and delete). Please reduce your request rate.")), done()));
         }
@@ -268,6 +271,22 @@ async fn forward(
             let body = StreamBody::new(futures::stream::iter(frames)).boxed_unsync();
             Ok((http::Response::from_parts(parts, body), done()))
         }
+        Some(FaultAction::ShortBody(n)) => {
+            // The whole answer is read (the server's effect is complete), then only its
+            // first bytes are passed on as if they were all of it.
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
+                .to_bytes();
+            let keep = bytes.slice(..n.min(bytes.len()));
+            traffic.add_received(keep.len() as u64);
+            let mut parts = parts;
+            parts
+                .headers
+                .insert(http::header::CONTENT_LENGTH, keep.len().into());
+            Ok((http::Response::from_parts(parts, full_body(keep)), done()))
+        }
         Some(FaultAction::Corrupt) => {
             let bytes = body
                 .collect()
@@ -299,18 +318,40 @@ async fn forward(
     }
 }
 
+/// A failure before any answer, as the typed wasi:http error code it is, so the guest can
+/// tell "nothing answered" (refused, unresolved, unreachable) from a TLS failure and from
+/// a connection that broke after connecting.
 fn map_client_error(e: &hyper_util::client::legacy::Error) -> HttpError {
     use std::error::Error as _;
-    if e.is_connect() {
-        let refused = e
-            .source()
-            .and_then(|s| s.source())
-            .and_then(|s| s.downcast_ref::<std::io::Error>())
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
-        if refused {
-            return HttpError::ConnectionRefused;
+    let mut source = e.source();
+    while let Some(s) = source {
+        // rustls errors travel inside an io::Error, whose `source` skips the inner error.
+        let inner = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        for candidate in [Some(s), inner].into_iter().flatten() {
+            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
+                return match tls {
+                    rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
+                    rustls::Error::AlertReceived(alert) => HttpError::TlsAlertReceived {
+                        alert_id: Some(u8::from(*alert)),
+                        alert_message: Some(format!("{alert:?}")),
+                    },
+                    _ => HttpError::TlsProtocolError,
+                };
+            }
+            if let Some(io) = candidate.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                    return HttpError::ConnectionRefused;
+                }
+            }
         }
-        return HttpError::InternalError(Some(format!("connect failed: {e}")));
+        source = s.source();
+    }
+    if e.is_connect() {
+        // Not refused and not TLS: the name did not resolve or the route is missing.
+        return HttpError::DestinationUnavailable;
     }
     HttpError::InternalError(Some(e.to_string()))
 }
