@@ -16,8 +16,22 @@ use host_test::traffic::RequestKind;
 /// threshold, so only the big file goes resumable.
 const CONFIG: &str = r#""resumableThresholdBytes":262144,"resumableChunkBytes":262144,"pushConcurrency":1,"retryMaxAttempts":3"#;
 
-/// The upload requests of the big file, in order.
-const REQUESTS: [&str; 4] = ["session start", "chunk 1", "chunk 2", "final chunk"];
+/// The upload requests of the big file, in order, each with the rule that finds it: the
+/// session start is the push's first POST (its name travels in the body), the chunks are
+/// the PUTs to the session, whose URL names the object.
+fn requests() -> [(&'static str, FaultMatch, u32); 4] {
+    let start = FaultMatch {
+        method: Some("POST".into()),
+        ..FaultMatch::kind(RequestKind::Upload)
+    };
+    let chunks = FaultMatch::kind(RequestKind::Upload).object("file-9.json");
+    [
+        ("session start", start, 0),
+        ("chunk 1", chunks.clone(), 0),
+        ("chunk 2", chunks.clone(), 1),
+        ("final chunk", chunks, 2),
+    ]
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumable_upload_interrupted_anywhere_completes_or_stays_dirty() {
@@ -32,7 +46,7 @@ async fn resumable_upload_interrupted_anywhere_completes_or_stays_dirty() {
         FaultAction::ShortBody(5),
         FaultAction::Status(503),
     ];
-    for (k, request) in REQUESTS.iter().enumerate() {
+    for (request, rule, skip) in requests() {
         for action in &actions {
             for times in [Some(1), None] {
                 let what = format!("{action:?} at the {request}, {times:?} times");
@@ -49,14 +63,9 @@ async fn resumable_upload_interrupted_anywhere_completes_or_stays_dirty() {
                 let mut ds = env.open(&cache, CONFIG).await;
                 ds.mark_dirty(&rel(&big)).await.expect("mark-dirty");
                 cache.write(&big, &data);
-                env.host.faults.add(
-                    FaultRule::new(
-                        FaultMatch::kind(RequestKind::Upload).object("file-9.json"),
-                        action.clone(),
-                        times,
-                    )
-                    .after(k as u32),
-                );
+                env.host
+                    .faults
+                    .add(FaultRule::new(rule.clone(), action.clone(), times).after(skip));
                 let outcome = ds.push(&opts()).await;
                 assert!(env.host.faults.fired() > 0, "{what}: the fault fired");
                 env.host.faults.clear();
