@@ -323,31 +323,28 @@ async fn forward(
 /// a connection that broke after connecting.
 fn map_client_error(e: &hyper_util::client::legacy::Error) -> HttpError {
     use std::error::Error as _;
-    let mut source = e.source();
-    while let Some(s) = source {
-        // rustls errors travel inside an io::Error, whose `source` skips the inner error.
-        let inner = s
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|i| i as &(dyn std::error::Error + 'static));
-        for candidate in [Some(s), inner].into_iter().flatten() {
-            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
-                return match tls {
-                    rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
-                    rustls::Error::AlertReceived(alert) => HttpError::TlsAlertReceived {
-                        alert_id: Some(u8::from(*alert)),
-                        alert_message: Some(format!("{alert:?}")),
-                    },
-                    _ => HttpError::TlsProtocolError,
-                };
-            }
-            if let Some(io) = candidate.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                    return HttpError::ConnectionRefused;
-                }
-            }
+    let mut next = e.source();
+    while let Some(s) = next {
+        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
+                rustls::Error::AlertReceived(alert) => HttpError::TlsAlertReceived {
+                    alert_id: Some(u8::from(*alert)),
+                    alert_message: Some(format!("{alert:?}")),
+                },
+                _ => HttpError::TlsProtocolError,
+            };
         }
-        source = s.source();
+        let io = s.downcast_ref::<std::io::Error>();
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
+            return HttpError::ConnectionRefused;
+        }
+        // An io::Error's `source` skips the error it wraps (rustls errors travel inside
+        // one, sometimes two): step into the wrapped error itself.
+        next = match io.and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => s.source(),
+        };
     }
     if e.is_connect() {
         // Not refused and not TLS: the name did not resolve or the route is missing.
