@@ -255,13 +255,7 @@ async fn forward(
             Err(HttpError::ConnectionTerminated)
         }
         Some(FaultAction::Truncate(n)) => {
-            let bytes = body
-                .collect()
-                .await
-                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
-                .to_bytes();
-            let keep = bytes.slice(..n.min(bytes.len()));
-            traffic.add_received(keep.len() as u64);
+            let keep = first_bytes(body, n, &traffic).await?;
             let frames: Vec<Result<Frame<Bytes>, HttpError>> = vec![
                 Ok(Frame::data(keep)),
                 Err(HttpError::InternalError(Some(
@@ -272,15 +266,8 @@ async fn forward(
             Ok((http::Response::from_parts(parts, body), done()))
         }
         Some(FaultAction::ShortBody(n)) => {
-            // The whole answer is read (the server's effect is complete), then only its
-            // first bytes are passed on as if they were all of it.
-            let bytes = body
-                .collect()
-                .await
-                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
-                .to_bytes();
-            let keep = bytes.slice(..n.min(bytes.len()));
-            traffic.add_received(keep.len() as u64);
+            // Passed on as if these bytes were all of the answer.
+            let keep = first_bytes(body, n, &traffic).await?;
             let mut parts = parts;
             parts
                 .headers
@@ -316,6 +303,23 @@ async fn forward(
             Ok((http::Response::from_parts(parts, counted), done()))
         }
     }
+}
+
+/// The first `n` bytes of an answer's body, read whole first so that the server's
+/// effect is complete; what is kept is what the guest receives.
+async fn first_bytes(
+    body: hyper::body::Incoming,
+    n: usize,
+    traffic: &Traffic,
+) -> Result<Bytes, HttpError> {
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
+        .to_bytes();
+    let keep = bytes.slice(..n.min(bytes.len()));
+    traffic.add_received(keep.len() as u64);
+    Ok(keep)
 }
 
 /// A failure before any answer, as the typed wasi:http error code it is, so the guest can

@@ -131,6 +131,23 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         }
     }
 
+    /// Run `attempt` under the configured retry policy for `idempotency` and the call's
+    /// deadline.
+    async fn retried<T, F, Fut>(&self, idempotency: Idempotency, attempt: F) -> Result<T>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        with_retry(
+            &*self.platform,
+            &self.cfg.retry,
+            idempotency,
+            self.deadline.get(),
+            attempt,
+        )
+        .await
+    }
+
     /// Send with the retry policy for `idempotency`.
     async fn send(
         &self,
@@ -140,14 +157,8 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         req: &HttpRequest,
         accept: &[u16],
     ) -> Result<HttpResponse> {
-        with_retry(
-            &*self.platform,
-            &self.cfg.retry,
-            idempotency,
-            self.deadline.get(),
-            |_| self.send_once(op, key, req, accept),
-        )
-        .await
+        self.retried(idempotency, |_| self.send_once(op, key, req, accept))
+            .await
     }
 
     /// Send a write with the retry policy for `idempotency`. An answer whose status says
@@ -161,13 +172,9 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         req: &HttpRequest,
         accept: &[u16],
     ) -> Result<Answer> {
-        with_retry(
-            &*self.platform,
-            &self.cfg.retry,
-            idempotency,
-            self.deadline.get(),
-            |_| async { answer_of(self.send_once(op, key, req, accept).await) },
-        )
+        self.retried(idempotency, |_| async {
+            answer_of(self.send_once(op, key, req, accept).await)
+        })
         .await
     }
 
@@ -203,16 +210,10 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     /// the bytes were damaged on the way) and reported as `integrity` when it persists.
     pub async fn download(&self, key: &str) -> Result<Download> {
         let req = rq::media_download(&self.cfg, key, None);
-        with_retry(
-            &*self.platform,
-            &self.cfg.retry,
-            Idempotency::Always,
-            self.deadline.get(),
-            |_| async {
-                let resp = self.send_once("download", key, &req, &[]).await?;
-                check_download(key, resp)
-            },
-        )
+        self.retried(Idempotency::Always, |_| async {
+            let resp = self.send_once("download", key, &req, &[]).await?;
+            check_download(key, resp)
+        })
         .await
     }
 
@@ -276,12 +277,8 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         Fut: Future<Output = Result<WriteReply>>,
     {
         let ambiguous = Cell::new(false);
-        let outcome = with_retry(
-            &*self.platform,
-            &self.cfg.retry,
-            Idempotency::Conditional,
-            self.deadline.get(),
-            |_| async {
+        let outcome = self
+            .retried(Idempotency::Conditional, |_| async {
                 match attempt(key).await {
                     Err(e) if e.retryable && e.kind != ErrorKind::RateLimited => {
                         // A 5xx or broken connection may have happened after the commit.
@@ -290,9 +287,8 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
                     }
                     other => other,
                 }
-            },
-        )
-        .await;
+            })
+            .await;
         match outcome {
             Ok(reply) => Ok(reply),
             Err(e) if ambiguous.get() && (e.is_precondition_failed() || e.retryable) => {

@@ -50,16 +50,7 @@ async fn resumable_upload_interrupted_anywhere_completes_or_stays_dirty() {
         for action in &actions {
             for times in [Some(1), None] {
                 let what = format!("{action:?} at the {request}, {times:?} times");
-                let env = Env::start(Which::Fake).await;
-                let cache = Cache::new();
-                for f in base_files() {
-                    cache.write(&f, &body(&f, 1));
-                }
-                env.open(&cache, "")
-                    .await
-                    .push(&opts())
-                    .await
-                    .expect("setup push");
+                let World { env, cache, .. } = pushed_world(vec![big.clone()]).await;
                 let mut ds = env.open(&cache, CONFIG).await;
                 ds.mark_dirty(&rel(&big)).await.expect("mark-dirty");
                 cache.write(&big, &data);

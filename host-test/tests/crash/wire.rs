@@ -20,28 +20,6 @@ fn upload_statuses(env: &Env) -> Vec<u16> {
         .collect()
 }
 
-/// A pushed base (two models and an audit file), with a clean sidecar.
-async fn pushed_world(dirty: Vec<String>) -> World {
-    let env = Env::start(Which::Fake).await;
-    let cache = Cache::new();
-    for f in base_files() {
-        cache.write(&f, &body(&f, 1));
-    }
-    env.open(&cache, "")
-        .await
-        .push(&opts())
-        .await
-        .expect("setup push");
-    let before = cache_view(&cache);
-    World {
-        env,
-        cache,
-        source: None,
-        dirty,
-        before,
-    }
-}
-
 /// Mark and rewrite each path (version `v`), as swamp does: mark first, then write.
 async fn edit(w: &World, ds: &mut host_test::Datastore, paths: &[String], v: usize) {
     for p in paths {
