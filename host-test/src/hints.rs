@@ -33,7 +33,7 @@ pub fn hint(e: &GuestError, t: Target<'_>) -> Option<String> {
         // Object 404s are answers the engine handles; one that reaches the user is the
         // bucket (a listing or bucket GET), or an object a command was asked to fetch.
         wit::Error::NotFound(_) => format!(
-            "check that the bucket {bucket:?} exists and that `bucket` and `prefix` in the config are right"
+            "the bucket {bucket:?} does not exist, or lacks an object it should hold: check `bucket` and `prefix` in the config, or create the bucket"
         ),
         wit::Error::PreconditionFailed(_) => {
             "another client changed the object first; run the command again".into()
@@ -119,7 +119,7 @@ mod tests {
         let table: Vec<(GuestError, Option<&str>, &[&str])> = vec![
             (
                 wit::Error::NotFound(m()),
-                Some("\"b-1\" exists"),
+                Some("the bucket \"b-1\" does not exist"),
                 &["network"],
             ),
             (
