@@ -27,8 +27,9 @@ pub struct Failure {
     pub hint: Option<String>,
     /// The outcome was already printed (e.g. an unhealthy `verify`); only exit.
     pub printed: bool,
-    /// The component's error behind this failure, whose kind picks the hint.
-    pub cause: Option<GuestError>,
+    /// The component's error behind this failure, whose kind picks the hint (boxed:
+    /// failures travel through every `Result` of the command line).
+    pub cause: Option<Box<GuestError>>,
 }
 
 impl Failure {
@@ -86,7 +87,7 @@ impl From<CallError> for Failure {
         match e {
             CallError::Guest(g) => {
                 let mut f = Failure::new(code, kind, crate::datastore::message_of(&g));
-                f.cause = Some(g);
+                f.cause = Some(Box::new(g));
                 f
             }
             CallError::Host(err) => Failure::new(
