@@ -3,7 +3,7 @@
 
 use crate::cache_fs::{check_rel, CacheDir, DEFAULT_CACHE_MOUNT};
 use crate::config::{Config, ConfigEnv};
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, TransportKind};
 use crate::gcs::{GcsClient, ObjectMeta};
 use crate::runtime::{Datastore, DatastoreAuth};
 use crate::transport::Clock;
@@ -87,6 +87,17 @@ pub(crate) fn to_wit(e: Error) -> wit::Error {
             lock_key,
             holder,
             waited_ms,
+            message: msg,
+        }),
+        ErrorKind::Transport { kind, status } => wit::Error::Transport(wit::TransportFailure {
+            kind: match kind {
+                TransportKind::Unreachable => wit::TransportKind::Unreachable,
+                TransportKind::Tls => wit::TransportKind::Tls,
+                TransportKind::ConnectionLost => wit::TransportKind::ConnectionLost,
+                TransportKind::BodyCutShort => wit::TransportKind::BodyCutShort,
+                TransportKind::Denied => wit::TransportKind::Denied,
+            },
+            status,
             message: msg,
         }),
         ErrorKind::Other => wit::Error::Other(msg),

@@ -38,8 +38,31 @@ pub enum ErrorKind {
         holder: Option<String>,
         waited_ms: u64,
     },
-    /// Transport failures, malformed answers, everything else.
+    /// No complete answer arrived; the kind says how far the exchange got.
+    Transport {
+        /// What failed on the wire.
+        kind: TransportKind,
+        /// The status of the answer whose body broke off, when one arrived.
+        status: Option<u16>,
+    },
+    /// Malformed answers, invalid requests, everything else.
     Other,
+}
+
+/// How a request failed on the wire: the part of a transport failure a caller (and the
+/// user's hint) can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportKind {
+    /// Nothing answered (refused, unresolved name, unreachable); nothing was sent.
+    Unreachable,
+    /// The TLS handshake or certificate check failed; nothing was sent.
+    Tls,
+    /// The connection broke before an answer arrived; the server may have acted.
+    ConnectionLost,
+    /// The server answered, then the body broke off; the server acted.
+    BodyCutShort,
+    /// The host refused the destination; nothing was sent.
+    Denied,
 }
 
 /// Details of a GCS error answer.
@@ -148,6 +171,18 @@ impl Error {
     /// True for 412/304.
     pub fn is_precondition_failed(&self) -> bool {
         self.kind == ErrorKind::PreconditionFailed
+    }
+
+    /// True when the server answered a write with success but its body broke off: the
+    /// write happened, only its reply was lost.
+    pub fn is_committed_reply_lost(&self) -> bool {
+        matches!(
+            self.kind,
+            ErrorKind::Transport {
+                kind: TransportKind::BodyCutShort,
+                status: Some(200..=299)
+            }
+        )
     }
 }
 

@@ -107,16 +107,32 @@ fn find_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a st
         .map(|(_, v)| v.as_str())
 }
 
-/// Why a request produced no response.
+/// Why a request produced no complete response. Each case says what the server saw, so
+/// callers can tell "nothing answered" from "the answer broke off" without reading words.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
     /// No response within the request deadline.
     Timeout,
     /// The host refused the destination (not on the allow-list); nothing was sent.
     Denied(String),
-    /// The connection failed or broke (refused, reset, body cut short). The server may or
+    /// Nothing answered: the connection was refused, the name did not resolve, or the
+    /// destination was unreachable. The server never saw the request.
+    Unreachable(String),
+    /// The TLS handshake or the certificate check failed; nothing was sent.
+    Tls(String),
+    /// The connection broke before an answer arrived (reset, closed). The server may or
     /// may not have acted on the request.
     Connection(String),
+    /// The server answered `status`, then the body broke off after `received` bytes. The
+    /// server acted on the request.
+    BodyCut {
+        /// The status of the answer.
+        status: u16,
+        /// Body bytes that arrived before the break.
+        received: usize,
+        /// What the transport said, one line.
+        detail: String,
+    },
     /// The request could not even be built (bad URL, bad header).
     Invalid(String),
 }
@@ -125,8 +141,21 @@ impl std::fmt::Display for TransportError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TransportError::Timeout => f.write_str("timed out"),
-            TransportError::Denied(m) => write!(f, "request denied by the host: {m}"),
+            TransportError::Denied(m) => write!(
+                f,
+                "refused by the sandbox ({m}): the host only allows the configured endpoint"
+            ),
+            TransportError::Unreachable(m) => write!(f, "nothing answered: {m}"),
+            TransportError::Tls(m) => write!(f, "TLS failure: {m}"),
             TransportError::Connection(m) => write!(f, "connection failed: {m}"),
+            TransportError::BodyCut {
+                status,
+                received,
+                detail,
+            } => write!(
+                f,
+                "the HTTP {status} answer broke off after {received} body bytes: {detail}"
+            ),
             TransportError::Invalid(m) => write!(f, "invalid request: {m}"),
         }
     }

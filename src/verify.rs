@@ -1,6 +1,6 @@
 //! The health check: one bucket GET with the configured credentials and deadline.
 
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, TransportKind};
 use crate::gcs::{Authorizer, GcsClient};
 use crate::transport::{Clock, Transport};
 
@@ -66,8 +66,14 @@ fn hint(bucket: &str, e: &Error) -> String {
             " Configure GCP credentials: set GOOGLE_APPLICATION_CREDENTIALS, run 'gcloud auth application-default login', or attach a service account. ({hint})"
         ),
         ErrorKind::Timeout => " The endpoint did not answer in time: check the network, the apiEndpoint, or raise requestTimeoutMs.".into(),
-        _ if e.message.contains("transport failure") || e.message.contains("refused by the sandbox") => {
+        ErrorKind::Transport { kind: TransportKind::Unreachable | TransportKind::Denied, .. } => {
             " The endpoint could not be reached: check apiEndpoint (or STORAGE_EMULATOR_HOST) and the network.".into()
+        }
+        ErrorKind::Transport { kind: TransportKind::Tls, .. } => {
+            " The TLS handshake failed: check apiEndpoint and any proxy between here and GCS.".into()
+        }
+        ErrorKind::Transport { kind: TransportKind::ConnectionLost | TransportKind::BodyCutShort, .. } => {
+            " The connection broke before a complete answer: retry, and check the network and any proxy in between.".into()
         }
         _ => String::new(),
     }

@@ -11,10 +11,12 @@ use futures_util::future::{select, Either};
 use std::pin::pin;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    ErrorCode, Fields, IncomingBody, Method as WasiMethod, OutgoingBody, OutgoingRequest,
-    RequestOptions, Scheme,
+    http_error_code, ErrorCode, Fields, IncomingBody, Method as WasiMethod, OutgoingBody,
+    OutgoingRequest, RequestOptions, Scheme,
 };
-use wstd::io::{AsyncInputStream, AsyncOutputStream};
+use wasip2::io::error::Error as IoError;
+use wasip2::io::streams::StreamError;
+use wstd::io::AsyncOutputStream;
 use wstd::runtime::AsyncPollable;
 use wstd::time::Duration;
 
@@ -100,6 +102,7 @@ fn wasi_method(m: Method) -> WasiMethod {
     }
 }
 
+/// A failure before any answer arrived, by what the host's error code says happened.
 fn map_code(code: &ErrorCode) -> TransportError {
     match code {
         ErrorCode::HttpRequestDenied => {
@@ -109,13 +112,62 @@ fn map_code(code: &ErrorCode) -> TransportError {
         | ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout
         | ErrorCode::HttpResponseTimeout => TransportError::Timeout,
-        ErrorCode::InternalError(Some(m)) => TransportError::Connection(m.clone()),
-        ErrorCode::ConnectionRefused => TransportError::Connection("connection refused".into()),
+        ErrorCode::ConnectionRefused => TransportError::Unreachable("connection refused".into()),
+        ErrorCode::DnsError(_) | ErrorCode::DnsTimeout | ErrorCode::DestinationNotFound => {
+            TransportError::Unreachable("host name did not resolve".into())
+        }
+        ErrorCode::DestinationUnavailable
+        | ErrorCode::DestinationIpProhibited
+        | ErrorCode::DestinationIpUnroutable => {
+            TransportError::Unreachable("destination unreachable".into())
+        }
+        ErrorCode::TlsProtocolError
+        | ErrorCode::TlsCertificateError
+        | ErrorCode::TlsAlertReceived(_) => TransportError::Tls(describe(code)),
         ErrorCode::ConnectionTerminated => {
             TransportError::Connection("connection closed by the peer".into())
         }
-        ErrorCode::DnsError(_) => TransportError::Connection("host name did not resolve".into()),
-        other => TransportError::Connection(format!("{other:?}")),
+        other => TransportError::Connection(describe(other)),
+    }
+}
+
+/// One line about an error code. A host's free text may be long or span lines (a wasmtime
+/// host with `RUST_BACKTRACE` set appends a backtrace); only its first line is kept.
+fn describe(code: &ErrorCode) -> String {
+    match code {
+        ErrorCode::InternalError(Some(m)) => first_line(m),
+        other => first_line(&format!("{other:?}")),
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no detail")
+        .to_string()
+}
+
+/// A failure while reading the body of an answer with `status`: the server answered, so
+/// this is never "nothing answered". The host's error code is read as a value; its debug
+/// text (which may carry a host backtrace) is only a last resort, cut to one line.
+fn body_error(status: u16, received: usize, err: &IoError) -> TransportError {
+    match http_error_code(err) {
+        Some(
+            ErrorCode::ConnectionReadTimeout
+            | ErrorCode::ConnectionTimeout
+            | ErrorCode::HttpResponseTimeout,
+        ) => TransportError::Timeout,
+        Some(code) => TransportError::BodyCut {
+            status,
+            received,
+            detail: describe(&code),
+        },
+        None => TransportError::BodyCut {
+            status,
+            received,
+            detail: first_line(&err.to_debug_string()),
+        },
     }
 }
 
@@ -186,7 +238,7 @@ async fn exchange(req: &HttpRequest, timeout_ms: u64) -> Result<HttpResponse, Tr
     let incoming = response
         .consume()
         .map_err(|()| TransportError::Connection("response body unavailable".into()))?;
-    let body = read_body(incoming).await?;
+    let body = read_body(incoming, status).await?;
     drop(response);
     Ok(HttpResponse {
         status,
@@ -202,35 +254,37 @@ async fn write_body(body: OutgoingBody, data: &[u8]) -> Result<(), TransportErro
             .map_err(|()| TransportError::Invalid("request body stream unavailable".into()))?;
         let out = AsyncOutputStream::new(stream);
         if !data.is_empty() {
-            out.write_all(data)
-                .await
-                .map_err(|e| TransportError::Connection(format!("sending body: {e}")))?;
+            out.write_all(data).await.map_err(|e| {
+                TransportError::Connection(format!("sending body: {}", first_line(&e.to_string())))
+            })?;
         }
-        out.flush()
-            .await
-            .map_err(|e| TransportError::Connection(format!("sending body: {e}")))?;
+        out.flush().await.map_err(|e| {
+            TransportError::Connection(format!("sending body: {}", first_line(&e.to_string())))
+        })?;
         // The stream must be dropped before the body is finished.
     }
     OutgoingBody::finish(body, None).map_err(|e| map_code(&e))
 }
 
-async fn read_body(incoming: IncomingBody) -> Result<Vec<u8>, TransportError> {
+/// Read the whole body straight from the wasi stream (not through wstd's reader, which
+/// turns a stream error into its debug text and loses the error code).
+async fn read_body(incoming: IncomingBody, status: u16) -> Result<Vec<u8>, TransportError> {
     let mut data = Vec::new();
     {
         let stream = incoming
             .stream()
             .map_err(|()| TransportError::Connection("response stream unavailable".into()))?;
-        let input = AsyncInputStream::new(stream);
-        let mut buf = vec![0u8; READ_CHUNK];
+        // Declared after the stream so it is dropped first: a pollable is its child.
+        let ready = AsyncPollable::new(stream.subscribe());
         loop {
-            let n = input
-                .read(&mut buf)
-                .await
-                .map_err(|e| TransportError::Connection(format!("response body cut short: {e}")))?;
-            if n == 0 {
-                break;
+            match stream.read(READ_CHUNK as u64) {
+                Ok(chunk) if chunk.is_empty() => ready.wait_for().await,
+                Ok(chunk) => data.extend_from_slice(&chunk),
+                Err(StreamError::Closed) => break,
+                Err(StreamError::LastOperationFailed(err)) => {
+                    return Err(body_error(status, data.len(), &err))
+                }
             }
-            data.extend_from_slice(&buf[..n]);
         }
     }
     drop(IncomingBody::finish(incoming));

@@ -46,10 +46,10 @@ impl CallError {
         }
     }
 
-    /// The remedy to show, if the error carries one.
-    pub fn hint(&self) -> Option<String> {
+    /// The remedy to show (`hints.rs`), naming `target` where it helps.
+    pub fn hint(&self, target: crate::hints::Target<'_>) -> Option<String> {
         match self {
-            CallError::Guest(g) => hint_of(g),
+            CallError::Guest(g) => crate::hints::hint(g, target),
             CallError::Host(_) => None,
         }
     }
@@ -71,6 +71,7 @@ pub fn kind_of(e: &GuestError) -> &'static str {
         wit::Error::Remote(_) => "remote",
         wit::Error::Io(_) => "io",
         wit::Error::LockTimeout(_) => "lock-timeout",
+        wit::Error::Transport(_) => "transport",
         wit::Error::Other(_) => "other",
     }
 }
@@ -91,22 +92,7 @@ pub fn message_of(e: &GuestError) -> String {
         wit::Error::InvalidConfig(c) => format!("invalid config field `{}`: {}", c.field, c.rule),
         wit::Error::Remote(r) => r.message.clone(),
         wit::Error::LockTimeout(l) => l.message.clone(),
-    }
-}
-
-fn hint_of(e: &GuestError) -> Option<String> {
-    match e {
-        wit::Error::Unauthenticated(c) | wit::Error::PermissionDenied(c) => Some(c.hint.clone()),
-        wit::Error::NotFound(m) if m.contains("bucketGet") => {
-            Some("the bucket does not exist: check `bucket` in the config, or create it".into())
-        }
-        wit::Error::Timeout(_) => {
-            Some("raise requestTimeoutMs or check the network and apiEndpoint".into())
-        }
-        wit::Error::RateLimited(_) => {
-            Some("GCS allows about one write per second per object; retry shortly".into())
-        }
-        _ => None,
+        wit::Error::Transport(t) => t.message.clone(),
     }
 }
 

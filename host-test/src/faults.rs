@@ -22,6 +22,12 @@ pub enum FaultAction {
     ResetAfterCommit,
     /// Send, then cut the response body after this many bytes.
     Truncate(usize),
+    /// Send, then pass on only the first bytes of the response body as if they were all
+    /// of it (a short body that ends cleanly, as a proxy or a broken server may send).
+    ShortBody(usize),
+    /// Answer with this status and exactly this body (JSON content type) without
+    /// sending: for odd error envelopes.
+    Answer(u16, String),
     /// Send, then flip a byte in the response body (same length, headers untouched).
     Corrupt,
     /// Never answer (the guest's deadline must fire).

@@ -68,12 +68,12 @@ fn engine_and_component() -> Result<&'static (Engine, Component)> {
     let component = match std::env::var_os("SWAMP_GCS_COMPONENT") {
         Some(path) => Component::from_file(&engine, &path).map_err(|e| {
             anyhow::anyhow!(
-                "loading the component from SWAMP_GCS_COMPONENT={}: {e:?}",
+                "loading the component from SWAMP_GCS_COMPONENT={}: {e:#}",
                 Path::new(&path).display()
             )
         })?,
         None => Component::new(&engine, COMPONENT_BYTES)
-            .map_err(|e| anyhow::anyhow!("compiling the embedded component: {e:?}"))?,
+            .map_err(|e| anyhow::anyhow!("compiling the embedded component: {e:#}"))?,
     };
     Ok(LOADED.get_or_init(|| (engine, component)))
 }

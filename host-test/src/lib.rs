@@ -5,7 +5,9 @@
 //! - `datastore.rs`: typed calls into one datastore's exports; `CallError`.
 //! - `send.rs`: the HTTP send path: allow-list, pooled client, accounting, faults.
 //! - `traffic.rs`: request classification (list, metadata, download, upload, ...) and counts.
-//! - `faults.rs`: fault rules (delay, status, reset, lost reply, truncate, corrupt, stall).
+//! - `faults.rs`: fault rules (delay, status, canned answer, reset, lost reply, truncate,
+//!   short body, corrupt, stall).
+//! - `hints.rs`: the remedy under an error, by its kind (one table).
 //! - `heartbeat.rs`: keeping a held lock alive (`extend` every ttl/3), `with_lock`.
 //! - `emulator.rs`: start and stop fake-gcs-server from the project's virtualenv.
 //! - `launch.rs`: sandbox options the way swamp would host a datastore (allow-list, env,
@@ -23,6 +25,7 @@ pub mod datastore;
 pub mod emulator;
 pub mod faults;
 pub mod heartbeat;
+pub mod hints;
 pub mod host;
 pub mod launch;
 pub mod send;

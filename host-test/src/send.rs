@@ -226,6 +226,9 @@ async fn forward(
                 done(),
             ));
         }
+        Some(FaultAction::Answer(code, body)) => {
+            return Ok((canned(*code, Bytes::from(body.clone())), done()));
+        }
         Some(FaultAction::RateLimit) => {
             return Ok((canned(429, envelope(429, "rateLimitExceeded", "The object exceeded the rate limit for object mutation operations (create, update, and delete). Please reduce your request rate.")), done()));
         }
@@ -252,13 +255,7 @@ async fn forward(
             Err(HttpError::ConnectionTerminated)
         }
         Some(FaultAction::Truncate(n)) => {
-            let bytes = body
-                .collect()
-                .await
-                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
-                .to_bytes();
-            let keep = bytes.slice(..n.min(bytes.len()));
-            traffic.add_received(keep.len() as u64);
+            let keep = first_bytes(body, n, &traffic).await?;
             let frames: Vec<Result<Frame<Bytes>, HttpError>> = vec![
                 Ok(Frame::data(keep)),
                 Err(HttpError::InternalError(Some(
@@ -267,6 +264,15 @@ async fn forward(
             ];
             let body = StreamBody::new(futures::stream::iter(frames)).boxed_unsync();
             Ok((http::Response::from_parts(parts, body), done()))
+        }
+        Some(FaultAction::ShortBody(n)) => {
+            // Passed on as if these bytes were all of the answer.
+            let keep = first_bytes(body, n, &traffic).await?;
+            let mut parts = parts;
+            parts
+                .headers
+                .insert(http::header::CONTENT_LENGTH, keep.len().into());
+            Ok((http::Response::from_parts(parts, full_body(keep)), done()))
         }
         Some(FaultAction::Corrupt) => {
             let bytes = body
@@ -299,18 +305,54 @@ async fn forward(
     }
 }
 
+/// The first `n` bytes of an answer's body, read whole first so that the server's
+/// effect is complete; what is kept is what the guest receives.
+async fn first_bytes(
+    body: hyper::body::Incoming,
+    n: usize,
+    traffic: &Traffic,
+) -> Result<Bytes, HttpError> {
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
+        .to_bytes();
+    let keep = bytes.slice(..n.min(bytes.len()));
+    traffic.add_received(keep.len() as u64);
+    Ok(keep)
+}
+
+/// A failure before any answer, as the typed wasi:http error code it is, so the guest can
+/// tell "nothing answered" (refused, unresolved, unreachable) from a TLS failure and from
+/// a connection that broke after connecting.
 fn map_client_error(e: &hyper_util::client::legacy::Error) -> HttpError {
     use std::error::Error as _;
-    if e.is_connect() {
-        let refused = e
-            .source()
-            .and_then(|s| s.source())
-            .and_then(|s| s.downcast_ref::<std::io::Error>())
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
-        if refused {
+    let mut next = e.source();
+    while let Some(s) = next {
+        if let Some(tls) = s.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(_) => HttpError::TlsCertificateError,
+                rustls::Error::AlertReceived(alert) => HttpError::TlsAlertReceived {
+                    alert_id: Some(u8::from(*alert)),
+                    alert_message: Some(format!("{alert:?}")),
+                },
+                _ => HttpError::TlsProtocolError,
+            };
+        }
+        let io = s.downcast_ref::<std::io::Error>();
+        if io.is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
             return HttpError::ConnectionRefused;
         }
-        return HttpError::InternalError(Some(format!("connect failed: {e}")));
+        // An io::Error's `source` skips the error it wraps (rustls errors travel inside
+        // one, sometimes two): step into the wrapped error itself.
+        next = match io.and_then(|io| io.get_ref()) {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => s.source(),
+        };
+    }
+    if e.is_connect() {
+        // Not refused and not TLS: the name did not resolve or the route is missing.
+        return HttpError::DestinationUnavailable;
     }
     HttpError::InternalError(Some(e.to_string()))
 }

@@ -130,7 +130,10 @@ fn transport_failure(ex: &Exchange<'_>, err: &TransportError) -> Error {
             "{} ({}): token endpoint timed out after {TOKEN_TIMEOUT_MS}ms — check GOOGLE_APPLICATION_CREDENTIALS, gcloud ADC, or attached service account",
             ex.context, ex.origin
         )),
-        TransportError::Connection(_) => {
+        TransportError::Unreachable(_)
+        | TransportError::Tls(_)
+        | TransportError::Connection(_)
+        | TransportError::BodyCut { .. } => {
             ex.unauthenticated(hints::TOKEN_REFRESH_FAILED, err).retryable(true)
         }
         TransportError::Denied(_) | TransportError::Invalid(_) => {

@@ -131,6 +131,23 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         }
     }
 
+    /// Run `attempt` under the configured retry policy for `idempotency` and the call's
+    /// deadline.
+    async fn retried<T, F, Fut>(&self, idempotency: Idempotency, attempt: F) -> Result<T>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        with_retry(
+            &*self.platform,
+            &self.cfg.retry,
+            idempotency,
+            self.deadline.get(),
+            attempt,
+        )
+        .await
+    }
+
     /// Send with the retry policy for `idempotency`.
     async fn send(
         &self,
@@ -140,13 +157,24 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         req: &HttpRequest,
         accept: &[u16],
     ) -> Result<HttpResponse> {
-        with_retry(
-            &*self.platform,
-            &self.cfg.retry,
-            idempotency,
-            self.deadline.get(),
-            |_| self.send_once(op, key, req, accept),
-        )
+        self.retried(idempotency, |_| self.send_once(op, key, req, accept))
+            .await
+    }
+
+    /// Send a write with the retry policy for `idempotency`. An answer whose status says
+    /// the write happened but whose body broke off is not retried (that would write
+    /// again): it comes back as [`Answer::Cut`] for the caller to settle.
+    async fn send_write(
+        &self,
+        op: &str,
+        key: &str,
+        idempotency: Idempotency,
+        req: &HttpRequest,
+        accept: &[u16],
+    ) -> Result<Answer> {
+        self.retried(idempotency, |_| async {
+            answer_of(self.send_once(op, key, req, accept).await)
+        })
         .await
     }
 
@@ -182,16 +210,10 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     /// the bytes were damaged on the way) and reported as `integrity` when it persists.
     pub async fn download(&self, key: &str) -> Result<Download> {
         let req = rq::media_download(&self.cfg, key, None);
-        with_retry(
-            &*self.platform,
-            &self.cfg.retry,
-            Idempotency::Always,
-            self.deadline.get(),
-            |_| async {
-                let resp = self.send_once("download", key, &req, &[]).await?;
-                check_download(key, resp)
-            },
-        )
+        self.retried(Idempotency::Always, |_| async {
+            let resp = self.send_once("download", key, &req, &[]).await?;
+            check_download(key, resp)
+        })
         .await
     }
 
@@ -210,17 +232,34 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         let boundary = rq::boundary_for(data, self.platform.random_u64());
         let req = rq::multipart_upload(&self.cfg, key, data, &cond, &boundary);
         if !cond.any() {
-            let resp = self
-                .send("upload", key, Idempotency::SameContent, &req, &[])
+            let answer = self
+                .send_write("upload", key, Idempotency::SameContent, &req, &[])
                 .await?;
-            return ObjectMeta::parse("upload", key, &resp.body);
+            return self
+                .settle(key, data, object_reply("upload", key, answer))
+                .await;
         }
         let req = &req;
-        self.conditional_write(key, data, move |attempt_key| async move {
-            let resp = self.send_once("upload", attempt_key, req, &[]).await?;
-            ObjectMeta::parse("upload", attempt_key, &resp.body)
-        })
-        .await
+        let reply = self
+            .conditional_write(key, data, move |attempt_key| async move {
+                let answer = answer_of(self.send_once("upload", attempt_key, req, &[]).await)?;
+                Ok(object_reply("upload", attempt_key, answer))
+            })
+            .await?;
+        self.settle(key, data, reply).await
+    }
+
+    /// The object a write stored. When the server accepted the write but its reply could
+    /// not be read, the object is read back: the same content means the write was ours.
+    async fn settle(&self, key: &str, data: &[u8], reply: WriteReply) -> Result<ObjectMeta> {
+        match reply {
+            WriteReply::Meta(meta) => Ok(meta),
+            WriteReply::Unreadable(e) => self.read_back_matches(key, data).await?.ok_or_else(|| {
+                e.context(format!(
+                    "the write of {key} was accepted but its reply was unreadable, and the object read back differs"
+                ))
+            }),
+        }
     }
 
     /// A conditional write, retried on transient failures. Because a retried conditional
@@ -232,18 +271,14 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         key: &'a str,
         data: &[u8],
         attempt: F,
-    ) -> Result<ObjectMeta>
+    ) -> Result<WriteReply>
     where
         F: Fn(&'a str) -> Fut,
-        Fut: Future<Output = Result<ObjectMeta>>,
+        Fut: Future<Output = Result<WriteReply>>,
     {
         let ambiguous = Cell::new(false);
-        let outcome = with_retry(
-            &*self.platform,
-            &self.cfg.retry,
-            Idempotency::Conditional,
-            self.deadline.get(),
-            |_| async {
+        let outcome = self
+            .retried(Idempotency::Conditional, |_| async {
                 match attempt(key).await {
                     Err(e) if e.retryable && e.kind != ErrorKind::RateLimited => {
                         // A 5xx or broken connection may have happened after the commit.
@@ -252,14 +287,13 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
                     }
                     other => other,
                 }
-            },
-        )
-        .await;
+            })
+            .await;
         match outcome {
-            Ok(meta) => Ok(meta),
+            Ok(reply) => Ok(reply),
             Err(e) if ambiguous.get() && (e.is_precondition_failed() || e.retryable) => {
                 match self.read_back_matches(key, data).await? {
-                    Some(meta) => Ok(meta),
+                    Some(meta) => Ok(WriteReply::Meta(meta)),
                     None => Err(e),
                 }
             }
@@ -278,7 +312,8 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     }
 
     /// Resumable upload in chunks; a broken chunk is followed by a status query and the
-    /// upload continues from what the server persisted.
+    /// upload continues from what the server persisted. A final answer that broke off or
+    /// does not parse is settled the same way: the session says what it finished.
     async fn upload_resumable(
         &self,
         key: &str,
@@ -314,10 +349,18 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
                 total,
                 last.then_some(whole_crc.as_str()),
             );
-            let result = self
+            let state = match self
                 .send_once("resumableChunk", key, &req, ACCEPT_308)
-                .await;
-            let result = match result {
+                .await
+            {
+                Ok(resp) if resp.status == 308 => Session::Persisted(persisted_offset(&resp)),
+                Ok(resp) => match ObjectMeta::parse("resumableChunk", key, &resp.body) {
+                    Ok(meta) => Session::Finished(meta),
+                    Err(e) => self.query_session(key, data, &session, e).await?,
+                },
+                Err(e) if e.is_committed_reply_lost() => {
+                    self.query_session(key, data, &session, e).await?
+                }
                 Err(e) if e.retryable || e.is_not_found() => {
                     failures += 1;
                     let budget_spent = failures >= self.cfg.retry.max_attempts
@@ -336,21 +379,13 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
                     );
                     self.platform.sleep(wait).await;
                     // Ask the session what it kept, rather than guessing.
-                    let status = rq::resumable_status(&session, total);
-                    self.send(
-                        "resumableStatus",
-                        key,
-                        Idempotency::Always,
-                        &status,
-                        ACCEPT_308,
-                    )
-                    .await
+                    self.query_session(key, data, &session, e).await?
                 }
-                other => other,
-            }?;
-            match resp_status(&result) {
-                308 => offset = persisted_offset(&result),
-                _ => return ObjectMeta::parse("resumableChunk", key, &result.body),
+                Err(e) => return Err(e),
+            };
+            match state {
+                Session::Persisted(persisted) => offset = persisted,
+                Session::Finished(meta) => return check_stored(key, data, &whole_crc, meta),
             }
             if offset > total {
                 return Err(Error::other(format!(
@@ -360,6 +395,47 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         }
     }
 
+    /// Ask a resumable session what it holds (`why` is the failure that made us ask). A
+    /// finished session whose answer cannot be read, or a session already gone (some
+    /// servers forget a session once it finished), is settled by reading the object back.
+    async fn query_session(
+        &self,
+        key: &str,
+        data: &[u8],
+        session: &str,
+        why: Error,
+    ) -> Result<Session> {
+        let status = rq::resumable_status(session, data.len() as u64);
+        let answer = self
+            .send_write(
+                "resumableStatus",
+                key,
+                Idempotency::Always,
+                &status,
+                ACCEPT_308,
+            )
+            .await;
+        let failure = match answer {
+            Ok(Answer::Whole(resp)) if resp.status == 308 => {
+                return Ok(Session::Persisted(persisted_offset(&resp)))
+            }
+            Ok(answer) => {
+                let reply = object_reply("resumableStatus", key, answer);
+                return self.settle(key, data, reply).await.map(Session::Finished);
+            }
+            Err(e) => e,
+        };
+        // The session cannot say (it is gone, or its answers are lost too); the object
+        // can. Only an object holding exactly these bytes counts as finished.
+        let gone = failure.is_not_found() || failure.gcs.as_ref().is_some_and(|g| g.status == 410);
+        match self.read_back_matches(key, data).await? {
+            Some(meta) => Ok(Session::Finished(meta)),
+            None if gone => Err(why.context(format!(
+                "resumable upload of {key}: the session is gone and the object does not hold the bytes sent"
+            ))),
+            None => Err(failure),
+        }
+    }
     fn absolute_url(&self, location: &str) -> String {
         if location.starts_with("http://") || location.starts_with("https://") {
             location.to_string()
@@ -407,8 +483,9 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         } else {
             Idempotency::SameContent
         };
+        // A delete's reply carries no body to read: a cut one still says it happened.
         match self
-            .send("delete", key, idem, &rq::delete(&self.cfg, key, &cond), &[])
+            .send_write("delete", key, idem, &rq::delete(&self.cfg, key, &cond), &[])
             .await
         {
             Ok(_) => Ok(true),
@@ -417,16 +494,48 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         }
     }
 
+    /// The destination's metadata when it already holds the source's content.
+    async fn copy_done(&self, src: &str, dst: &str) -> Result<Option<ObjectMeta>> {
+        let (Some(from), Some(to)) = (self.stat(src).await?, self.stat(dst).await?) else {
+            return Ok(None);
+        };
+        let same = from.size == to.size
+            && from.crc32c.is_some()
+            && from.crc32c == to.crc32c
+            && (from.md5_hash.is_none() || to.md5_hash.is_none() || from.md5_hash == to.md5_hash);
+        Ok(same.then_some(to))
+    }
+
     /// Server-side copy, following `rewriteToken` until GCS reports it done.
     pub async fn copy(&self, src: &str, dst: &str) -> Result<ObjectMeta> {
         let mut token: Option<String> = None;
+        let mut unreadable = 0u32;
         // Each call moves at least a chunk; the bound only stops a server that never says done.
         for _ in 0..100_000 {
             let req = rq::rewrite(&self.cfg, src, dst, token.as_deref());
-            let resp = self
-                .send("copy", src, Idempotency::Always, &req, &[])
+            let answer = self
+                .send_write("copy", src, Idempotency::Always, &req, &[])
                 .await?;
-            let status = RewriteStatus::parse("copy", src, &resp.body)?;
+            let parsed = match &answer {
+                Answer::Whole(resp) => RewriteStatus::parse("copy", src, &resp.body),
+                Answer::Cut(e) => Err(e.clone()),
+            };
+            let status = match parsed {
+                Ok(status) => status,
+                // The call was accepted but its answer is unreadable. If the destination
+                // already equals the source, the copy is done; otherwise the same call
+                // (same token) is safe to repeat.
+                Err(e) => {
+                    unreadable += 1;
+                    if let Some(meta) = self.copy_done(src, dst).await? {
+                        return Ok(meta);
+                    }
+                    if unreadable >= self.cfg.retry.max_attempts {
+                        return Err(e);
+                    }
+                    continue;
+                }
+            };
             if status.done {
                 return match status.resource {
                     Some(meta) => Ok(meta),
@@ -449,8 +558,68 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     }
 }
 
-fn resp_status(resp: &HttpResponse) -> u16 {
-    resp.status
+/// A write's answer: whole, or accepted (2xx) with its body cut short.
+enum Answer {
+    /// The whole answer.
+    Whole(HttpResponse),
+    /// The status said the write happened; the body broke off (the error says how).
+    Cut(Error),
+}
+
+/// What a write's answer says about the stored object.
+enum WriteReply {
+    /// The object resource, parsed.
+    Meta(ObjectMeta),
+    /// The write was accepted but the answer is unreadable (cut short, or not an object):
+    /// the stored object must be read back.
+    Unreadable(Error),
+}
+
+/// What a resumable session holds.
+enum Session {
+    /// Bytes before this offset are stored; send from here.
+    Persisted(u64),
+    /// The upload finished as this object.
+    Finished(ObjectMeta),
+}
+
+/// A write's outcome as an answer: a success status whose body broke off is still an
+/// answer (the write happened), not a failure to retry.
+fn answer_of(sent: Result<HttpResponse>) -> Result<Answer> {
+    match sent {
+        Ok(resp) => Ok(Answer::Whole(resp)),
+        Err(e) if e.is_committed_reply_lost() => Ok(Answer::Cut(e)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Read a write's answer as an object resource.
+fn object_reply(op: &str, key: &str, answer: Answer) -> WriteReply {
+    match answer {
+        Answer::Whole(resp) => match ObjectMeta::parse(op, key, &resp.body) {
+            Ok(meta) => WriteReply::Meta(meta),
+            Err(e) => WriteReply::Unreadable(e),
+        },
+        Answer::Cut(e) => WriteReply::Unreadable(e),
+    }
+}
+
+/// A finished resumable upload must hold exactly what was sent: the server checked the
+/// CRC32C we declared, and this checks that the answer (or the read-back) agrees.
+fn check_stored(key: &str, data: &[u8], whole_crc: &str, meta: ObjectMeta) -> Result<ObjectMeta> {
+    let crc_ok = meta.crc32c.as_deref().is_none_or(|c| c == whole_crc);
+    if meta.size == data.len() as u64 && crc_ok {
+        return Ok(meta);
+    }
+    Err(Error::new(
+        ErrorKind::Integrity,
+        format!(
+            "GCS resumable upload of {key}: the stored object has {} bytes and crc32c {}, not the {} bytes and crc32c {whole_crc} sent",
+            meta.size,
+            meta.crc32c.as_deref().unwrap_or("(none)"),
+            data.len()
+        ),
+    ))
 }
 
 /// The next byte to send after a 308: the `Range: bytes=0-N` header says N is persisted.
@@ -732,6 +901,154 @@ mod tests {
             sent[4].header_value("x-goog-hash").is_some(),
             "last chunk carries the crc"
         );
+    }
+
+    fn cut(status: u16) -> std::result::Result<HttpResponse, TransportError> {
+        Err(TransportError::BodyCut {
+            status,
+            received: 10,
+            detail: "injected".into(),
+        })
+    }
+
+    fn big() -> Vec<u8> {
+        (0..(300 * 1024u32)).map(|i| (i % 251) as u8).collect()
+    }
+
+    fn resumable_client(t: Rc<Scripted>) -> GcsClient<Scripted, NoAuth> {
+        client(
+            t,
+            r#","resumableThresholdBytes":1000,"resumableChunkBytes":262144"#,
+        )
+    }
+
+    fn ranges(t: &Scripted) -> Vec<String> {
+        t.sent
+            .borrow()
+            .iter()
+            .filter_map(|r| r.header_value("content-range").map(String::from))
+            .collect()
+    }
+
+    #[test]
+    fn resumable_final_answer_cut_or_mangled_is_settled_by_the_session() {
+        let data = big();
+        // The final 200 arrives with a body that stops mid-JSON, or breaks off on the wire.
+        for final_answer in [ok(200, &[], br#"{"name": ""#), cut(200), ok(200, &[], b"")] {
+            let t = Scripted::new(vec![
+                ok(200, &[("location", "/upload/s")], b""),
+                ok(308, &[("range", "bytes=0-262143")], b""),
+                final_answer.clone(),
+                ok(200, &[], &object_json("big", &data, "3")),
+            ]);
+            let meta = run(resumable_client(t.clone()).upload("big", &data, None))
+                .unwrap_or_else(|e| panic!("{final_answer:?}: {e}"));
+            assert_eq!(
+                (meta.size, meta.generation.as_str()),
+                (data.len() as u64, "3")
+            );
+            assert_eq!(
+                ranges(&t),
+                [
+                    "bytes 0-262143/307200",
+                    "bytes 262144-307199/307200",
+                    "bytes */307200"
+                ],
+                "{final_answer:?}: one status query, no byte sent twice"
+            );
+        }
+    }
+
+    #[test]
+    fn resumable_session_gone_after_finishing_is_settled_by_read_back() {
+        let data = big();
+        let t = Scripted::new(vec![
+            ok(200, &[("location", "/upload/s")], b""),
+            ok(308, &[("range", "bytes=0-262143")], b""),
+            Err(TransportError::Connection("reset".into())),
+            ok(404, &[], b""),
+            ok(200, &[], &object_json("big", &data, "4")),
+        ]);
+        let meta = run(resumable_client(t.clone()).upload("big", &data, None)).unwrap();
+        assert_eq!(meta.generation, "4");
+        assert_eq!(t.sent.borrow().last().unwrap().method, Method::Get);
+
+        // The object read back is not ours: the upload fails, it does not claim success.
+        let t = Scripted::new(vec![
+            ok(200, &[("location", "/upload/s")], b""),
+            ok(308, &[("range", "bytes=0-262143")], b""),
+            cut(200),
+            ok(404, &[], b""),
+            ok(200, &[], &object_json("big", b"other", "4")),
+        ]);
+        let e = run(resumable_client(t).upload("big", &data, None)).unwrap_err();
+        assert!(e.message.contains("session is gone"), "{}", e.message);
+    }
+
+    #[test]
+    fn resumable_finished_with_other_content_is_an_integrity_error() {
+        let data = big();
+        let t = Scripted::new(vec![
+            ok(200, &[("location", "/upload/s")], b""),
+            ok(308, &[("range", "bytes=0-262143")], b""),
+            ok(200, &[], &object_json("big", &data[1..], "3")),
+        ]);
+        let e = run(resumable_client(t).upload("big", &data, None)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Integrity, "{}", e.message);
+    }
+
+    #[test]
+    fn accepted_writes_with_unreadable_replies_are_read_back_not_repeated() {
+        let data = b"index body";
+        for (cond, answer) in [
+            (None, ok(200, &[], br#"{"name":"k","si"#)),
+            (None, cut(200)),
+            (Some("0"), ok(200, &[], b"<html>")),
+            (Some("7"), cut(200)),
+        ] {
+            let t = Scripted::new(vec![
+                answer.clone(),
+                ok(200, &[], &object_json("k", data, "8")),
+            ]);
+            let meta = run(client(t.clone(), "").upload("k", data, cond))
+                .unwrap_or_else(|e| panic!("{cond:?} {answer:?}: {e}"));
+            assert_eq!(meta.generation, "8");
+            let methods: Vec<_> = t.sent.borrow().iter().map(|r| r.method).collect();
+            assert_eq!(methods, [Method::Post, Method::Get], "{cond:?} {answer:?}");
+        }
+        // A read-back showing other content: the unreadable reply is reported.
+        let t = Scripted::new(vec![cut(200), ok(200, &[], &object_json("k", b"x", "8"))]);
+        assert!(run(client(t, "").upload("k", data, None)).is_err());
+    }
+
+    #[test]
+    fn a_delete_whose_reply_broke_off_happened() {
+        let t = Scripted::new(vec![cut(204)]);
+        assert!(run(client(t.clone(), "").delete("k", Some("5"))).unwrap());
+        assert_eq!(t.sent.borrow().len(), 1, "not repeated");
+    }
+
+    #[test]
+    fn a_copy_with_an_unreadable_answer_is_settled_by_comparing_objects() {
+        let t = Scripted::new(vec![
+            ok(200, &[], br#"{"done":tr"#),
+            ok(200, &[], &object_json("s", b"abc", "1")),
+            ok(200, &[], &object_json("d", b"abc", "9")),
+        ]);
+        let meta = run(client(t.clone(), "").copy("s", "d")).unwrap();
+        assert_eq!(meta.generation, "9");
+        // Not done yet: the same call is repeated.
+        let t = Scripted::new(vec![
+            cut(200),
+            ok(200, &[], &object_json("s", b"abc", "1")),
+            ok(404, &[], b""),
+            ok(
+                200,
+                &[],
+                br#"{"done":true,"resource":{"name":"d","generation":"4"}}"#,
+            ),
+        ]);
+        assert_eq!(run(client(t, "").copy("s", "d")).unwrap().generation, "4");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Response models and the ONE function that turns a GCS answer into an `Error`.
 
-use crate::error::{Error, ErrorKind, GcsDetail, Result};
+use crate::error::{Error, ErrorKind, GcsDetail, Result, TransportKind};
 use crate::transport::{HttpResponse, TransportError};
 use serde_json::Value;
 
@@ -159,7 +159,11 @@ pub fn preview(body: &[u8]) -> String {
     format!("{s:?}")
 }
 
-/// `error.errors[0].reason`, else `error.code` as text, from a JSON error envelope.
+/// `error.errors[0].reason` from a JSON error envelope, when it is a non-empty string.
+///
+/// `error.code` is never used: it repeats the HTTP status (`HTTP 503 503`), and some
+/// servers send it as a string or send `message` as an object; a reason must be a plain
+/// word or nothing.
 pub fn envelope_reason(resp: &HttpResponse) -> Option<String> {
     let is_json = resp
         .header("content-type")
@@ -168,17 +172,14 @@ pub fn envelope_reason(resp: &HttpResponse) -> Option<String> {
         return None;
     }
     let v: Value = serde_json::from_slice(&resp.body).ok()?;
-    let err = v.get("error")?;
-    err.get("errors")
-        .and_then(|e| e.get(0))
-        .and_then(|e| e.get("reason"))
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    v.get("error")?
+        .get("errors")?
+        .get(0)?
+        .get("reason")?
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= 64 && !s.contains(char::is_control))
         .map(String::from)
-        .or_else(|| {
-            err.get("code")
-                .map(|c| c.to_string().trim_matches('"').to_string())
-        })
 }
 
 /// Map a non-success answer to an error. `op` is the operation (e.g. `download`), `key`
@@ -209,7 +210,7 @@ pub fn classify(op: &str, key: &str, resp: &HttpResponse) -> Error {
         // some emulators send) means "lost the race".
         412 if matches!(
             reason.as_deref(),
-            None | Some("conditionNotMet") | Some("Precondition Failed") | Some("412")
+            None | Some("conditionNotMet") | Some("Precondition Failed")
         ) =>
         {
             (ErrorKind::PreconditionFailed, false)
@@ -239,23 +240,30 @@ pub fn classify(op: &str, key: &str, resp: &HttpResponse) -> Error {
         .with_gcs(detail)
 }
 
-/// Map a transport failure to an error.
+/// Map a transport failure to an error whose kind says how far the exchange got.
 pub fn transport_error(op: &str, key: &str, err: &TransportError, timeout_ms: u64) -> Error {
     let what = if key.is_empty() {
         String::new()
     } else {
         format!(" {key}")
     };
+    let wire = |kind: TransportKind, status: Option<u16>| {
+        Error::new(
+            ErrorKind::Transport { kind, status },
+            format!("GCS {op}{what}: {err}"),
+        )
+    };
     match err {
         TransportError::Timeout => {
             Error::timeout(format!("GCS {op}{what} timed out after {timeout_ms} ms"))
         }
-        TransportError::Connection(m) => {
-            Error::other(format!("GCS {op}{what} transport failure: {m}")).retryable(true)
+        TransportError::Unreachable(_) => wire(TransportKind::Unreachable, None).retryable(true),
+        TransportError::Tls(_) => wire(TransportKind::Tls, None).retryable(true),
+        TransportError::Connection(_) => wire(TransportKind::ConnectionLost, None).retryable(true),
+        TransportError::BodyCut { status, .. } => {
+            wire(TransportKind::BodyCutShort, Some(*status)).retryable(true)
         }
-        TransportError::Denied(m) => Error::other(format!(
-            "GCS {op}{what} refused by the sandbox ({m}): the host only allows the configured endpoint"
-        )),
+        TransportError::Denied(_) => wire(TransportKind::Denied, None),
         TransportError::Invalid(m) => Error::other(format!("GCS {op}{what}: invalid request: {m}")),
     }
 }
@@ -326,10 +334,109 @@ mod tests {
     }
 
     #[test]
-    fn reason_falls_back_to_code() {
-        let r = resp(500, r#"{"error":{"code":500,"message":"boom"}}"#, true);
-        assert_eq!(envelope_reason(&r).as_deref(), Some("500"));
+    fn odd_envelopes_give_a_readable_line() {
+        // Each body is what some server sent; none may yield a reason that repeats the
+        // status or quotes a JSON object.
+        let table: [(&str, Option<&str>); 6] = [
+            (r#"{"error":{"code":500,"message":"boom"}}"#, None),
+            (r#"{"error":{"code":"503","message":"boom"}}"#, None),
+            (r#"{"error":{"code":503,"message":{"text":"boom"}}}"#, None),
+            (
+                r#"{"error":{"code":503,"errors":[{"reason":{"x":1}}]}}"#,
+                None,
+            ),
+            (
+                r#"{"error":{"code":"503","errors":[{"reason":"backendError"}]}}"#,
+                Some("backendError"),
+            ),
+            (r#"{"error":"backend down"}"#, None),
+        ];
+        for (body, reason) in table {
+            let r = resp(503, body, true);
+            assert_eq!(envelope_reason(&r).as_deref(), reason, "{body}");
+            let e = classify("download", "a/b", &r);
+            assert!(!e.message.contains("503 503"), "{}", e.message);
+            assert!(!e.message.contains('\n'), "{}", e.message);
+            let want = match reason {
+                Some(r) => format!("GCS download a/b failed: HTTP 503 {r} bodyPreview="),
+                None => "GCS download a/b failed: HTTP 503 bodyPreview=".to_string(),
+            };
+            assert!(e.message.starts_with(&want), "{}", e.message);
+        }
         assert_eq!(envelope_reason(&resp(500, "{}", false)), None);
+    }
+
+    #[test]
+    fn transport_failures_keep_their_kind() {
+        let table = [
+            (
+                TransportError::Unreachable("refused".into()),
+                Some(TransportKind::Unreachable),
+                None,
+                true,
+            ),
+            (
+                TransportError::Tls("bad certificate".into()),
+                Some(TransportKind::Tls),
+                None,
+                true,
+            ),
+            (
+                TransportError::Connection("reset".into()),
+                Some(TransportKind::ConnectionLost),
+                None,
+                true,
+            ),
+            (
+                TransportError::BodyCut {
+                    status: 200,
+                    received: 10,
+                    detail: "closed".into(),
+                },
+                Some(TransportKind::BodyCutShort),
+                Some(200),
+                true,
+            ),
+            (
+                TransportError::Denied("not allowed".into()),
+                Some(TransportKind::Denied),
+                None,
+                false,
+            ),
+            (TransportError::Invalid("bad url".into()), None, None, false),
+        ];
+        for (err, kind, status, retryable) in table {
+            let e = transport_error("download", "k", &err, 1000);
+            let got = match e.kind {
+                ErrorKind::Transport { kind, status } => Some((kind, status)),
+                _ => None,
+            };
+            assert_eq!(got, kind.map(|k| (k, status)), "{err:?}");
+            assert_eq!(e.retryable, retryable, "{err:?}");
+            assert!(e.message.starts_with("GCS download k"), "{}", e.message);
+        }
+        let cut = transport_error(
+            "upload",
+            "k",
+            &TransportError::BodyCut {
+                status: 200,
+                received: 3,
+                detail: "eof".into(),
+            },
+            1,
+        );
+        assert!(cut.is_committed_reply_lost());
+        let cut = transport_error(
+            "upload",
+            "k",
+            &TransportError::BodyCut {
+                status: 503,
+                received: 3,
+                detail: "eof".into(),
+            },
+            1,
+        );
+        assert!(!cut.is_committed_reply_lost(), "a 503 committed nothing");
     }
 
     #[test]

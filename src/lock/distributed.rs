@@ -772,7 +772,16 @@ mod tests {
             "{}",
             err.message
         );
-        assert!(err.message.contains("transport failure"), "{}", err.message);
+        assert!(
+            matches!(
+                err.kind,
+                ErrorKind::Transport {
+                    kind: crate::error::TransportKind::ConnectionLost,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert!(!a.is_held());
         assert_eq!(fake.data(KEY), None);
     }

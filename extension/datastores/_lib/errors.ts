@@ -56,6 +56,20 @@ const HINTS: Record<string, string> = {
   "other": "run the command again; if it persists, report it with this line",
 };
 
+/** Transport failures, by how far the request got (never by the message's words). */
+const TRANSPORT_HINTS: Record<string, string> = {
+  "unreachable":
+    "nothing answered at the endpoint: check the network, or `apiEndpoint` in the datastore config",
+  "tls":
+    "the TLS handshake failed: check `apiEndpoint` (https or http), the system clock, and any proxy in between",
+  "connection-lost":
+    "the connection broke before an answer arrived; what was confirmed is kept: run the command again",
+  "body-cut-short":
+    "GCS answered but the reply broke off; nothing unconfirmed was recorded: run the command again",
+  "denied":
+    "the sandbox allows only the configured endpoint and Google's auth endpoints; check `apiEndpoint`",
+};
+
 /** Translate whatever a guest call threw. `ComponentError` carries the WIT error in `payload`. */
 export function fromGuest(e: unknown): Error {
   const payload = (e as { payload?: WitError })?.payload;
@@ -91,6 +105,14 @@ export function fromGuest(e: unknown): Error {
         tag,
         oneLine(`invalid config field \`${c.field}\`: ${c.rule}`),
         HINTS[tag],
+      );
+    }
+    case "transport": {
+      const t = val as { kind: string; message: string };
+      return new DatastoreError(
+        tag,
+        oneLine(t.message),
+        TRANSPORT_HINTS[t.kind] ?? HINTS.other,
       );
     }
     case "remote": {

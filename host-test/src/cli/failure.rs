@@ -1,7 +1,8 @@
 //! Failures and how they are shown: one `error:` line, an optional `hint:` line, an exit
 //! code (1 operational, 2 usage or configuration, 130 interrupted), never a backtrace.
 
-use crate::datastore::CallError;
+use crate::datastore::{CallError, GuestError};
+use crate::hints::{self, Target};
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -26,6 +27,9 @@ pub struct Failure {
     pub hint: Option<String>,
     /// The outcome was already printed (e.g. an unhealthy `verify`); only exit.
     pub printed: bool,
+    /// The component's error behind this failure, whose kind picks the hint (boxed:
+    /// failures travel through every `Result` of the command line).
+    pub cause: Option<Box<GuestError>>,
 }
 
 impl Failure {
@@ -37,6 +41,7 @@ impl Failure {
             message: one_line(&message.into()),
             hint: None,
             printed: false,
+            cause: None,
         }
     }
 
@@ -79,24 +84,42 @@ impl From<CallError> for Failure {
             "invalid-config" => (USAGE, "config"),
             k => (OPERATIONAL, k),
         };
-        let message = match &e {
-            // A trap's display carries a wasm backtrace: keep its first line only.
-            CallError::Host(err) => format!("the component failed: {err}"),
-            CallError::Guest(_) => e.to_string(),
-        };
-        let mut f = Failure::new(code, kind, message);
-        f.hint = e.hint().map(|h| one_line(&h));
-        if f.hint.is_none() && matches!(e, CallError::Host(_)) {
-            f.hint = Some("this is a bug in the component or the host; please report it".into());
+        match e {
+            CallError::Guest(g) => {
+                let mut f = Failure::new(code, kind, crate::datastore::message_of(&g));
+                f.cause = Some(Box::new(g));
+                f
+            }
+            CallError::Host(err) => Failure::new(
+                code,
+                kind,
+                format!("the component failed: {}", chain_line(err.chain())),
+            )
+            .hint("this is a bug in the component or the host; please report it"),
         }
-        f
     }
 }
 
 impl From<anyhow::Error> for Failure {
     fn from(e: anyhow::Error) -> Self {
-        Failure::new(OPERATIONAL, "host", format!("{e:#}"))
+        Failure::new(OPERATIONAL, "host", chain_line(e.chain()))
     }
+}
+
+/// An error and its causes on one line, from their messages only: a backtrace (which
+/// `Debug` adds under `RUST_BACKTRACE`, and a trap's display carries as extra lines) is
+/// never part of what the user sees.
+pub fn chain_line<'a>(
+    causes: impl Iterator<Item = &'a (dyn std::error::Error + 'static)>,
+) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in causes {
+        let line = one_line(&cause.to_string());
+        if !line.is_empty() && !parts.iter().any(|p| p.contains(&line)) {
+            parts.push(line);
+        }
+    }
+    parts.join(": ")
 }
 
 impl From<std::io::Error> for Failure {
@@ -113,39 +136,21 @@ pub fn set_target(endpoint: &str, bucket: &str) {
     let _ = TARGET.set((endpoint.to_string(), bucket.to_string()));
 }
 
-/// Add the hints the component cannot know: unreachable endpoints, the sandbox.
+/// Add the hint of the component's error kind (`hints.rs`), naming the endpoint and
+/// bucket in use, unless the command already chose one.
 fn enrich(mut f: Failure) -> Failure {
     if f.hint.is_some() {
         return f;
     }
-    let m = f.message.to_ascii_lowercase();
-    let (endpoint, bucket) = TARGET
+    let target = TARGET
         .get()
-        .map(|(e, b)| (e.as_str(), b.as_str()))
-        .unwrap_or(("the endpoint", "the bucket"));
-    if m.contains("list failed: http 404") || m.contains("bucketget") && m.contains("404") {
-        // Listing objects 404s only when the bucket itself is missing.
-        f.hint = Some(format!(
-            "the bucket {bucket:?} does not exist: check `bucket` in the config, or create it"
-        ));
-    } else if m.contains("denied by the host") {
-        f.hint = Some(format!(
-            "the sandbox allows only {endpoint} and Google's auth endpoints; check apiEndpoint"
-        ));
-    } else if [
-        "connection refused",
-        "connect",
-        "dns",
-        "unreachable",
-        "transport",
-    ]
-    .iter()
-    .any(|w| m.contains(w))
-    {
-        f.hint = Some(format!(
-            "nothing answered at {endpoint}: check the network, or `apiEndpoint` in the config"
-        ));
-    }
+        .map(|(endpoint, bucket)| Target { endpoint, bucket })
+        .unwrap_or_default();
+    f.hint = f
+        .cause
+        .as_ref()
+        .and_then(|g| hints::hint(g, target))
+        .map(|h| one_line(&h));
     f
 }
 
@@ -196,18 +201,37 @@ mod tests {
     }
 
     #[test]
-    fn transport_failures_get_a_hint() {
-        let f = enrich(Failure::operational(
-            "other",
-            "GET bucket: connection refused",
-        ));
-        assert!(f.hint.unwrap().contains("nothing answered"));
-        let f = enrich(Failure::operational(
-            "remote",
-            "push: discover files (no .datastore-index.json): GCS list failed: HTTP 404 Not Found",
-        ));
-        assert!(f.hint.unwrap().contains("does not exist"));
+    fn hints_come_from_the_kind_not_the_words() {
+        use crate::bindings::swamp::datastore::types as wit;
+        // A message full of network words on an answer that did arrive.
+        let cut = CallError::Guest(wit::Error::Transport(wit::TransportFailure {
+            kind: wit::TransportKind::BodyCutShort,
+            status: Some(200),
+            message: "GCS download a: transport failure, connection refused, dns".into(),
+        }));
+        let hint = enrich(Failure::from(cut)).hint.unwrap();
+        assert!(hint.contains("broke off"), "{hint}");
+        assert!(!hint.contains("nothing answered"), "{hint}");
+        // No kind, no hint, whatever the words.
+        let f = enrich(Failure::operational("other", "connection refused"));
+        assert_eq!(f.hint, None);
         let f = enrich(Failure::operational("other", "x").hint("keep"));
         assert_eq!(f.hint.as_deref(), Some("keep"));
+    }
+
+    #[test]
+    fn host_errors_are_rendered_from_their_message_chain() {
+        let e = wasmtime::Error::msg("inner\nstack backtrace:\n  0: frame")
+            .context("reading the body")
+            .context("call failed");
+        assert_eq!(
+            chain_line(e.chain()),
+            "call failed: reading the body: inner"
+        );
+        let f = Failure::from(CallError::Host(e));
+        assert_eq!(
+            f.message,
+            "the component failed: call failed: reading the body: inner"
+        );
     }
 }

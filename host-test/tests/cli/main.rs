@@ -7,6 +7,8 @@
 //!   bucket (exit 1 with a hint).
 //! - `commands`: caps, verify, push, pull (full, scoped, metadata-only), mark-dirty, status,
 //!   sync (global and per-model locks); `--json` parsed; global options before or after.
+//! - `errors`: every error path under `RUST_BACKTRACE=1` and `full` is at most two lines
+//!   (error, hint), the hint chosen by the kind of failure.
 //! - `locks`: inspect, acquire/hold/release, release and force-release by nonce, a held
 //!   lock making `sync` time out, a released holder noticing the loss.
 //! - `demo`: runs to success, leaves no process, port or temp dir behind.
@@ -15,6 +17,7 @@
 mod commands;
 mod config;
 mod demo;
+mod errors;
 mod locks;
 mod progress;
 mod usage;

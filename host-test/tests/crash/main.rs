@@ -14,8 +14,10 @@
 //!   k-th request for every k — either every later request fails (`cut`) or the host
 //!   drops the call, store and all, while request k+1 hangs (`killed`) — rerun in a
 //!   fresh datastore, and require the end state of an uninterrupted run.
+//! - `replies`: a push's resumable upload interrupted at every request and every reply
+//!   ends complete, or failed and still dirty, never failed over a stored object.
 //! - `wire`: 503s beyond the retry budget on an upload, a truncated and a corrupted
-//!   download, 429 `rateLimitExceeded` on the index write.
+//!   download, 429 `rateLimitExceeded` on the index write, an index read cut short.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -25,5 +27,6 @@ mod common;
 mod support;
 
 mod crashes;
+mod replies;
 mod wire;
 mod world;

@@ -20,28 +20,6 @@ fn upload_statuses(env: &Env) -> Vec<u16> {
         .collect()
 }
 
-/// A pushed base (two models and an audit file), with a clean sidecar.
-async fn pushed_world(dirty: Vec<String>) -> World {
-    let env = Env::start(Which::Fake).await;
-    let cache = Cache::new();
-    for f in base_files() {
-        cache.write(&f, &body(&f, 1));
-    }
-    env.open(&cache, "")
-        .await
-        .push(&opts())
-        .await
-        .expect("setup push");
-    let before = cache_view(&cache);
-    World {
-        env,
-        cache,
-        source: None,
-        dirty,
-        before,
-    }
-}
-
 /// Mark and rewrite each path (version `v`), as swamp does: mark first, then write.
 async fn edit(w: &World, ds: &mut host_test::Datastore, paths: &[String], v: usize) {
     for p in paths {
@@ -306,4 +284,53 @@ async fn rate_limited_index_write_is_retried_to_success() {
     }
     check_index_names_only_uploaded(&w, "after the throttled pushes", true);
     assert_eq!(sidecar(&w.cache)["localDirty"], false);
+}
+
+/// The index read's body cut after N bytes on every attempt: the pull fails with one
+/// `transport` line (body cut short after a 200) naming the index, whose hint says the
+/// server answered rather than blaming the network, and the cache is untouched. Cut
+/// once: retried to success.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_read_cut_after_n_bytes_fails_honestly_or_is_retried() {
+    for n in [0, 10, 200] {
+        let w = Scenario::Pull.prepare().await;
+        let before = cache_view(&w.cache);
+        w.env.host.faults.add(FaultRule::new(
+            FaultMatch::kind(RequestKind::Download).object(INDEX),
+            FaultAction::Truncate(n),
+            None,
+        ));
+        let e = expect_err(
+            w.env
+                .open(&w.cache, r#""retryMaxAttempts":2"#)
+                .await
+                .pull(&opts())
+                .await,
+            &format!("pull through an index cut after {n} bytes"),
+        );
+        let message = e.to_string();
+        assert_eq!(e.kind(), "transport", "{n}: {message}");
+        assert!(!message.contains('\n'), "{n}: one line: {message}");
+        assert!(message.contains(INDEX), "{n}: names the index: {message}");
+        let hint = e.hint(Default::default()).expect("a hint");
+        assert!(hint.contains("answered (HTTP 200)"), "{n}: {hint}");
+        assert!(!hint.contains("nothing answered"), "{n}: {hint}");
+        assert_eq!(cache_view(&w.cache), before, "{n}: the cache is untouched");
+
+        w.env.host.faults.clear();
+        w.env.host.faults.add(FaultRule::new(
+            FaultMatch::kind(RequestKind::Download).object(INDEX),
+            FaultAction::Truncate(n),
+            Some(1),
+        ));
+        let report = w
+            .env
+            .open(&w.cache, "")
+            .await
+            .pull(&opts())
+            .await
+            .unwrap_or_else(|e| panic!("{n}: a pull through one cut index read: {e}"));
+        assert_eq!(report.files, 4, "{n}");
+        assert_eq!(w.env.host.faults.fired(), 1, "{n}");
+    }
 }

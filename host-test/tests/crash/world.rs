@@ -267,6 +267,28 @@ pub fn differences(got: &EndState, want: &EndState) -> Vec<String> {
     out
 }
 
+/// A pushed base (two models and an audit file), with a clean sidecar.
+pub async fn pushed_world(dirty: Vec<String>) -> World {
+    let env = Env::start(Which::Fake).await;
+    let cache = Cache::new();
+    for f in base_files() {
+        cache.write(&f, &body(&f, 1));
+    }
+    env.open(&cache, "")
+        .await
+        .push(&opts())
+        .await
+        .expect("setup push");
+    let before = cache_view(&cache);
+    World {
+        env,
+        cache,
+        source: None,
+        dirty,
+        before,
+    }
+}
+
 /// The fake GCS of a world.
 pub fn fake(env: &Env) -> &FakeGcs {
     env.server

@@ -167,7 +167,7 @@ impl Auth {
     fn assert_secret_free(&self, e: &CallError) {
         let texts = [
             e.to_string(),
-            e.hint().unwrap_or_default(),
+            e.hint(Default::default()).unwrap_or_default(),
             format!("{e:?}"),
         ];
         let key = read_fixture("test-sa-key.pem");
@@ -272,7 +272,7 @@ async fn gcs_401_refreshes_the_token_once() {
     ));
     let e = assert_kind(ds.stat("obj").await, "unauthenticated", "persistent 401");
     assert_eq!(a.grants().len(), 3, "exactly one more refresh");
-    let hint = e.hint().unwrap();
+    let hint = e.hint(Default::default()).unwrap();
     assert!(hint.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{hint}");
     a.assert_secret_free(&e);
 }
@@ -284,7 +284,7 @@ async fn invalid_grant_asks_for_a_new_login() {
     let a = Auth::start(true).await;
     let mut ds = a.open(&a.gcloud_options(), "").await;
     let e = assert_kind(ds.stat("obj").await, "unauthenticated", "invalid_grant");
-    let hint = e.hint().unwrap();
+    let hint = e.hint(Default::default()).unwrap();
     assert!(
         hint.contains("gcloud auth application-default login"),
         "{hint}"
@@ -304,7 +304,7 @@ async fn invalid_grant_asks_for_a_new_login() {
         "invalid_grant (SA)",
     );
     assert!(e
-        .hint()
+        .hint(Default::default())
         .unwrap()
         .contains("gcloud auth application-default login"));
     a.assert_secret_free(&e);
@@ -323,7 +323,7 @@ async fn no_credentials_at_all() {
     opts.allow.allow(&closed.to_string());
     let mut ds = a.open(&opts, "").await;
     let e = assert_kind(ds.stat("obj").await, "unauthenticated", "no credentials");
-    let hint = e.hint().unwrap();
+    let hint = e.hint(Default::default()).unwrap();
     assert!(hint.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{hint}");
     assert!(
         hint.contains("gcloud auth application-default login"),

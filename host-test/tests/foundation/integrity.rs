@@ -77,7 +77,7 @@ async fn truncated_download_writes_nothing() {
         "truncated download",
     );
     // The host breaks the body mid-stream: a transport failure, not a silent short file.
-    assert_eq!(e.kind(), "other", "{e}");
+    assert_eq!(e.kind(), "transport", "{e}");
     assert!(e.to_string().contains("cut short"), "{e}");
     assert_eq!(s.count(RequestKind::Download), 2, "retried once");
     assert!(!s.cache.file("out/obj.json").exists());

@@ -9,6 +9,9 @@
 //! - `retries`: 503 and 429 retried to success, 412 not retried, a stalled response timed
 //!   out, a lost reply to a conditional write resolved by read-back, a resumable upload
 //!   surviving a broken chunk.
+//! - `replies`: success replies cut short or mangled are settled (session status query,
+//!   read-back) rather than failed or repeated; a body cut after N bytes is an honest
+//!   `transport` error; odd GCS error bodies still read as one line.
 //! - `sandbox`: the component imports standard WASI 0.2 only (no sockets); a denied host
 //!   is refused before any connection; no access outside the
 //!   cache (`..`, absolute paths, symlinks out).
@@ -23,5 +26,6 @@ mod auth;
 mod config;
 mod conformance;
 mod integrity;
+mod replies;
 mod retries;
 mod sandbox;

@@ -125,7 +125,9 @@ async fn stalled_response_times_out() {
     );
     assert!(e.to_string().contains("1000 ms"), "{e}");
     assert_eq!(s.count(RequestKind::Metadata), 1);
-    assert!(e.hint().is_some_and(|h| h.contains("requestTimeoutMs")));
+    assert!(e
+        .hint(Default::default())
+        .is_some_and(|h| h.contains("requestTimeoutMs")));
 }
 
 /// The lost reply: a create-only upload commits on the server but its response is lost.

@@ -51,17 +51,17 @@ async fn denied_host_is_refused_without_a_connection() {
         .await
         .unwrap();
 
-    let e = assert_kind(ds.stat("x").await, "other", "stat on a denied host");
+    let e = assert_kind(ds.stat("x").await, "transport", "stat on a denied host");
     assert!(e.to_string().contains("refused by the sandbox"), "{e}");
     cache.write("f.txt", b"data");
     assert_kind(
         ds.put_file("f.txt", "f.txt", None).await,
-        "other",
+        "transport",
         "upload to a denied host",
     );
     assert_kind(
         ds.get_file("x", "x").await,
-        "other",
+        "transport",
         "download from a denied host",
     );
     let health = ds.verify().await.unwrap();

@@ -169,7 +169,11 @@ async fn second_acquire_times_out_naming_the_holder() {
     let held = alice.lock_acquire(a).await.unwrap();
     let b = bob.lock(&opts(30_000, 200, 1500)).await.unwrap();
     let start = Instant::now();
-    let e = assert_kind(bob.lock_acquire(b).await, "lock-timeout", "contended acquire");
+    let e = assert_kind(
+        bob.lock_acquire(b).await,
+        "lock-timeout",
+        "contended acquire",
+    );
     let took = start.elapsed();
     let msg = message_of(guest(&e));
     assert!(msg.contains("held by"), "{msg}");
