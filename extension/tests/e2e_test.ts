@@ -206,3 +206,49 @@ Deno.test("the wasmtime CLI and the extension share a bucket both ways with no r
     );
   });
 });
+
+Deno.test("two caches through the extension: an equal-size rewrite is pulled, a conflict is kept and said", async () => {
+  await withBucket("conflict", async (_gcs, p) => {
+    const rel = "data/@test/model-type/m1/out/1/raw";
+    const x = tempDir();
+    writeTree(x, { [rel]: "AAAA" });
+    const sx = p.createSyncService("/repo", x);
+    await sx.pushChanged();
+    const y = tempDir();
+    const sy = p.createSyncService("/repo", y);
+    assertEquals(await sy.pullChanged(), 1);
+
+    // X rewrites it with the same size; Y's pull takes it.
+    await sx.markDirty({ relPath: rel });
+    Deno.writeTextFileSync(`${x}/${rel}`, "BBBB");
+    assertEquals(await sx.pushChanged(), 1);
+    assertEquals(await sy.pullChanged(), 1);
+    assertEquals(Deno.readTextFileSync(`${y}/${rel}`), "BBBB");
+
+    // Both change it: Y keeps its bytes and is told, in one line.
+    await sx.markDirty({ relPath: rel });
+    Deno.writeTextFileSync(`${x}/${rel}`, "CCCC");
+    await sx.pushChanged();
+    await sy.markDirty({ relPath: rel });
+    Deno.writeTextFileSync(`${y}/${rel}`, "YYYY");
+    const warnings: string[] = [];
+    const warn = console.warn;
+    console.warn = (...a: unknown[]) => warnings.push(a.join(" "));
+    try {
+      await sy.pullChanged();
+    } finally {
+      console.warn = warn;
+    }
+    assertEquals(
+      Deno.readTextFileSync(`${y}/${rel}`),
+      "YYYY",
+      "local work is never overwritten",
+    );
+    assertEquals(warnings.length, 1, warnings.join("\n"));
+    assert(
+      warnings[0].includes(rel) && !warnings[0].includes("\n") &&
+        warnings[0].includes("hint:"),
+      warnings[0],
+    );
+  });
+});

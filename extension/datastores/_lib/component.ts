@@ -26,6 +26,8 @@ export interface WitSyncReport {
   bytes: bigint;
   fastPath: boolean;
   phases: Array<{ name: string; millis: number; detail: string }>;
+  /** Paths changed both here and remotely since the last sync: kept, not overwritten. */
+  conflicts: string[];
 }
 
 export interface WitCapabilities {

@@ -141,6 +141,25 @@ export class ComponentSyncService {
   }
 }
 
+/** swamp's contract has no place for conflicts, so say them on stderr: one line a call. */
+export function conflictLine(
+  op: string,
+  conflicts: readonly string[] | undefined,
+): string | undefined {
+  if (!conflicts || conflicts.length === 0) return undefined;
+  const shown = conflicts.slice(0, 5).join(", ") +
+    (conflicts.length > 5 ? `, and ${conflicts.length - 5} more` : "");
+  return `gcs-datastore: ${op}: ${conflicts.length} file(s) changed both here and in the bucket since the last sync were kept as they are here: ${shown} (hint: move a file aside and pull to take the bucket's version, or keep it and the bucket's stays until you do)`;
+}
+
+function warnConflicts(
+  op: string,
+  conflicts: readonly string[] | undefined,
+): void {
+  const line = conflictLine(op, conflicts);
+  if (line) console.warn(line);
+}
+
 function lockInfo(i: WitLockInfo): LockInfo {
   const out: LockInfo = {
     holder: i.holder,
