@@ -122,6 +122,7 @@ export class ComponentSyncService {
       (x) => x.syncService.pullChanged(witOptions(options, true)),
       options?.signal,
     );
+    warnConflicts("pull", r.conflicts);
     return r.files;
   }
 
@@ -130,6 +131,7 @@ export class ComponentSyncService {
       (x) => x.syncService.pushChanged(witOptions(options, true)),
       options?.signal,
     );
+    warnConflicts("push", r.conflicts);
     return r.files;
   }
 

@@ -5,7 +5,7 @@
 // body is pumped into a queue the guest drains, so a body cut short is an error on the body
 // stream, not on the response.
 
-import { Latch, LatchPollable, Pollable, Scheduler } from "./poll.ts";
+import { IoError, Latch, LatchPollable, Pollable, Scheduler } from "./poll.ts";
 import {
   ByteQueue,
   CollectOutput,
@@ -274,6 +274,11 @@ export class FutureIncomingResponse {
   [Symbol.dispose](): void {
     if (!this.#taken) this.onDrop?.();
   }
+}
+
+/** wasi:http `http-error-code`: the error code behind a body stream's failure. */
+export function httpErrorCode(err: IoError): HttpErrorCode | undefined {
+  return err.httpCode;
 }
 
 /** Authorities (`host:port`) the guest may reach. */

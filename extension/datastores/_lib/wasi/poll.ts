@@ -94,9 +94,12 @@ export class TimerPollable extends Pollable {
   }
 }
 
-/** wasi:io/error `error`. */
+/** wasi:io/error `error`; an HTTP body's error also carries its wasi:http `error-code`. */
 export class IoError {
-  constructor(readonly message: string) {}
+  constructor(
+    readonly message: string,
+    readonly httpCode?: { tag: string; val?: unknown },
+  ) {}
   toDebugString(): string {
     return this.message;
   }

@@ -17,6 +17,7 @@ import {
   FutureIncomingResponse,
   FutureTrailers,
   HttpCounters,
+  httpErrorCode,
   IncomingBody,
   IncomingResponse,
   OutgoingBody,
@@ -98,6 +99,7 @@ export class Sandbox {
         OutgoingBody,
         OutgoingRequest,
         RequestOptions,
+        httpErrorCode,
       },
       "wasi:http/outgoing-handler": outgoingHandler(
         options.allow,

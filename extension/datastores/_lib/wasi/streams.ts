@@ -12,8 +12,11 @@ export type StreamError =
 
 export const CLOSED: StreamError = { tag: "closed" };
 
-export function failed(message: string): StreamError {
-  return { tag: "last-operation-failed", val: new IoError(message) };
+export function failed(
+  message: string,
+  httpCode?: { tag: string; val?: unknown },
+): StreamError {
+  return { tag: "last-operation-failed", val: new IoError(message, httpCode) };
 }
 
 /** Largest single read handed to the guest; it asks for 256 KiB at most anyway. */
@@ -169,6 +172,7 @@ export class ByteQueue {
   #head = 0;
   #ended = false;
   #error: string | undefined;
+  #code: { tag: string; val?: unknown } | undefined;
   #more = new Latch();
 
   push(chunk: Uint8Array): void {
@@ -180,7 +184,8 @@ export class ByteQueue {
     this.#ended = true;
     this.#wake();
   }
-  fail(message: string): void {
+  fail(message: string, code?: { tag: string; val?: unknown }): void {
+    if (this.#error === undefined) this.#code = code;
     this.#error ??= message;
     this.#wake();
   }
@@ -190,7 +195,7 @@ export class ByteQueue {
 
   take(len: number): Uint8Array {
     if (this.#chunks.length === 0) {
-      if (this.#error !== undefined) throw failed(this.#error);
+      if (this.#error !== undefined) throw failed(this.#error, this.#code);
       if (this.#ended) throw CLOSED;
       return new Uint8Array(0);
     }
