@@ -330,7 +330,7 @@ async fn index_read_cut_after_n_bytes_fails_honestly_or_is_retried() {
             .pull(&opts())
             .await
             .unwrap_or_else(|e| panic!("{n}: a pull through one cut index read: {e}"));
-        assert_eq!(report.files, 4, "{n}");
+        assert_eq!(report.files, 5, "{n}: the pull world downloads five files");
         assert_eq!(w.env.host.faults.fired(), 1, "{n}");
     }
 }
