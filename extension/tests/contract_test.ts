@@ -2,7 +2,7 @@
 // GCS_EXT_MODULE names it): the export's shape, the config schema against the shared table,
 // the provider's members, the lock sequence, the verifier and the sync service's calls.
 
-import { assert, assertEquals, assertFalse } from "./assert.ts";
+import { assert, assertEquals, assertFalse, rejects } from "./assert.ts";
 import {
   type Any,
   bucketName,
@@ -229,12 +229,7 @@ Deno.test("a lock held elsewhere times out with swamp's LockTimeoutError fields"
       retryIntervalMs: 100,
       maxWaitMs: 400,
     });
-    let e: Any;
-    try {
-      await bob.acquire();
-    } catch (err) {
-      e = err;
-    }
+    const e: Any = await rejects(bob.acquire());
     assert(e, "bob did not get the lock");
     assertEquals(e.name, "LockTimeoutError");
     assertEquals(e.lockKey, "data/t/m/.lock");

@@ -3,7 +3,7 @@
 // heartbeat (timers on the lock's own instance) keeps the lock through a push longer than
 // its ttl.
 
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, rejects } from "./assert.ts";
 import {
   type Any,
   bucketName,
@@ -107,12 +107,7 @@ Deno.test("an abort mid-push rejects with an AbortError promptly, and a rerun co
     }
     const abortedAt = performance.now();
     ctrl.abort();
-    let err: Any;
-    try {
-      await push;
-    } catch (e) {
-      err = e;
-    }
+    const err: Any = await rejects(push);
     const tookMs = performance.now() - abortedAt;
     console.log(`the push settled ${tookMs.toFixed(0)} ms after the abort`);
     assert(err, "the aborted push rejected");
@@ -131,12 +126,7 @@ Deno.test("an abort mid-push rejects with an AbortError promptly, and a rerun co
     // An already aborted signal rejects before any work.
     const pre = new AbortController();
     pre.abort();
-    let early: Any;
-    try {
-      await sa.pullChanged({ signal: pre.signal });
-    } catch (e) {
-      early = e;
-    }
+    const early: Any = await rejects(sa.pullChanged({ signal: pre.signal }));
     assertEquals(early?.name, "AbortError");
   } finally {
     await gcs.stop();
@@ -179,12 +169,7 @@ Deno.test("the heartbeat keeps the lock through a push longer than the lock's tt
       retryIntervalMs: 100,
       maxWaitMs: 300,
     });
-    let err: Any;
-    try {
-      await other.acquire();
-    } catch (e) {
-      err = e;
-    }
+    const err: Any = await rejects(other.acquire());
     assertEquals(err?.name, "LockTimeoutError");
     await other.release();
     await lock.release();
