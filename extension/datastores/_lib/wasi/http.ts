@@ -239,7 +239,10 @@ export class IncomingResponse {
     this.#consumed = true;
     return new IncomingBody(this.queue, this.cancel);
   }
-  [Symbol.dispose](): void {}
+  /** Dropped without reading its body: stop the download. */
+  [Symbol.dispose](): void {
+    if (!this.#consumed && !this.queue.settled) this.cancel();
+  }
 }
 
 /** wasi:http `future-incoming-response`. */
