@@ -1,4 +1,4 @@
-//! Pure planning for push walks (§3.10, §3.15 step 6): which local files are
+//! Pure planning for push walks: which local files are
 //! push candidates and which remote keys to delete (the three-way decisions on
 //! top, and the pull plan, are in [`super::reconcile`]). The I/O stays with the caller, passed in as closures
 //! (`stat`) or as an already-made listing; these functions only decide.

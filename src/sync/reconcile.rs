@@ -121,7 +121,7 @@ pub struct PullPlan {
     pub next_base: Index,
 }
 
-/// Plan a pull (§3.13 step 4, three-way). `remote` is the fresh index (the monolith, or
+/// Plan a pull, three-way. `remote` is the fresh index (the monolith, or
 /// the scoped partitions); `base` the local index copy (`None` when missing or
 /// unreadable: nothing is then deleted, and an existing local file that differs from the
 /// remote is a conflict). `in_scope(rel)` says whether `remote` is authoritative for a
@@ -276,7 +276,7 @@ pub enum PushVerdict {
     Conflict,
 }
 
-/// Decide a push candidate (§3.14, three-way). Without a base index (a cache that never
+/// Decide a push candidate, three-way. Without a base index (a cache that never
 /// synced, or whose copy is unreadable) the file is compared with the remote entry, as
 /// upstream does (an equal one is adopted). With one, it is compared with its base entry, so a file that is merely
 /// older than the remote is not a change; an upload over a remote entry that moved on

@@ -3,6 +3,7 @@
 
 import { CAPABILITIES } from "../_generated/capabilities.ts";
 import {
+  WitCapabilities,
   WitDistributedLock,
   WitLockInfo,
   WitSyncOptions,
@@ -22,25 +23,11 @@ export interface SyncOptions {
   metadataOnly?: boolean;
 }
 
-/** swamp's `SyncCapabilities`. */
-export interface SyncCapabilities {
-  scopedSync: boolean;
-  lazyHydration: boolean;
-  namespacedSync: boolean;
-  twoPhaseSync: boolean;
-  previewPush: boolean;
-  controlPlane: boolean;
-}
+/** swamp's `SyncCapabilities`: the WIT record has exactly its fields. */
+export type SyncCapabilities = WitCapabilities;
 
-/** swamp's `LockInfo`. */
-export interface LockInfo {
-  holder: string;
-  hostname: string;
-  pid: number;
-  acquiredAt: string;
-  ttlMs: number;
-  nonce?: string;
-}
+/** swamp's `LockInfo`: the WIT record has exactly its fields. */
+export type LockInfo = WitLockInfo;
 
 /** swamp's `LockOptions`. */
 export interface LockOptions {

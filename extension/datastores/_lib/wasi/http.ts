@@ -33,8 +33,13 @@ export class Fields {
 
   /** Headers of a response, from fetch's `Headers`. */
   static fromHeaders(h: Headers): Fields {
+    // fetch has validated and lower-cased the names: no check per header on this hot path.
     const f = new Fields();
-    h.forEach((value, name) => f.#add(name, encoder.encode(value)));
+    h.forEach((value, name) => {
+      const list = f.#map.get(name);
+      if (list) list.push(encoder.encode(value));
+      else f.#map.set(name, [encoder.encode(value)]);
+    });
     f.#immutable = true;
     return f;
   }
