@@ -20,6 +20,7 @@
 //! - `sync/`: the sync engine: a pure core (index, partitions, sidecar, change detection,
 //!   plans) and the push/pull orchestration over it.
 //! - `lock/`: the generation-based distributed lock.
+//! - `progress.rs`: progress events for the host, as marked lines on stderr.
 //! - `verify.rs`: the health check.
 //! - `tests_props/` (tests only): property tests of the parsers, partition keys and path
 //!   rules.
@@ -38,6 +39,7 @@ pub mod config;
 pub mod error;
 pub mod gcs;
 pub mod lock;
+pub mod progress;
 pub mod retry;
 pub mod sync;
 pub mod transport;

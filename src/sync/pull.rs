@@ -96,6 +96,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         let mut report = SyncReport::default();
         let mut clock = PhaseClock::start(self.now_ms());
         self.client.check_deadline("pullChanged")?;
+        crate::progress::phase("index");
 
         if self.with_state(|s| s.pull_fast_path_allowed(opts.metadata_only)) {
             let hit = self.pull_fast_path(ns).await;
@@ -120,6 +121,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             .pull_source(ns, &opts.models, &mut report, &mut clock)
             .await?;
         clock.record(&mut report, self.now_ms(), "pullChanged.pullIndex", detail);
+        crate::progress::phase("walk");
         self.client.check_deadline("pull walk")?;
 
         let root = &self.root;
@@ -156,6 +158,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             plan.lazy_dirs.len()
         );
         clock.record(&mut report, self.now_ms(), "pullChanged.walk", detail);
+        let size = |i: &PullItem| source.index.entries.get(&i.rel).map_or(0, |e| e.size);
+        crate::progress::plan("download", plan.to_pull.iter().map(size));
         self.client.check_deadline("pull download")?;
 
         let checked_dirs = RefCell::new(HashSet::new());
@@ -195,6 +199,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         }
         let detail = format!("pulled={} dangling={}", report.files, report.deleted);
         clock.record(&mut report, self.now_ms(), "pullChanged.download", detail);
+        crate::progress::phase("writeback");
 
         let removed = self.remove_synced_files(&plan.to_delete, ns);
         for (item, gone) in plan.to_delete.iter().zip(&removed) {
@@ -468,6 +473,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         let written = write_atomic_path(&path, &item.cache_rel, &data, nonce)
             .map_err(|e| e.context(&shown))?;
         let mtime_iso = local_fs::LocalStat::from_metadata(&written).mtime_iso;
+        crate::progress::file_done(data.len() as u64);
         Ok(Pulled::Written {
             size: data.len() as u64,
             mtime_iso,

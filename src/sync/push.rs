@@ -70,6 +70,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             return Ok(report);
         }
 
+        crate::progress::phase("index");
         let mut meta = self.read_meta(ns, "push").await?;
         refuse_v2(&meta, "push")?;
         let partitions_pending = self.with_state(|s| s.partitions_pending());
@@ -88,6 +89,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             remote.report.dropped
         );
         clock.record(&mut report, self.now_ms(), "pushChanged.pullIndex", detail);
+        crate::progress::phase("walk");
         self.client.check_deadline("push walk")?;
 
         let base = self.read_base();
@@ -105,6 +107,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             work.conflicts.len()
         );
         clock.record(&mut report, self.now_ms(), "pushChanged.walk", detail);
+        let sizes = work.uploads.iter().map(|u| u.size);
+        crate::progress::plan("upload", sizes.chain(work.deletions.iter().map(|_| 0)));
 
         let has_work = !work.uploads.is_empty() || !work.deletions.is_empty();
         if has_work && !self.with_state(|s| s.local_dirty()) {
@@ -130,6 +134,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         report.files = upserts.len() as u32;
         report.deleted = deletions.len() as u32;
         report.bytes = bytes;
+        crate::progress::phase("writeback");
 
         let changes = IndexChanges { upserts, deletions };
         if changes.is_empty() && !remote.needs_writeback {
@@ -318,6 +323,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             .upload(&data_key(ns, &upload.rel), &data, None)
             .await
             .map_err(|e| e.context(&shown))?;
+        crate::progress::file_done(data.len() as u64);
         Ok(IndexEntry {
             key: upload.rel.clone(),
             size: data.len() as u64,
@@ -336,6 +342,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 .delete(&data_key(ns, key), None)
                 .await
                 .map(|_| key.clone())
+                .inspect(|_| crate::progress::file_done(0))
                 .map_err(|e| e.context(format!("delete {key}")))
         })
         .await;
