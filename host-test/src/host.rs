@@ -9,6 +9,7 @@
 use crate::bindings::{GcsDatastore, GcsDatastorePre};
 use crate::datastore::Datastore;
 use crate::faults::FaultPlan;
+use crate::guest_progress::{self, GuestProgress, StderrSplitter};
 use crate::send::{new_pool, AllowList, Hooks, Pool};
 use crate::traffic::Traffic;
 use anyhow::{Context as _, Result};
@@ -126,8 +127,10 @@ pub struct DatastoreOptions {
     pub env: Vec<(String, String)>,
     /// Read-only files for credentials.
     pub credential_files: Vec<CredentialFile>,
-    /// Forward the guest's stderr to ours (trace lines).
+    /// Forward the guest's stderr to ours (trace lines; progress lines never).
     pub inherit_stderr: bool,
+    /// Ask the guest for progress events (published to [`Host::progress`]).
+    pub progress: bool,
 }
 
 impl DatastoreOptions {
@@ -141,6 +144,7 @@ impl DatastoreOptions {
             env: Vec::new(),
             credential_files: Vec::new(),
             inherit_stderr: false,
+            progress: false,
         }
     }
 
@@ -160,6 +164,8 @@ pub struct Host {
     pub traffic: Arc<Traffic>,
     /// Fault rules applied to every datastore opened from this host.
     pub faults: Arc<FaultPlan>,
+    /// Progress events of every datastore opened from this host with `progress: true`.
+    pub progress: Arc<GuestProgress>,
 }
 
 impl Host {
@@ -178,6 +184,7 @@ impl Host {
             pool: new_pool(),
             traffic: Arc::new(Traffic::default()),
             faults: Arc::new(FaultPlan::default()),
+            progress: Arc::new(GuestProgress::default()),
         })
     }
 
@@ -219,9 +226,13 @@ impl Host {
         for (k, v) in &opts.env {
             b.env(k, v);
         }
-        if opts.inherit_stderr {
-            b.inherit_stderr();
+        if opts.progress {
+            b.env(guest_progress::ENABLE_VAR, "1");
         }
+        b.stderr(StderrSplitter::new(
+            self.progress.clone(),
+            opts.inherit_stderr,
+        ));
         let state = State {
             table: ResourceTable::new(),
             wasi: b.build(),

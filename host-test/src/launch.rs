@@ -71,6 +71,7 @@ pub fn options_with_env(
         env: Vec::new(),
         credential_files: Vec::new(),
         inherit_stderr: false,
+        progress: false,
     };
     for k in PASSED_ENV {
         if let Some(v) = env(k) {

@@ -7,6 +7,7 @@
 //! - `traffic.rs`: request classification (list, metadata, download, upload, ...) and counts.
 //! - `faults.rs`: fault rules (delay, status, canned answer, reset, lost reply, truncate,
 //!   short body, corrupt, stall).
+//! - `guest_progress.rs`: the guest's stderr split into progress events and pass-through.
 //! - `hints.rs`: the remedy under an error, by its kind (one table).
 //! - `heartbeat.rs`: keeping a held lock alive (`extend` every ttl/3), `with_lock`.
 //! - `emulator.rs`: start and stop fake-gcs-server from the project's virtualenv.
@@ -24,6 +25,7 @@ pub mod cli_config;
 pub mod datastore;
 pub mod emulator;
 pub mod faults;
+pub mod guest_progress;
 pub mod heartbeat;
 pub mod hints;
 pub mod host;

@@ -65,9 +65,33 @@ pub struct Global {
     /// other commands do not use it
     #[arg(long, global = true, value_name = "DIR")]
     pub cache: Option<PathBuf>,
-    /// Print one JSON object on stdout instead of a human summary (no progress display)
+    /// Print one JSON object on stdout instead of a human summary (no progress display
+    /// unless --progress=always, which writes progress as JSON lines on stderr)
     #[arg(long, global = true)]
     pub json: bool,
+    /// Progress of pull, push and sync on stderr: auto draws a bar on a terminal (never
+    /// with --json); always also prints a plain line every few seconds when stderr is not a
+    /// terminal, or JSON lines with --json; never draws nothing
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = ProgressMode::Auto
+    )]
+    pub progress: ProgressMode,
+}
+
+/// When to show progress (`--progress`).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar on a terminal, nothing otherwise or with --json
+    #[default]
+    Auto,
+    /// A bar on a terminal, plain lines otherwise, JSON lines with --json
+    Always,
+    /// Nothing
+    Never,
 }
 
 /// The commands.

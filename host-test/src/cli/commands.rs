@@ -3,7 +3,7 @@
 use super::args::{Global, MarkDirtyArgs, PullArgs};
 use super::failure::Failure;
 use super::output::{self, bytes, duration, millis, plural, Direction, Transfer};
-use super::progress::{self, Progress};
+use super::progress::{Display, Progress};
 use super::session::{self, model_name, Cache, Session};
 use crate::cli_config::DATASTORE_TYPE;
 use crate::datastore::{no_options, SyncContext, SyncOptions};
@@ -132,16 +132,16 @@ fn session_json(s: &Session) -> Value {
     s.json_fields()
 }
 
-/// Run one pull with a spinner, counting its traffic.
+/// Run one pull with its progress display, counting its traffic.
 pub async fn run_pull(
     host: &Host,
     s: &mut Session,
     options: &SyncOptions,
-    show_progress: bool,
+    display: Display,
 ) -> Result<Transfer, Failure> {
     let before = host.traffic.snapshot();
     let start = Instant::now();
-    let spinner = Progress::start(&host.traffic, "pull", show_progress);
+    let spinner = Progress::start(host, "pull", display);
     let r = s.ds.pull(options).await;
     spinner.finish().await;
     let report = r?;
@@ -153,15 +153,11 @@ pub async fn run_pull(
     })
 }
 
-/// Run one push with a spinner, counting its traffic.
-pub async fn run_push(
-    host: &Host,
-    s: &mut Session,
-    show_progress: bool,
-) -> Result<Transfer, Failure> {
+/// Run one push with its progress display, counting its traffic.
+pub async fn run_push(host: &Host, s: &mut Session, display: Display) -> Result<Transfer, Failure> {
     let before = host.traffic.snapshot();
     let start = Instant::now();
-    let spinner = Progress::start(&host.traffic, "push", show_progress);
+    let spinner = Progress::start(host, "push", display);
     let r = s.ds.push(&no_options()).await;
     spinner.finish().await;
     let report = r?;
@@ -190,7 +186,13 @@ pub async fn pull(host: &Host, g: &Global, args: &PullArgs) -> Result<(), Failur
     let cache = session::required_cache(g, "pull")?;
     let mut s = session::open(host, g, cache).await?;
     let options = pull_options(&models, args.metadata_only);
-    let t = run_pull(host, &mut s, &options, progress::wanted(g.json)).await?;
+    let t = run_pull(
+        host,
+        &mut s,
+        &options,
+        Display::for_options(g.progress, g.json),
+    )
+    .await?;
     let names: Vec<String> = models.iter().map(model_name).collect();
     if g.json {
         print_json(
@@ -216,7 +218,7 @@ pub async fn pull(host: &Host, g: &Global, args: &PullArgs) -> Result<(), Failur
 pub async fn push(host: &Host, g: &Global) -> Result<(), Failure> {
     let cache = session::required_cache(g, "push")?;
     let mut s = session::open(host, g, cache).await?;
-    let t = run_push(host, &mut s, progress::wanted(g.json)).await?;
+    let t = run_push(host, &mut s, Display::for_options(g.progress, g.json)).await?;
     if g.json {
         print_json("push", merge(session_json(&s), t.json()));
     } else {

@@ -15,6 +15,7 @@ use super::args::Global;
 use super::commands::{print_result, pull_options, run_pull, run_push};
 use super::failure::Failure;
 use super::output::{self, bytes, duration, millis, plural, requests_human, Transfer};
+use super::progress::Display;
 use super::session::{self, model_name, Cache, Resolved, Session};
 use super::signals::{Interrupt, Second};
 use super::sync::{locked_sync, SyncPlan};
@@ -242,7 +243,7 @@ impl Tour {
 
         // 4. The first push: every file.
         let m = Self::mark(host);
-        let t = run_push(host, &mut a, false).await?;
+        let t = run_push(host, &mut a, Display::Off).await?;
         self.transfer_step(host, "push A", "", &t, &m).await;
 
         // 5. Mark one file dirty (before the write, as swamp does), then edit it.
@@ -288,7 +289,7 @@ impl Tour {
             json!({"walk": st.walk, "toUpload": st.to_upload.len(), "toDelete": st.to_delete.len()}),
         ).await;
         let m = Self::mark(host);
-        let t = run_push(host, &mut a, false).await?;
+        let t = run_push(host, &mut a, Display::Off).await?;
         if t.report.files != 1 {
             return Err(Failure::operational(
                 "integrity",
@@ -305,10 +306,10 @@ impl Tour {
         let cache_b = root_path.join("cache-b");
         let mut b = session::open_with(host, &config, Cache::Given(cache_b.clone())).await?;
         let m = Self::mark(host);
-        let t = run_pull(host, &mut b, &no_options(), false).await?;
+        let t = run_pull(host, &mut b, &no_options(), Display::Off).await?;
         self.transfer_step(host, "pull B", "", &t, &m).await;
         let m = Self::mark(host);
-        let t = run_pull(host, &mut b, &no_options(), false).await?;
+        let t = run_pull(host, &mut b, &no_options(), Display::Off).await?;
         self.transfer_step(host, "pull B", "again: ", &t, &m).await;
 
         // 8. A scoped pull of one model into a third cache.
@@ -323,7 +324,7 @@ impl Tour {
             host,
             &mut c,
             &pull_options(std::slice::from_ref(&model), false),
-            false,
+            Display::Off,
         )
         .await?;
         self.transfer_step(
@@ -348,7 +349,7 @@ impl Tour {
             models: &[],
             ttl_ms: 30_000,
             max_wait_ms: 10_000,
-            progress: false,
+            progress: Display::Off,
             handle_signals: false,
         };
         let done = locked_sync(host, &config, &mut b, &plan).await?;

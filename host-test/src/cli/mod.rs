@@ -10,7 +10,7 @@
 //! | `lock.rs` | `lock inspect/acquire/release/force-release`; [`lock::Holding`] |
 //! | `demo.rs` | `demo`: the self-contained tour against fake-gcs-server |
 //! | `output.rs` | request counts, sizes, durations; the pull/push JSON shape |
-//! | `progress.rs` | the stderr spinner (terminals only, never with `--json`) |
+//! | `progress.rs` | progress on stderr: a bar, plain lines or JSON lines (`--progress`) |
 //! | `signals.rs` | Ctrl-C / SIGTERM for commands that must clean up |
 //! | `failure.rs` | one-line errors with hints and exit codes |
 //!

@@ -109,7 +109,10 @@ impl Session {
 
 /// Open a datastore on `cache` with `config` and configure it.
 pub async fn open_with(host: &Host, config: &Resolved, cache: Cache) -> Result<Session, Failure> {
-    let opts = options_for(&config.json, cache.path());
+    let mut opts = options_for(&config.json, cache.path());
+    // The guest's progress events cost a few lines a second; whether they are shown is the
+    // display's choice (`--progress`).
+    opts.progress = true;
     let mut ds = host.open(&opts).await.map_err(|e| {
         Failure::operational("io", format!("{e:#}"))
             .hint("check that --cache names a directory this user can create and write")

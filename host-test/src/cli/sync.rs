@@ -11,7 +11,7 @@ use super::commands::{merge, print_json, pull_options, run_pull, run_push};
 use super::failure::Failure;
 use super::lock::{self, Holding, Released};
 use super::output::{self, duration, millis, plural, Transfer};
-use super::progress;
+use super::progress::Display;
 use super::session::{self, model_lock_key, model_name, Resolved, Session};
 use super::signals::{Interrupt, Second};
 use crate::datastore::ModelRef;
@@ -31,8 +31,8 @@ pub struct SyncPlan<'a> {
     pub ttl_ms: u32,
     /// How long to wait for each lock.
     pub max_wait_ms: u32,
-    /// Draw spinners.
-    pub progress: bool,
+    /// How to show the progress of the pull and the push.
+    pub progress: Display,
     /// Handle Ctrl-C (finish the call in flight, skip the rest, release).
     pub handle_signals: bool,
 }
@@ -182,7 +182,7 @@ pub async fn run(host: &Host, g: &Global, args: &SyncArgs) -> Result<(), Failure
         models: &models,
         ttl_ms: args.ttl_ms,
         max_wait_ms: args.max_wait_ms,
-        progress: progress::wanted(g.json),
+        progress: Display::for_options(g.progress, g.json),
         handle_signals: true,
     };
     let done = locked_sync(host, &config, &mut work, &plan).await?;

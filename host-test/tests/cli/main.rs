@@ -12,7 +12,8 @@
 //! - `locks`: inspect, acquire/hold/release, release and force-release by nonce, a held
 //!   lock making `sync` time out, a released holder noticing the loss.
 //! - `demo`: runs to success, leaves no process, port or temp dir behind.
-//! - `progress`: no progress bytes when stderr is piped; a spinner on a terminal.
+//! - `progress`: no progress bytes when stderr is piped; a bar on a terminal; `--progress`
+//!   always (plain lines, JSON lines) and never.
 
 mod commands;
 mod config;

@@ -126,6 +126,7 @@ impl RealGcs {
                 host_path,
             }],
             inherit_stderr: false,
+            progress: false,
         }
     }
 }
