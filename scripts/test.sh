@@ -2,6 +2,10 @@
 # One command on a fresh machine: set up, check formatting and lints, run every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ ! -d "${CARGO_TARGET_DIR:-target}/release" ]; then
+  # Said before the set-up: minutes of compiling must not look like a hang.
+  echo "test: first run: setting up, then building and testing everything; the first build takes several minutes (about 10 on 2 cores), cargo shows its progress"
+fi
 ./scripts/setup.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -45,9 +45,22 @@ async function run(
   return new TextDecoder().decode(out.stdout);
 }
 
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
 async function buildGuest(): Promise<string> {
-  say("building the component (release, LTO; about a minute the first time)");
   const targetDir = `${root}/target/guest`;
+  const wasm = `${targetDir}/wasm32-wasip2/release/gcs_datastore.wasm`;
+  // Say what is about to happen before cargo starts: a first build compiles every
+  // dependency, and cargo (stderr inherited) then shows its own progress line.
+  if (await exists(wasm)) {
+    say("building the component (release, LTO; quick when nothing changed)");
+  } else {
+    say(
+      "first run: building the component and its dependencies (release, LTO; usually 2-3 minutes on 2 cores); cargo shows its progress below",
+    );
+  }
   await run("cargo", [
     "build",
     "--release",
@@ -62,7 +75,7 @@ async function buildGuest(): Promise<string> {
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS: "1",
     CARGO_PROFILE_RELEASE_STRIP: "true",
   });
-  return `${targetDir}/wasm32-wasip2/release/gcs_datastore.wasm`;
+  return wasm;
 }
 
 /** Every export function of the component, as jco names them for `--async-exports`. */

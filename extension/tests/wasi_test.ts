@@ -10,7 +10,12 @@ import {
   Scheduler,
   TimerPollable,
 } from "../datastores/_lib/wasi/poll.ts";
-import { ByteQueue, QueueInput } from "../datastores/_lib/wasi/streams.ts";
+import {
+  ByteQueue,
+  GuestStderr,
+  QueueInput,
+} from "../datastores/_lib/wasi/streams.ts";
+import { cli } from "../datastores/_lib/wasi/basics.ts";
 import { Fields } from "../datastores/_lib/wasi/http.ts";
 
 Deno.test("poll answers the ready pollables, and waits when none is", async () => {
@@ -116,4 +121,29 @@ Deno.test("fields keep every value of a name, lower-cased, and refuse bad names"
     immut = e;
   }
   assertEquals((immut as { tag: string }).tag, "immutable");
+});
+
+Deno.test("guest stderr: progress lines are recognised, everything else dropped", () => {
+  const events: Array<Record<string, unknown>> = [];
+  const err = new GuestStderr((e) => events.push(e));
+  const enc = new TextEncoder();
+  const line =
+    '\x1e{"v":1,"phase":"download","done":2,"total":5,"bytes":10,"bytesTotal":50}\n';
+  const input = enc.encode(`a panic message\n${line}\x1enot json\n${line}`);
+  // Split anywhere: byte by byte.
+  for (const b of input) err.write(new Uint8Array([b]));
+  assertEquals(events.length, 2);
+  assertEquals(events[0], {
+    v: 1,
+    phase: "download",
+    done: 2,
+    total: 5,
+    bytes: 10,
+    bytesTotal: 50,
+  });
+  // Without a listener (as the datastore runs) every byte is dropped, nothing throws.
+  new GuestStderr().write(input);
+  // The sandbox's stderr is that stream, and the guest is never asked for progress.
+  const stderr = cli({})["wasi:cli/stderr"].getStderr();
+  assert(stderr instanceof GuestStderr);
 });

@@ -126,6 +126,13 @@ pub enum Kind {
         /// Downloads in flight.
         concurrency: usize,
     },
+    /// [`Kind::PullCold`] at the default concurrency, the guest's progress events on and
+    /// the `swamp-gcs` display consuming them (rendering every line, printing none), or
+    /// both off: what the progress display costs.
+    PullColdProgress {
+        /// Events on and the display running.
+        shown: bool,
+    },
     /// A scale operation.
     Scale {
         /// The level.
@@ -142,7 +149,7 @@ pub struct Def {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// `v1`, `native`, `sweep`, `scale`.
+    /// `v1`, `native`, `sweep`, `progress`, `scale`.
     pub group: &'static str,
     /// What it does.
     pub kind: Kind,
@@ -286,6 +293,20 @@ pub fn all(smoke: bool) -> Vec<Def> {
             },
         ),
     ];
+    for (shown, id, name) in [
+        (
+            false,
+            "progress-pull-cold-off",
+            "Pull 1000 files (cold), no progress",
+        ),
+        (
+            true,
+            "progress-pull-cold-on",
+            "Pull 1000 files (cold), progress shown",
+        ),
+    ] {
+        v.push(def(id, name, "progress", Kind::PullColdProgress { shown }));
+    }
     let levels: Vec<usize> = if smoke { vec![1, 100] } else { SWEEP.to_vec() };
     for c in levels {
         if c != PUSH_DEFAULT {

@@ -107,8 +107,20 @@ impl Ctx {
 
     /// Open and configure a datastore on `cache` the way `swamp-gcs` does.
     pub async fn open(&self, cache: &Path, bucket: &str, extra: &Extra) -> Result<Datastore> {
+        self.open_with_progress(cache, bucket, extra, false).await
+    }
+
+    /// [`Ctx::open`], with the guest's progress events on or off.
+    pub async fn open_with_progress(
+        &self,
+        cache: &Path,
+        bucket: &str,
+        extra: &Extra,
+        progress: bool,
+    ) -> Result<Datastore> {
         let config = self.config(bucket, extra);
-        let opts = options_for(&config, cache);
+        let mut opts = options_for(&config, cache);
+        opts.progress = progress;
         let mut ds = self.host.open(&opts).await?;
         ds.configure(&config)
             .await

@@ -428,6 +428,28 @@ pub fn tables(run: &RunReport) -> String {
         }
     }
 
+    let progress: Vec<&ScenarioResult> =
+        by_group("progress").filter(|r| r.error.is_none()).collect();
+    if let [off, on] = progress[..] {
+        let _ = writeln!(
+            out,
+            "\n## Progress display (cold pull of 1000 files; median ms, min–max)\n"
+        );
+        let _ = writeln!(out, "| no progress | progress shown | difference |");
+        let _ = writeln!(out, "|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| {} ({}–{}) | {} ({}–{}) | {:+.1} % |",
+            ms(off.wall_ms.median),
+            ms(off.wall_ms.min),
+            ms(off.wall_ms.max),
+            ms(on.wall_ms.median),
+            ms(on.wall_ms.min),
+            ms(on.wall_ms.max),
+            (on.wall_ms.median / off.wall_ms.median.max(0.001) - 1.0) * 100.0
+        );
+    }
+
     let scale: Vec<&ScenarioResult> = by_group("scale").collect();
     if !scale.is_empty() {
         let levels: Vec<&str> = catalog::LEVELS

@@ -60,6 +60,7 @@ pub async fn trial(
         Kind::Writeback10 => writeback_10(ctx, st, v).await,
         Kind::NativePush { concurrency } => native_push(ctx, st, concurrency).await,
         Kind::NativePull { concurrency } => native_pull(ctx, st, concurrency).await,
+        Kind::PullColdProgress { shown } => pull_cold_progress(ctx, st, shown).await,
         Kind::Scale { level, op } => scale::trial(ctx, st, level, op, v).await,
     }
 }
@@ -211,6 +212,37 @@ async fn pull_cold(ctx: &mut Ctx, st: &mut State, concurrency: usize) -> Result<
         "files land in the cache",
         || format!("{first} missing"),
     )?;
+    Ok(s)
+}
+
+/// A cold pull of the 1000 seed files with the progress pipeline on (guest events,
+/// stderr splitter, the CLI's display task rendering every line into nothing) or off.
+async fn pull_cold_progress(ctx: &mut Ctx, st: &mut State, shown: bool) -> Result<TrialSample> {
+    use crate::cli::progress::{Display, Progress};
+    let seeded = pushed(ctx).await?;
+    let cache = ctx.new_dir("cold")?;
+    let mut ds = ctx
+        .open_with_progress(&cache, &seeded.bucket, &no_extra(), shown)
+        .await?;
+    let events_before = ctx.host.progress.events();
+    let display = if shown { Display::Silent } else { Display::Off };
+    let p = ctx.probe(&seeded.bucket).await?;
+    let progress = Progress::start(&ctx.host, "pull", display);
+    let r = ds.pull(&no_options()).await;
+    progress.finish().await;
+    let s = ctx.finish(p, &seeded.bucket, r).await?;
+    st.check(s.files == 1000, "pulls 1000 files", || s.files.to_string())?;
+    let events = ctx.host.progress.events() - events_before;
+    if shown {
+        // index, walk, the plan, the last file, writeback: at least five.
+        st.check(events >= 5, "the guest reports progress", || {
+            format!("{events} events")
+        })?;
+    } else {
+        st.check(events == 0, "no progress events when off", || {
+            format!("{events} events")
+        })?;
+    }
     Ok(s)
 }
 

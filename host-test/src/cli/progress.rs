@@ -62,6 +62,9 @@ pub enum Display {
     Lines,
     /// One JSON object a line.
     Json,
+    /// Everything `Lines` and `Json` do (events taken in, lines rendered), nothing
+    /// printed: what the bench measures.
+    Silent,
 }
 
 impl Display {
@@ -372,6 +375,9 @@ async fn show(
                 }
             }
             Display::Json if dirty => eprint_line(&t.json()),
+            Display::Silent => {
+                std::hint::black_box((t.line(moved()), dirty.then(|| t.json())));
+            }
             Display::Json | Display::Off => {}
         }
         dirty = false;
@@ -396,7 +402,7 @@ async fn show(
         Display::Lines if shown.as_ref() != Some(&t.event) => eprint_line(&t.line(moved())),
         Display::Lines => {}
         Display::Json if dirty => eprint_line(&t.json()),
-        Display::Json | Display::Off => {}
+        Display::Json | Display::Silent | Display::Off => {}
     }
 }
 

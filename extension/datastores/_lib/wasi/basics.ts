@@ -2,7 +2,12 @@
 // the host chose, and standard streams that lead nowhere.
 
 import { Pollable, TimerPollable } from "./poll.ts";
-import { InputStream, OutputStream, SinkOutput } from "./streams.ts";
+import {
+  GuestStderr,
+  InputStream,
+  OutputStream,
+  SinkOutput,
+} from "./streams.ts";
 
 const NS_PER_MS = 1_000_000;
 
@@ -70,12 +75,13 @@ export class TerminalOutput {
   [Symbol.dispose](): void {}
 }
 
-/** The wasi:cli interfaces: only `env` is visible; stdin is empty, stdout/stderr discarded. */
+/** The wasi:cli interfaces: only `env` is visible; stdin is empty, stdout/stderr discarded
+ * (stderr through {@link GuestStderr}, which knows the guest's progress lines). */
 export function cli(env: Record<string, string>) {
   const pairs: Array<[string, string]> = Object.entries(env);
   const stdin = new InputStream();
   const stdout: OutputStream = new SinkOutput();
-  const stderr: OutputStream = new SinkOutput();
+  const stderr: OutputStream = new GuestStderr();
   return {
     "wasi:cli/environment": {
       getEnvironment: () => pairs,

@@ -80,8 +80,57 @@ export class OutputStream {
   [Symbol.dispose](): void {}
 }
 
-/** Output that goes nowhere (the guest's stdout and stderr; it writes nothing useful there). */
+/** Output that goes nowhere (the guest's stdout; it writes nothing useful there). */
 export class SinkOutput extends OutputStream {}
+
+/** First byte of a guest progress line (ASCII record separator). */
+const PROGRESS_MARKER = 0x1e;
+/** Longest progress line kept; the guest's are under 200 bytes. */
+const MAX_PROGRESS_LINE = 4096;
+
+/**
+ * The guest's stderr. The guest writes progress there only when its environment has
+ * `SWAMP_GCS_PROGRESS=1` (which this host never sets): one line per event, `\x1e` then a
+ * JSON object then `\n` (defined in the component's `src/progress.rs`). Marked lines go to
+ * `onProgress` when one is given; every other byte, and everything without a listener, is
+ * discarded, so none of it can reach swamp's output.
+ */
+export class GuestStderr extends OutputStream {
+  #line: number[] = [];
+  #marked: boolean | undefined;
+
+  constructor(
+    private readonly onProgress?: (event: Record<string, unknown>) => void,
+  ) {
+    super();
+  }
+
+  override write(contents: Uint8Array): void {
+    if (!this.onProgress) return;
+    for (const b of contents) {
+      this.#marked ??= b === PROGRESS_MARKER;
+      if (b === 0x0a) {
+        if (this.#marked && this.#line.length <= MAX_PROGRESS_LINE) this.#emit();
+        this.#line = [];
+        this.#marked = undefined;
+      } else if (this.#marked && this.#line.length <= MAX_PROGRESS_LINE) {
+        this.#line.push(b);
+      }
+    }
+  }
+
+  #emit(): void {
+    try {
+      const text = new TextDecoder().decode(new Uint8Array(this.#line.slice(1)));
+      const event = JSON.parse(text);
+      if (event && typeof event === "object" && !Array.isArray(event)) {
+        this.onProgress!(event);
+      }
+    } catch {
+      // Not an event: dropped like the rest of stderr.
+    }
+  }
+}
 
 /** An open file shared by the streams made from one descriptor; tracks the OS position so a
  * sequential reader or writer never pays for a seek. */
