@@ -110,7 +110,9 @@ export class GuestStderr extends OutputStream {
     for (const b of contents) {
       this.#marked ??= b === PROGRESS_MARKER;
       if (b === 0x0a) {
-        if (this.#marked && this.#line.length <= MAX_PROGRESS_LINE) this.#emit();
+        if (this.#marked && this.#line.length <= MAX_PROGRESS_LINE) {
+          this.#emit();
+        }
         this.#line = [];
         this.#marked = undefined;
       } else if (this.#marked && this.#line.length <= MAX_PROGRESS_LINE) {
@@ -121,7 +123,9 @@ export class GuestStderr extends OutputStream {
 
   #emit(): void {
     try {
-      const text = new TextDecoder().decode(new Uint8Array(this.#line.slice(1)));
+      const text = new TextDecoder().decode(
+        new Uint8Array(this.#line.slice(1)),
+      );
       const event = JSON.parse(text);
       if (event && typeof event === "object" && !Array.isArray(event)) {
         this.onProgress!(event);
