@@ -5,7 +5,7 @@
 //! directory, then rename) so a crash never leaves a half-written file under its real name.
 
 use crate::error::{Error, Result};
-use crate::sync::paths::has_drive_prefix;
+use crate::paths::has_drive_prefix;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 

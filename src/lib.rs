@@ -38,8 +38,10 @@ pub mod config;
 pub mod error;
 pub mod gcs;
 pub mod lock;
+pub mod paths;
 pub mod retry;
 pub mod sync;
+pub mod timefmt;
 pub mod transport;
 pub mod verify;
 

@@ -33,7 +33,7 @@ use super::decide::{
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::checksum::crc32c_b64;
 use crate::gcs::{Authorizer, GcsClient};
-use crate::sync::timefmt::{format_iso_ms, parse_iso_ms, MAX_JS_TIME_MS};
+use crate::timefmt::{format_iso_ms, parse_iso_ms, MAX_JS_TIME_MS};
 use crate::transport::{Clock, Transport};
 use std::cell::RefCell;
 use std::rc::Rc;

@@ -14,14 +14,14 @@
 
 use futures_util::stream::{self, StreamExt};
 
-use super::index::{EntryMap, Index, IndexEntry, ParseReport};
-use super::keys::{index_key, meta_key, shard_key};
-use super::partition::group_by_partition;
-use super::partition_files::{Meta, PartitionFile};
-use super::paths::{is_inside_namespace_dir, is_internal_cache_file};
+use super::core::index::{EntryMap, Index, IndexEntry, ParseReport};
+use super::core::keys::{index_key, meta_key, shard_key};
+use super::core::partition::group_by_partition;
+use super::core::partition_files::{Meta, PartitionFile};
 use super::service::SyncService;
 use crate::error::{Error, Result};
 use crate::gcs::{Authorizer, ObjectMeta};
+use crate::paths::{is_inside_namespace_dir, is_internal_cache_file};
 use crate::transport::{Clock, Transport};
 
 /// Attempts at the conditional v1 `_meta.json` write before giving up (best effort).

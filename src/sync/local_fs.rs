@@ -21,8 +21,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::timefmt::{format_iso_ms, mtime_ms};
 use crate::cache_fs::TMP_SUFFIX;
+use crate::timefmt::{format_iso_ms, mtime_ms};
 
 /// Temporary files older than this are leftovers of a crash and are removed by walks.
 pub const STALE_TMP_AGE: Duration = Duration::from_secs(10 * 60);

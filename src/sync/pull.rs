@@ -15,12 +15,12 @@
 //!   paths (H12), and nothing is written through a symlinked directory.
 //! * Downloads use a sliding window, not sequential batches.
 //! * Decisions are three-way against the local index copy, the version this cache last
-//!   synced ([`super::reconcile`]): an equal-size remote rewrite is pulled, a remote
+//!   synced ([`super::core::reconcile`]): an equal-size remote rewrite is pulled, a remote
 //!   deletion removes a file still at its synced version, and a file changed on both
 //!   sides is kept and reported as a conflict. The local copy is written as what this
 //!   cache now holds, not as the remote index.
 //! * A pull that finds unpushed local changes keeps the sidecar dirty (see
-//!   [`SyncState::mark_pulled`](super::sync_state::SyncState::mark_pulled)).
+//!   [`SyncState::mark_pulled`](super::core::sync_state::SyncState::mark_pulled)).
 //! * Before writing a file, a pull removes that file's temporary siblings: debris of an
 //!   earlier write killed between creating and renaming them. The walks' age rule
 //!   (`local_fs::STALE_TMP_AGE`) would keep them for ten minutes, and a pull never walks.
@@ -29,21 +29,21 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use super::batch::{batch_error, run_bounded, split_results};
-use super::change::sha256_hex;
-use super::index::Index;
+use super::core::change::sha256_hex;
+use super::core::index::Index;
+use super::core::keys::{data_key, index_key, local_rel_path};
+use super::core::partition::{partition_key_from_path, partition_keys_for_model};
+use super::core::plan::{LocalFile, PullItem};
+use super::core::reconcile::{base_covers, plan_pull};
+use super::core::report::{PhaseClock, SyncReport};
+use super::core::sync_state::verified_at_baseline_ms;
 use super::index_io::refuse_v2;
-use super::keys::{data_key, index_key, local_rel_path};
 use super::local_fs;
-use super::partition::{partition_key_from_path, partition_keys_for_model};
-use super::paths::safe_index_key;
-use super::plan::{LocalFile, PullItem};
-use super::reconcile::{base_covers, plan_pull};
-use super::report::{PhaseClock, SyncReport};
 use super::service::{SyncOptions, SyncService};
-use super::sync_state::verified_at_baseline_ms;
 use crate::cache_fs::{check_rel, tmp_stem, write_atomic_path, TMP_SUFFIX};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::Authorizer;
+use crate::paths::safe_index_key;
 use crate::transport::{Clock, Transport};
 
 /// What happened to one file.

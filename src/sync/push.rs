@@ -16,7 +16,7 @@
 //!   delete aborts the push before the writeback, leaving the sidecar dirty.
 //! * The clean transition also needs a complete walk (see `walk.rs`).
 //! * Change detection is three-way against the local index copy, the version this cache
-//!   last synced ([`super::reconcile`]): a file merely older than the remote is not a
+//!   last synced ([`super::core::reconcile`]): a file merely older than the remote is not a
 //!   change, so a bulk push never reverts a newer remote version; a file changed here
 //!   while the remote moved on is reported as a conflict and neither uploaded nor
 //!   deleted. The local copy records what this cache holds (not the merged remote index),
@@ -29,21 +29,21 @@
 //!   partitions stale until some later push happened to touch them.
 
 use super::batch::{batch_error, run_bounded, split_results};
-use super::change::sha256_hex;
-use super::index::{merge_onto, Index, IndexChanges, IndexEntry};
+use super::core::change::sha256_hex;
+use super::core::index::{merge_onto, Index, IndexChanges, IndexEntry};
+use super::core::keys::{data_key, index_key, local_rel_path};
+use super::core::partition::dirty_partition_keys;
+use super::core::plan::local_has_all_remote_entries;
+use super::core::reconcile::{base_covers, push_next_base};
+use super::core::report::{PhaseClock, SyncReport};
+use super::core::sync_state::verified_at_baseline_ms;
 use super::index_io::{refuse_v2, MetaState, RemoteIndex};
-use super::keys::{data_key, index_key, local_rel_path};
 use super::local_fs;
-use super::partition::dirty_partition_keys;
-use super::paths::safe_index_key;
-use super::plan::local_has_all_remote_entries;
-use super::reconcile::{base_covers, push_next_base};
-use super::report::{PhaseClock, SyncReport};
 use super::service::{SyncOptions, SyncService};
-use super::sync_state::verified_at_baseline_ms;
 use super::walk::Upload;
 use crate::error::{Error, Result};
 use crate::gcs::Authorizer;
+use crate::paths::safe_index_key;
 use crate::retry::{backoff_delay, unit_from};
 use crate::transport::{Clock, Transport};
 

@@ -10,16 +10,16 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::index::Index;
-use super::keys::{INDEX_FILE, SYNC_STATE_FILE as SIDECAR_FILE};
+use super::core::index::Index;
+use super::core::keys::{INDEX_FILE, SYNC_STATE_FILE as SIDECAR_FILE};
+use super::core::report::{Capabilities, SidecarSummary, SUPPORTED_CAPABILITIES};
+use super::core::sidecar::MAX_SIDECAR_BYTES;
+use super::core::sync_state::{Outcome, SidecarOrigin, SyncState};
 use super::local_fs;
-use super::report::{Capabilities, SidecarSummary, SUPPORTED_CAPABILITIES};
-use super::sidecar::MAX_SIDECAR_BYTES;
-use super::sync_state::{Outcome, SidecarOrigin, SyncState};
-use super::timefmt::format_iso_ms;
 use crate::cache_fs::write_atomic_path;
 use crate::error::{Error, Result};
 use crate::gcs::{Authorizer, GcsClient};
+use crate::timefmt::format_iso_ms;
 use crate::transport::{Clock, Transport};
 
 /// Options of one call (swamp core's `DatastoreSyncOptions`, minus the signal: the
@@ -183,7 +183,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     }
 
     /// The local index copy as this cache last wrote it: the base of the three-way
-    /// decisions ([`super::reconcile`]). `None` when missing, not a regular file (a link
+    /// decisions ([`super::core::reconcile`]). `None` when missing, not a regular file (a link
     /// is never followed), larger than [`MAX_LOCAL_INDEX_BYTES`] or unreadable as an
     /// index: with no record of the last sync, nothing is deleted and no local file
     /// that differs from the remote is overwritten.

@@ -2,9 +2,9 @@
 //! delete right now. Nothing is transferred except the index GET, nothing is written
 //! (stale temporary files found by the walk are still removed).
 
-use super::index::Index;
-use super::keys::index_key;
-use super::report::{PlannedUpload, StatusReport};
+use super::core::index::Index;
+use super::core::keys::index_key;
+use super::core::report::{PlannedUpload, StatusReport};
 use super::service::{SyncOptions, SyncService};
 use crate::error::Result;
 use crate::gcs::Authorizer;

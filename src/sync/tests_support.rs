@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::index::Index;
+use super::core::index::Index;
 use super::service::{SyncOptions, SyncService};
 use crate::gcs::NoAuth;
 use crate::test_fake::{run, FakeGcs};
@@ -195,7 +195,7 @@ pub type EntrySpec<'a> = (&'a str, u64, Option<&'a str>, Option<&'a str>);
 pub fn put_remote_index_at(fake: &FakeGcs, key: &str, entries: &[EntrySpec<'_>]) {
     let mut index = Index::new("2026-07-01T00:00:00.000Z");
     for (k, size, mtime, sha) in entries {
-        index.entries.insert(super::index::IndexEntry {
+        index.entries.insert(super::core::index::IndexEntry {
             key: k.to_string(),
             size: *size,
             last_modified: "2026-07-01T00:00:00.000Z".to_string(),

@@ -1,22 +1,22 @@
 //! The push walk over the real cache: which files to upload and which remote objects to
 //! delete, shared by `push` and `status` (§3.14, §3.15 step 6).
 //!
-//! The decisions come from the pure planners in [`super::plan`] and [`super::reconcile`]
+//! The decisions come from the pure planners in [`super::core::plan`] and [`super::core::reconcile`]
 //! (three-way, against the local index copy: what this cache last synced);
 //! this file feeds them from the filesystem ([`super::local_fs`]) and records whether the
 //! walk saw everything it was asked to. An incomplete walk (an unreadable directory or
 //! dirty path) never deletes by absence and never lets the push mark the cache clean —
 //! otherwise the unread changes would be forgotten.
 
-use super::change::{sha256_hex, ChangeReason};
-use super::index::{Index, IndexEntry};
-use super::keys::local_rel_path;
+use super::core::change::{sha256_hex, ChangeReason};
+use super::core::index::{Index, IndexEntry};
+use super::core::keys::local_rel_path;
+use super::core::plan::{plan_full_walk, plan_scoped_walk, DirtyPathStat, LocalFile};
+use super::core::reconcile::{decide_push, may_delete, PushVerdict};
+use super::core::report::SkipCounts;
+use super::core::sync_state::WalkMode;
 use super::local_fs::{self, Probe, WalkStats};
-use super::plan::{plan_full_walk, plan_scoped_walk, DirtyPathStat, LocalFile};
-use super::reconcile::{decide_push, may_delete, PushVerdict};
-use super::report::SkipCounts;
 use super::service::SyncService;
-use super::sync_state::WalkMode;
 use crate::cache_fs::check_rel;
 use crate::error::{Error, Result};
 use crate::gcs::Authorizer;

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::config;
 use crate::cache_fs::{check_rel, CacheDir};
-use crate::sync::paths::{normalize_rel, safe_index_key};
+use crate::paths::{normalize_rel, safe_index_key};
 
 /// Why `p`, joined to a cache root on a POSIX or a Windows host, could name something
 /// outside it. Deliberately written without the crate's helpers.

@@ -32,10 +32,10 @@
 //!   set above the cap, turns into bulk invalidation (full walk, no orphan
 //!   deletion) instead of being trusted as a path.
 
-use super::paths::normalize_rel;
 use super::sidecar::Sidecar;
-use super::timefmt::{format_iso_ms, parse_iso_ms};
 use crate::error::Result;
+use crate::paths::normalize_rel;
+use crate::timefmt::{format_iso_ms, parse_iso_ms};
 
 /// Maximum distinct dirty paths; the 201st flips to bulk + overflowed.
 pub const DIRTY_PATHS_CAP: usize = 200;

@@ -32,7 +32,7 @@ use indexmap::IndexSet;
 
 use super::index::Index;
 use super::keys::{bare_rel, local_rel_path};
-use super::paths::{is_inside_namespace_dir, is_internal_cache_file, safe_index_key};
+use crate::paths::{is_inside_namespace_dir, is_internal_cache_file, safe_index_key};
 
 /// What the caller found at a dirty path (cache-relative).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,7 +344,7 @@ pub struct PullItem {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::index::IndexEntry;
+    use crate::sync::core::index::IndexEntry;
     use std::collections::HashMap;
 
     fn index_of(keys: &[&str]) -> Index {

@@ -24,9 +24,9 @@
 use super::change::{classify_change, ChangeReason};
 use super::index::{Index, IndexEntry};
 use super::keys::local_rel_path;
-use super::paths::{is_internal_cache_file, is_lazy_skippable, safe_index_key};
 use super::plan::{LocalFile, PullItem};
 use crate::cache_fs::check_rel;
+use crate::paths::{is_internal_cache_file, is_lazy_skippable, safe_index_key};
 
 /// Whether two entries describe the same content: equal `sha256` when both carry one,
 /// else equal size and `lastModified` (entries written by old clients have no hash).

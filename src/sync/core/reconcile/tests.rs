@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 
 use super::*;
-use crate::sync::change::sha256_hex;
+use crate::sync::core::change::sha256_hex;
 
 const T1: &str = "2026-08-01T10:00:00.000Z";
 const T2: &str = "2026-08-01T11:00:00.000Z";
