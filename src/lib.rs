@@ -33,7 +33,7 @@
 //!   failure is settled by reading the object back, never by guessing.
 
 pub mod auth;
-pub mod cache_fs;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod gcs;

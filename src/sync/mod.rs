@@ -52,20 +52,19 @@
 pub mod core;
 
 mod batch;
-mod index_io;
-pub mod local_fs;
 mod mark_dirty;
 mod pull;
 mod push;
+mod push_plan;
+mod remote_index;
 mod service;
 mod status;
-mod walk;
 
 pub use self::core::report::{
     Capabilities, PhaseTiming, PlannedUpload, SidecarSummary, SkipCounts, StatusReport, SyncReport,
     SUPPORTED_CAPABILITIES,
 };
-pub use push::INDEX_WRITE_ATTEMPTS;
+pub use remote_index::INDEX_WRITE_ATTEMPTS;
 pub use service::{SyncOptions, SyncService};
 
 #[cfg(test)]
@@ -77,6 +76,6 @@ mod tests_scale;
 #[cfg(test)]
 mod tests_seed;
 #[cfg(test)]
-mod tests_support;
+pub(crate) mod tests_support;
 #[cfg(test)]
 mod tests_traps;

@@ -305,7 +305,7 @@ fn e_mark_dirty_is_idempotent() {
     run(svc.mark_dirty(&opts())).unwrap();
     mark(&svc, "data/b");
     assert_eq!(
-        super::local_fs::stat_file(cache.path(), ".datastore-sync-state.json")
+        super::tests_support::stat_of(&cache, ".datastore-sync-state.json")
             .unwrap()
             .unwrap()
             .mtime_ms,

@@ -280,7 +280,7 @@ fn s14_v1_sidecar_triggers_full_walk() {
 }
 
 fn mtime_ms(cache: &TempDir, rel: &str) -> i64 {
-    super::local_fs::stat_file(cache.path(), rel)
+    super::tests_support::stat_of(cache, rel)
         .unwrap()
         .unwrap()
         .mtime_ms
