@@ -3,7 +3,7 @@
 
 use crate::cache::{LocalCache, DEFAULT_CACHE_MOUNT};
 use crate::config::{Config, ConfigEnv};
-use crate::error::{Error, ErrorKind, TransportKind};
+use crate::error::{Error, ErrorKind, Missing, TransportKind};
 use crate::gcs::{GcsClient, ObjectMeta};
 use crate::paths::{check_rel, CachePath};
 use crate::runtime::{Datastore, DatastoreAuth};
@@ -40,6 +40,7 @@ fn instance() -> Result<Rc<Datastore>, wit::Error> {
         wit::Error::InvalidConfig(wit::ConfigFailure {
             field: "(config)".into(),
             rule: "the datastore is not configured: call datastore.configure first".into(),
+            message: "the datastore is not configured: call datastore.configure first".into(),
         })
     })
 }
@@ -51,9 +52,17 @@ fn run<T>(fut: impl Future<Output = T>) -> T {
 
 /// Map the crate's error onto the closed WIT variant.
 pub(crate) fn to_wit(e: Error) -> wit::Error {
-    let msg = e.message.clone();
-    match e.kind {
-        ErrorKind::NotFound => wit::Error::NotFound(msg),
+    let msg = e.message();
+    let gcs = e.gcs().cloned();
+    match e.kind().clone() {
+        ErrorKind::NotFound(missing) => wit::Error::NotFound(wit::NotFoundFailure {
+            missing: match missing {
+                Missing::Bucket => wit::Missing::Bucket,
+                Missing::Object(key) => wit::Missing::Object(key),
+                Missing::CacheFile(path) => wit::Missing::CacheFile(path),
+            },
+            message: msg,
+        }),
         ErrorKind::PreconditionFailed => wit::Error::PreconditionFailed(msg),
         ErrorKind::Unauthenticated { hint } => {
             wit::Error::Unauthenticated(wit::CredentialFailure { message: msg, hint })
@@ -63,15 +72,16 @@ pub(crate) fn to_wit(e: Error) -> wit::Error {
         }
         ErrorKind::RateLimited => wit::Error::RateLimited(msg),
         ErrorKind::Timeout => wit::Error::Timeout(msg),
-        ErrorKind::Cancelled => wit::Error::Cancelled(msg),
-        ErrorKind::InvalidConfig { field, rule } => {
-            wit::Error::InvalidConfig(wit::ConfigFailure { field, rule })
-        }
+        ErrorKind::InvalidConfig { field, rule } => wit::Error::InvalidConfig(wit::ConfigFailure {
+            field,
+            rule,
+            message: msg,
+        }),
         ErrorKind::Integrity => wit::Error::Integrity(msg),
         ErrorKind::UnsafePath => wit::Error::UnsafePath(msg),
         ErrorKind::Io => wit::Error::Io(msg),
         ErrorKind::Remote => {
-            let g = e.gcs.map(|g| *g).unwrap_or_default();
+            let g = gcs.unwrap_or_default();
             wit::Error::Remote(wit::RemoteFailure {
                 status: g.status,
                 reason: g.reason,
@@ -101,6 +111,17 @@ pub(crate) fn to_wit(e: Error) -> wit::Error {
             status,
             message: msg,
         }),
+        ErrorKind::UnsupportedLayout => wit::Error::UnsupportedLayout(msg),
+        ErrorKind::MalformedRemote { key } => {
+            wit::Error::MalformedRemote(wit::MalformedFailure { key, message: msg })
+        }
+        ErrorKind::NamespaceMismatch { bound, requested } => {
+            wit::Error::NamespaceMismatch(wit::NamespaceFailure {
+                bound,
+                requested,
+                message: msg,
+            })
+        }
         ErrorKind::Other => wit::Error::Other(msg),
     }
 }
@@ -174,7 +195,7 @@ impl objects::Guest for Component {
             let path = CachePath::new(&rel_path)?;
             let data = ds
                 .cache
-                .read(&path)
+                .read_unwalked(&path)
                 .map_err(|e| Error::io("read", path.as_str(), &e))?;
             let meta = ds
                 .client

@@ -341,8 +341,8 @@ mod tests {
     }
 
     fn field_of(e: Error) -> String {
-        match e.kind {
-            ErrorKind::InvalidConfig { field, .. } => field,
+        match e.kind() {
+            ErrorKind::InvalidConfig { field, .. } => field.clone(),
             other => panic!("expected invalid-config, got {other:?}"),
         }
     }
@@ -431,7 +431,7 @@ mod tests {
         ];
         for (json, field) in cases {
             let err = parse(json).expect_err(json);
-            assert!(err.message.contains(field), "{json}: {}", err.message);
+            assert!(err.message().contains(field), "{json}: {}", err.message());
             assert_eq!(field_of(err), field, "{json}");
         }
     }

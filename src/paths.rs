@@ -388,8 +388,8 @@ mod tests {
         ];
         for (key, reason) in rows {
             let err = safe_index_key(key).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::UnsafePath, "{key:?}");
-            assert!(err.message.contains(reason), "{key:?}: {}", err.message);
+            assert_eq!(err.kind(), ErrorKind::UnsafePath, "{key:?}");
+            assert!(err.message().contains(reason), "{key:?}: {}", err.message());
         }
     }
 
@@ -397,7 +397,7 @@ mod tests {
     fn unsafe_key_messages_stay_short() {
         let long = format!("../{}", "x".repeat(10_000));
         let err = safe_index_key(&long).unwrap_err();
-        assert!(err.message.len() < 400, "{}", err.message.len());
+        assert!(err.message().len() < 400, "{}", err.message().len());
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub async fn verify<P: Transport + Clock, A: Authorizer>(client: &GcsClient<P, A
             healthy: false,
             message: format!(
                 "Cannot access GCS bucket '{bucket}': {}.{}",
-                e.message,
+                e.message(),
                 hint(&bucket, &e)
             ),
             latency_ms,
@@ -57,11 +57,11 @@ pub async fn verify<P: Transport + Clock, A: Authorizer>(client: &GcsClient<P, A
 
 /// The remedy for a failed check (behaviour.md §3.6, by error kind rather than by text).
 fn hint(bucket: &str, e: &Error) -> String {
-    match &e.kind {
+    match &e.kind() {
         ErrorKind::PermissionDenied { .. } => {
             " Check your GCP credentials and bucket IAM permissions (storage.buckets.get required).".into()
         }
-        ErrorKind::NotFound => format!(" The bucket '{bucket}' does not exist."),
+        ErrorKind::NotFound(_) => format!(" The bucket '{bucket}' does not exist."),
         ErrorKind::Unauthenticated { hint } => format!(
             " Configure GCP credentials: set GOOGLE_APPLICATION_CREDENTIALS, run 'gcloud auth application-default login', or attach a service account. ({hint})"
         ),

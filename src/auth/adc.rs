@@ -200,9 +200,9 @@ mod tests {
             .var("HOME", "/home/u")
             .file(GCLOUD, &user_json("https://t/token"));
         let err = discover(&env).unwrap_err();
-        assert!(err.message.contains("/nope.json"), "{}", err.message);
+        assert!(err.message().contains("/nope.json"), "{}", err.message());
         assert!(
-            matches!(err.kind, ErrorKind::Unauthenticated { ref hint } if hint == hints::BAD_ENV_FILE)
+            matches!(err.kind(), ErrorKind::Unauthenticated { ref hint } if hint == hints::BAD_ENV_FILE)
         );
     }
 
@@ -212,9 +212,13 @@ mod tests {
             .var("HOME", "/home/u")
             .file(GCLOUD, "{ not json");
         let err = discover(&env).unwrap_err();
-        assert!(err.message.contains("gcloud ADC file"), "{}", err.message);
         assert!(
-            matches!(err.kind, ErrorKind::Unauthenticated { ref hint } if hint == hints::BAD_GCLOUD_FILE)
+            err.message().contains("gcloud ADC file"),
+            "{}",
+            err.message()
+        );
+        assert!(
+            matches!(err.kind(), ErrorKind::Unauthenticated { ref hint } if hint == hints::BAD_GCLOUD_FILE)
         );
     }
 
@@ -234,11 +238,11 @@ mod tests {
             );
         let err = discover(&env).unwrap_err();
         assert_eq!(
-            err.message,
+            err.message(),
             "Unsupported credential type in GOOGLE_APPLICATION_CREDENTIALS file /k/wif.json: external_account"
         );
         assert!(
-            matches!(err.kind, ErrorKind::Unauthenticated { ref hint } if hint == hints::UNSUPPORTED_TYPE)
+            matches!(err.kind(), ErrorKind::Unauthenticated { ref hint } if hint == hints::UNSUPPORTED_TYPE)
         );
     }
 }

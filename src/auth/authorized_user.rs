@@ -108,8 +108,12 @@ mod tests {
     fn missing_refresh_token_names_field_with_gcloud_hint() {
         let v = json!({"client_id":"cid","client_secret":"cs"});
         let err = AuthorizedUser::from_json(&v, &origin()).unwrap_err();
-        assert!(err.message.contains("`refresh_token`"), "{}", err.message);
-        match err.kind {
+        assert!(
+            err.message().contains("`refresh_token`"),
+            "{}",
+            err.message()
+        );
+        match err.kind() {
             ErrorKind::Unauthenticated { hint } => assert!(hint.contains("gcloud auth")),
             k => panic!("{k:?}"),
         }

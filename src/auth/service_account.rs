@@ -245,13 +245,17 @@ pub(crate) mod tests {
     fn missing_field_is_named_and_broken_key_is_not_quoted() {
         let v = json!({"private_key": TEST_KEY_PEM});
         let err = ServiceAccountKey::from_json(&v, &origin()).unwrap_err();
-        assert!(err.message.contains("`client_email`"), "{}", err.message);
+        assert!(
+            err.message().contains("`client_email`"),
+            "{}",
+            err.message()
+        );
 
         let v = json!({"client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\nQUJDRA==\n-----END PRIVATE KEY-----\n"});
         let k = ServiceAccountKey::from_json(&v, &origin()).unwrap();
         let err = k.assertion(1, &origin()).unwrap_err();
-        assert!(!err.message.contains("QUJD"), "{}", err.message);
-        assert!(matches!(err.kind, ErrorKind::Unauthenticated { .. }));
+        assert!(!err.message().contains("QUJD"), "{}", err.message());
+        assert!(matches!(err.kind(), ErrorKind::Unauthenticated { .. }));
     }
 
     #[test]

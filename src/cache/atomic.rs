@@ -121,9 +121,9 @@ mod tests {
         let e = write_atomic_path(&path.join("under-a-file"), "x/y/z.bin/under-a-file", b"", 4)
             .unwrap_err();
         assert!(
-            e.message.contains("x/y/z.bin/under-a-file"),
+            e.message().contains("x/y/z.bin/under-a-file"),
             "{}",
-            e.message
+            e.message()
         );
         let names: Vec<_> = std::fs::read_dir(dir.join("x/y"))
             .unwrap()

@@ -90,7 +90,8 @@ impl LocalCache {
         stat::stat_file(&self.root, path.as_str())
     }
 
-    /// Read a whole regular file; a link or anything else is refused.
+    /// Read a whole regular file; a link or anything else is refused. For files a walk
+    /// found (never through a link); see [`Self::read_unwalked`] for named ones.
     pub fn read(&self, path: &CachePath) -> io::Result<Vec<u8>> {
         let local = self.local(path);
         let meta = std::fs::symlink_metadata(&local)?;
@@ -98,6 +99,18 @@ impl LocalCache {
             return Err(io::Error::other("not a regular file"));
         }
         std::fs::read(local)
+    }
+
+    /// Read a whole regular file named from outside a walk (a host argument): refused
+    /// when the file or a directory above it inside the cache is a symlink, so a link can
+    /// never hand out a file from elsewhere.
+    pub fn read_unwalked(&self, path: &CachePath) -> io::Result<Vec<u8>> {
+        if walk::symlink_ancestor(&self.root, path.as_str()) {
+            return Err(io::Error::other(
+                "refusing to read through a symlinked directory",
+            ));
+        }
+        self.read(path)
     }
 
     /// A writer for one call: it remembers the directories it checked for links and the

@@ -285,7 +285,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         let outcome = self
             .retried(Idempotency::Conditional, |_| async {
                 match attempt(key).await {
-                    Err(e) if e.retryable && e.kind != ErrorKind::RateLimited => {
+                    Err(e) if e.is_retryable() && e.kind() != ErrorKind::RateLimited => {
                         // A 5xx or broken connection may have happened after the commit.
                         ambiguous.set(true);
                         Err(e)
@@ -296,7 +296,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
             .await;
         match outcome {
             Ok(reply) => Ok(reply),
-            Err(e) if ambiguous.get() && (e.is_precondition_failed() || e.retryable) => {
+            Err(e) if ambiguous.get() && (e.is_precondition_failed() || e.is_retryable()) => {
                 match self.read_back_matches(key, data).await? {
                     Some(meta) => Ok(WriteReply::Meta(meta)),
                     None => Err(e),
@@ -366,7 +366,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
                 Err(e) if e.is_committed_reply_lost() => {
                     self.query_session(key, data, &session, e).await?
                 }
-                Err(e) if e.retryable || e.is_not_found() => {
+                Err(e) if e.is_retryable() || e.is_not_found() => {
                     failures += 1;
                     let budget_spent = failures >= self.cfg.retry.max_attempts
                         || self.platform.now_ms().saturating_sub(started)
@@ -432,7 +432,8 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         };
         // The session cannot say (it is gone, or its answers are lost too); the object
         // can. Only an object holding exactly these bytes counts as finished.
-        let gone = failure.is_not_found() || failure.gcs.as_ref().is_some_and(|g| g.status == 410);
+        let gone =
+            failure.is_not_found() || failure.gcs().as_ref().is_some_and(|g| g.status == 410);
         match self.read_back_matches(key, data).await? {
             Some(meta) => Ok(Session::Finished(meta)),
             None if gone => Err(why.context(format!(
@@ -788,7 +789,7 @@ mod tests {
         ]);
         let c = client(t.clone(), r#","retryMaxAttempts":2"#);
         let err = run(c.download("k")).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Integrity);
+        assert_eq!(err.kind(), ErrorKind::Integrity);
         assert_eq!(t.sent.borrow().len(), 2, "integrity failures are retried");
 
         let t = Scripted::new(vec![ok(
@@ -811,7 +812,7 @@ mod tests {
             b"12345",
         )]);
         let err = run(client(t, r#","retryMaxAttempts":1"#).download("k")).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Integrity);
+        assert_eq!(err.kind(), ErrorKind::Integrity);
     }
 
     #[test]
@@ -993,7 +994,7 @@ mod tests {
             ok(200, &[], &object_json("big", b"other", "4")),
         ]);
         let e = run(resumable_client(t).upload("big", &data, None)).unwrap_err();
-        assert!(e.message.contains("session is gone"), "{}", e.message);
+        assert!(e.message().contains("session is gone"), "{}", e.message());
     }
 
     #[test]
@@ -1005,7 +1006,7 @@ mod tests {
             ok(200, &[], &object_json("big", &data[1..], "3")),
         ]);
         let e = run(resumable_client(t).upload("big", &data, None)).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Integrity, "{}", e.message);
+        assert_eq!(e.kind(), ErrorKind::Integrity, "{}", e.message());
     }
 
     #[test]

@@ -38,6 +38,10 @@ use crate::transport::{Clock, Transport};
 use std::cell::RefCell;
 use std::rc::Rc;
 
+/// Reads and conditional deletes a break-glass release tries while the holder keeps
+/// rewriting the lock (each heartbeat is a new generation).
+const FORCE_RELEASE_ATTEMPTS: usize = 3;
+
 /// Key of the global lock when the options name none.
 pub const DEFAULT_LOCK_KEY: &str = ".datastore.lock";
 /// Default time to live of a lock that is not extended.
@@ -165,7 +169,7 @@ enum Step {
 /// A failure after which the server may or may not have carried out the request (broken
 /// connection, timeout, 5xx). A 429 is retryable but certain: nothing was written.
 fn is_ambiguous(err: &Error) -> bool {
-    err.retryable && err.kind != ErrorKind::RateLimited
+    err.is_retryable() && err.kind() != ErrorKind::RateLimited
 }
 
 /// One named lock in the bucket (swamp core's `DistributedLock`).
@@ -419,29 +423,35 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
 
     /// Break-glass release: delete the lock only when its stored nonce equals `nonce`, and
     /// only the generation whose nonce was checked. `Ok(false)` when absent, when the nonce
-    /// differs or is missing, or when the object changed before the delete (412).
+    /// differs or is missing, or when the object kept changing before the delete. A 412
+    /// means the object moved on since it was read: most often the holder's own heartbeat,
+    /// so it is read again and, while the nonce still matches, deleted at its new
+    /// generation (a few times at most).
     pub async fn force_release(&self, nonce: &str) -> Result<bool> {
-        let Some(cur) = self.current().await? else {
-            return Ok(false);
-        };
-        if !cur.is_ours(nonce) {
-            return Ok(false);
-        }
-        match self
-            .client
-            .delete(&self.options.key, Some(cur.generation.as_str()))
-            .await
-        {
-            Ok(deleted) => {
-                if deleted {
-                    // If it was this handle's own acquisition, it is no longer held.
-                    self.lose(nonce);
-                }
-                Ok(deleted)
+        for _ in 0..FORCE_RELEASE_ATTEMPTS {
+            let Some(cur) = self.current().await? else {
+                return Ok(false);
+            };
+            if !cur.is_ours(nonce) {
+                return Ok(false);
             }
-            Err(e) if e.is_precondition_failed() => Ok(false),
-            Err(e) => Err(e),
+            match self
+                .client
+                .delete(&self.options.key, Some(cur.generation.as_str()))
+                .await
+            {
+                Ok(deleted) => {
+                    if deleted {
+                        // If it was this handle's own acquisition, it is no longer held.
+                        self.lose(nonce);
+                    }
+                    return Ok(deleted);
+                }
+                Err(e) if e.is_precondition_failed() => continue,
+                Err(e) => return Err(e),
+            }
         }
+        Ok(false)
     }
 
     /// A body for `nonce` stamped now.
@@ -522,7 +532,7 @@ fn release_warning(key: &str, err: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_fake::{run, FakeGcs, Fault};
+    use crate::test_fake::{run, FakeGcs, Fault, Kind};
 
     const KEY: &str = ".datastore.lock";
 
@@ -613,7 +623,7 @@ mod tests {
         let b = lock(&fake, "bob", quick(3000));
         let err = run(b.acquire()).unwrap_err();
         assert_eq!(
-            err.message,
+            err.message(),
             "Lock \".datastore.lock\" held by alice@build-7 (pid 12345) — timed out after 3000ms"
         );
         assert!(!b.is_held());
@@ -665,9 +675,9 @@ mod tests {
         let b = lock(&fake, "bob", quick(1200));
         let err = run(b.acquire()).unwrap_err();
         assert!(
-            err.message.contains("held by alice@build-7"),
+            err.message().contains("held by alice@build-7"),
             "{}",
-            err.message
+            err.message()
         );
         assert!(fake.uploads() <= 2, "{} attempts in 1.2 s", fake.uploads());
         assert!(fake.sleeps.borrow().first().is_some_and(|&s| s >= 1000));
@@ -737,6 +747,27 @@ mod tests {
     }
 
     #[test]
+    fn force_release_outlasts_a_heartbeat_between_its_read_and_its_delete() {
+        let fake = FakeGcs::new();
+        let a = lock(&fake, "alice", LockOptions::default());
+        let body = run(a.acquire()).unwrap();
+        // The holder rewrites its lock (same nonce, new generation) just before the
+        // delete arrives: the delete fails its precondition, and the release reads again.
+        let rewritten = body.to_json();
+        fake.on_request(Kind::Delete, KEY, move |f| {
+            f.put(KEY, rewritten.as_bytes(), 0)
+        });
+        let b = lock(&fake, "bob", LockOptions::default());
+        assert!(run(b.force_release(body.nonce.as_deref().unwrap())).unwrap());
+        assert_eq!(fake.data(KEY), None);
+        assert_eq!(
+            fake.count(Kind::Delete),
+            2,
+            "one lost to the heartbeat, one landed"
+        );
+    }
+
+    #[test]
     fn lost_create_reply_still_acquires_exactly_once() {
         // The client's own read-back settles it.
         let fake = FakeGcs::new();
@@ -775,13 +806,13 @@ mod tests {
         );
         let err = run(a.acquire()).unwrap_err();
         assert!(
-            err.message.starts_with("acquire lock .datastore.lock: "),
+            err.message().starts_with("acquire lock .datastore.lock: "),
             "{}",
-            err.message
+            err.message()
         );
         assert!(
             matches!(
-                err.kind,
+                err.kind(),
                 ErrorKind::Transport {
                     kind: crate::error::TransportKind::ConnectionLost,
                     ..

@@ -42,6 +42,7 @@ use super::core::sync_state::verified_at_baseline_ms;
 use super::push_plan::{Content, PushWork, Upload};
 use super::remote_index::{refuse_v2, IndexStore, MetaState, RemoteIndex};
 use super::service::{SyncOptions, SyncService};
+use crate::cache::is_absent;
 use crate::error::{Error, Result};
 use crate::gcs::Authorizer;
 use crate::paths::CachePath;
@@ -310,10 +311,13 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         let Content { data, sha256 } = match upload.content.take() {
             Some(content) => content,
             None => {
-                let data = self
-                    .cache
-                    .read(&upload.path)
-                    .map_err(|e| Error::io("read", upload.path.as_str(), &e).context(&shown))?;
+                let data = self.cache.read(&upload.path).map_err(|e| {
+                    if is_absent(&e) {
+                        Error::other(format!("{shown}: the file disappeared before upload"))
+                    } else {
+                        Error::io("read", upload.path.as_str(), &e).context(&shown)
+                    }
+                })?;
                 let sha256 = sha256_hex(&data);
                 Content { data, sha256 }
             }

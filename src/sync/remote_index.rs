@@ -24,7 +24,7 @@ use super::core::index::{merge_onto, EntryMap, Index, IndexChanges, IndexEntry, 
 use super::core::keys::{index_key, meta_key, shard_key};
 use super::core::partition::{group_by_partition, partition_keys_for_model};
 use super::core::partition_files::{Meta, PartitionFile};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::generation::write_condition;
 use crate::gcs::{Authorizer, GcsClient, Generation, ObjectMeta};
 use crate::paths::{is_inside_namespace_dir, is_internal_cache_file};
@@ -116,11 +116,19 @@ impl PartitionOutcome {
 /// pull stale data (§8.3 H2). A clear error beats both.
 pub fn refuse_v2(meta: &MetaState, op: &str) -> Result<()> {
     match &meta.meta {
-        Some(Meta::V2 { commit_seq, .. }) => Err(Error::other(format!(
+        Some(Meta::V2 { commit_seq, .. }) => Err(Error::new(ErrorKind::UnsupportedLayout, format!(
             "{op}: the bucket's index is shard-first (_index/_meta.json version 2, commitSeq {commit_seq}); this client syncs only the monolithic (v1) layout and will not read or write it"
         ))),
         _ => Ok(()),
     }
+}
+
+/// A parse failure of the sync file `key`: typed, so callers act on it without reading
+/// the message.
+fn malformed(e: Error, key: &str) -> Error {
+    e.with_kind(ErrorKind::MalformedRemote {
+        key: key.to_string(),
+    })
 }
 
 /// The index objects of one namespace (`None` = solo) in the configured bucket.
@@ -154,8 +162,9 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
         let key = meta_key(ns);
         match self.client.download(&key).await {
             Ok(d) => {
-                let meta = Meta::parse(&d.data)
-                    .map_err(|e| e.context(format!("{op}: remote {key} is unreadable")))?;
+                let meta = Meta::parse(&d.data).map_err(|e| {
+                    malformed(e, &key).context(format!("{op}: remote {key} is unreadable"))
+                })?;
                 Ok(MetaState {
                     meta,
                     generation: Some(d.generation),
@@ -172,8 +181,9 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
         let key = index_key(ns);
         match self.client.download(&key).await {
             Ok(d) => {
-                let (mut index, report) = Index::parse(&d.data)
-                    .map_err(|e| e.context(format!("{op}: remote index {key} is unreadable")))?;
+                let (mut index, report) = Index::parse(&d.data).map_err(|e| {
+                    malformed(e, &key).context(format!("{op}: remote index {key} is unreadable"))
+                })?;
                 let scrubbed = index.scrub();
                 Ok(RemoteIndex {
                     index,
@@ -253,8 +263,9 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
         let key = index_key(self.ns);
         match self.client.download(&key).await {
             Ok(d) => {
-                let (mut index, _) = Index::parse(&d.data)
-                    .map_err(|e| e.context(format!("{op}: remote index {key} is unreadable")))?;
+                let (mut index, _) = Index::parse(&d.data).map_err(|e| {
+                    malformed(e, &key).context(format!("{op}: remote index {key} is unreadable"))
+                })?;
                 index.scrub();
                 Ok(Some((index, d.generation)))
             }
@@ -347,7 +358,7 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
             Ok(d) => match PartitionFile::parse(&d.data) {
                 Ok(Some((file, _))) => Ok(Some(file.entries)),
                 Ok(None) => Ok(None),
-                Err(e) => Err(e.context(format!("read partition {object}"))),
+                Err(e) => Err(malformed(e, &object).context(format!("read partition {object}"))),
             },
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e.context(format!("read partition {object}"))),
@@ -405,14 +416,14 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
                 Ok(true) if wrote => outcome.written += 1,
                 Ok(true) => outcome.deleted += 1,
                 Ok(false) => {}
-                Err(e) => outcome.failures.push(e.message),
+                Err(e) => outcome.failures.push(e.message()),
             }
         }
         let all: Vec<String> = grouping.partitions.keys().cloned().collect();
         if !all.is_empty() {
             match self.write_meta_v1(all, meta.clone()).await {
                 Ok(written) => outcome.meta_written = written,
-                Err(e) => outcome.failures.push(e.message),
+                Err(e) => outcome.failures.push(e.message()),
             }
         }
         outcome

@@ -15,7 +15,7 @@ use super::core::report::{Capabilities, SidecarSummary, SUPPORTED_CAPABILITIES};
 use super::core::sidecar::MAX_SIDECAR_BYTES;
 use super::core::sync_state::{Outcome, SidecarOrigin, SyncState};
 use crate::cache::{LocalCache, OwnFile};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::{Authorizer, GcsClient};
 use crate::paths::CachePath;
 use crate::timefmt::format_iso_ms;
@@ -88,11 +88,17 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 Ok(requested)
             }
             Some(current) if *current == requested => Ok(requested),
-            Some(current) => Err(Error::other(format!(
-                "Namespace mismatch: bound to {} but called with {}",
-                json_or_null(current.as_deref()),
-                json_or_null(requested.as_deref())
-            ))),
+            Some(current) => Err(Error::new(
+                ErrorKind::NamespaceMismatch {
+                    bound: current.clone(),
+                    requested: requested.clone(),
+                },
+                format!(
+                    "Namespace mismatch: bound to {} but called with {}",
+                    json_or_null(current.as_deref()),
+                    json_or_null(requested.as_deref())
+                ),
+            )),
         }
     }
 

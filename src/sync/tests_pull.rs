@@ -250,16 +250,16 @@ fn f_pull_403_fails_immediately_naming_the_file() {
     let err = run(service(&fake, &cache, "").pull(&opts())).unwrap_err();
     assert_eq!(fake.count_on(Kind::Media, "audit/b"), 1);
     assert!(
-        matches!(err.kind, ErrorKind::PermissionDenied { .. }),
+        matches!(err.kind(), ErrorKind::PermissionDenied { .. }),
         "{err:?}"
     );
     assert!(
-        err.message
+        err.message()
             .starts_with("pull: failed to download 1 of 2 file(s): pull audit/b: "),
         "{}",
-        err.message
+        err.message()
     );
-    assert!(!err.message.contains('\n'));
+    assert!(!err.message().contains('\n'));
     assert!(
         !cache.exists(".datastore-sync-state.json"),
         "no fingerprint after a failed pull"
@@ -278,13 +278,13 @@ fn f_push_batch_failure_message_includes_underlying_error_details() {
     cache.write("audit/ok", b"fine");
     let err = run(service(&fake, &cache, r#","retryMaxAttempts":2"#).push(&opts())).unwrap_err();
     assert!(
-        err.message
+        err.message()
             .starts_with("push: failed to upload 5 of 6 file(s): push audit/f0: "),
         "{}",
-        err.message
+        err.message()
     );
-    assert!(err.message.contains("500"), "{}", err.message);
-    assert!(err.message.ends_with("and 2 more"), "{}", err.message);
+    assert!(err.message().contains("500"), "{}", err.message());
+    assert!(err.message().ends_with("and 2 more"), "{}", err.message());
     assert!(
         fake.data(".datastore-index.json").is_none(),
         "no writeback of unconfirmed entries"
@@ -402,8 +402,15 @@ fn ns_round_trip_uses_prefixed_keys_and_paths() {
 
     let err = run(svc.push(&opts())).unwrap_err();
     assert_eq!(
-        err.message,
+        err.message(),
         r#"Namespace mismatch: bound to "ns1" but called with null"#
+    );
+    assert_eq!(
+        err.kind(),
+        crate::error::ErrorKind::NamespaceMismatch {
+            bound: Some("ns1".into()),
+            requested: None
+        }
     );
 
     let b = TempDir::new("ns-b");
@@ -500,4 +507,26 @@ fn status_reports_what_a_push_would_do_with_one_request() {
     assert_eq!(status.sidecar.dirty_paths, ["audit/a", "audit/b"]);
     assert!(status.remote_index_found && status.remote_entries == 2);
     assert!(iso_ms_shape(&status.sidecar.last_verified_at));
+}
+
+#[test]
+fn pull_of_a_malformed_remote_index_names_the_object_by_kind() {
+    let fake = FakeGcs::new();
+    fake.put(".datastore-index.json", b"{not json", 0);
+    let cache = TempDir::new("malformed-index");
+    let err = run(service(&fake, &cache, "").pull(&opts())).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::MalformedRemote {
+            key: ".datastore-index.json".into()
+        },
+        "{}",
+        err.message()
+    );
+    assert!(err.message().contains("is unreadable"), "{}", err.message());
+    assert!(
+        cache.files().is_empty(),
+        "nothing written: {:?}",
+        cache.files()
+    );
 }

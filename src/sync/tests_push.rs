@@ -130,12 +130,16 @@ fn c_push_propagates_non_not_found_remote_errors_and_skips_writeback() {
         let err =
             run(service(&fake, &cache, r#","retryMaxAttempts":2"#).push(&opts())).unwrap_err();
         assert!(
-            err.message
+            err.message()
                 .starts_with("push: read remote index .datastore-index.json"),
             "{}",
-            err.message
+            err.message()
         );
-        assert!(err.message.contains(&status.to_string()), "{}", err.message);
+        assert!(
+            err.message().contains(&status.to_string()),
+            "{}",
+            err.message()
+        );
         assert_eq!(fake.uploads(), 0, "nothing uploaded, nothing written back");
         assert_eq!(fake.data(".datastore-index.json"), before);
     }
@@ -414,7 +418,7 @@ fn e_deadline_expiry_propagates() {
         run(svc.push(&opts())).unwrap_err(),
         run(svc.pull(&opts())).unwrap_err(),
     ] {
-        assert_eq!(err.kind, ErrorKind::Timeout);
+        assert_eq!(err.kind(), ErrorKind::Timeout);
     }
     assert_eq!(fake.request_count(), 0);
 }

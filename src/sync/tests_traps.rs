@@ -133,7 +133,8 @@ fn trap5_write_order_and_v2_meta_never_demoted() {
     cache.write("audit/a", b"changed");
     fake.clear_log();
     let err = run(svc.push(&opts())).unwrap_err();
-    assert!(err.message.contains("shard-first"), "{}", err.message);
+    assert!(err.message().contains("shard-first"), "{}", err.message());
+    assert_eq!(err.kind(), crate::error::ErrorKind::UnsupportedLayout);
     assert_eq!(fake.uploads(), 0);
     assert!(run(service(&fake, &TempDir::new("trap5-pull"), "").pull(&opts())).is_err());
 
@@ -210,10 +211,10 @@ fn trap9_partition_reads_retry_404_falls_back_other_errors_fail() {
     let err =
         run(service(&fake, &TempDir::new("trap9b"), "").pull(&models(&[("t", "m")]))).unwrap_err();
     assert!(
-        err.message
+        err.message()
             .starts_with("pull: read partition _index/data--t--m.json"),
         "{}",
-        err.message
+        err.message()
     );
     assert_eq!(fake.count_on(Kind::Media, ".datastore-index.json"), 0);
 }
@@ -235,10 +236,10 @@ fn trap10_sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirt
     assert!(fake.data("audit/a").is_some() && fake.data(".datastore-index.json").is_some());
     let err = run(svc.mark_dirty(&rel("audit/b"))).unwrap_err();
     assert!(
-        err.message
+        err.message()
             .starts_with("markDirty audit/b: persist the sync-state sidecar"),
         "{}",
-        err.message
+        err.message()
     );
     // Without a way to record "dirty" first, a push with work refuses to upload: a crash
     // mid-push could otherwise hide the uploads behind an old clean sidecar.
@@ -246,10 +247,10 @@ fn trap10_sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirt
     cache.write("audit/c", b"c");
     let err = run(fresh.push(&opts())).unwrap_err();
     assert!(
-        err.message
+        err.message()
             .starts_with("push: mark the cache dirty before uploading"),
         "{}",
-        err.message
+        err.message()
     );
 }
 
@@ -264,7 +265,7 @@ fn h10_downloads_are_atomic_and_checked_before_writing() {
     put_remote_files(&fake, &[("audit/a", b"remote version")]);
     fake.corrupt("audit/a");
     let err = run(service(&fake, &cache, r#","retryMaxAttempts":2"#).pull(&opts())).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Integrity, "{}", err.message);
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{}", err.message());
     assert_eq!(cache.read("audit/a").unwrap(), b"old");
     assert!(cache.files().iter().all(|f| !f.contains("swamp-tmp")));
     assert!(
@@ -385,7 +386,7 @@ fn symlinks_are_never_followed() {
     put_remote_files(&other, &[("data/x/y", b"would land outside")]);
     cache.remove(".datastore-sync-state.json");
     let err = run(service(&other, &cache, "").pull(&opts())).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::UnsafePath, "{}", err.message);
+    assert_eq!(err.kind(), ErrorKind::UnsafePath, "{}", err.message());
     assert!(!outside.exists("x/y"));
 }
 

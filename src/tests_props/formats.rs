@@ -333,7 +333,7 @@ proptest! {
     ) {
         let bytes = with_bom(bytes, bom);
         match Index::parse(&bytes) {
-            Err(e) => prop_assert!(e.message.len() < 1000, "{}", e.message.len()),
+            Err(e) => prop_assert!(e.message().len() < 1000, "{}", e.message().len()),
             Ok((index, report)) => {
                 let raw = raw_entries(&bytes).expect("an accepted index has an entries object");
                 check_tolerant_entries(&raw, &index.entries, &report)?;
@@ -368,7 +368,7 @@ proptest! {
     ) {
         let bytes = with_bom(bytes, bom);
         match PartitionFile::parse(&bytes) {
-            Err(e) => prop_assert!(e.message.len() < 1000, "{}", e.message.len()),
+            Err(e) => prop_assert!(e.message().len() < 1000, "{}", e.message().len()),
             Ok(None) => {
                 // "Missing" is only for a readable object with another version.
                 let value = parse_value(&bytes).expect("treated as missing, so it is JSON");
@@ -420,7 +420,7 @@ proptest! {
     ) {
         let bytes = with_bom(bytes, bom);
         match Meta::parse(&bytes) {
-            Err(e) => prop_assert!(e.message.len() < 1000, "{}", e.message.len()),
+            Err(e) => prop_assert!(e.message().len() < 1000, "{}", e.message().len()),
             Ok(None) => {
                 let value = parse_value(&bytes).expect("treated as absent, so it is JSON");
                 prop_assert!(value.is_object());

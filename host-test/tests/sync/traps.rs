@@ -320,6 +320,7 @@ async fn trap5_v2_meta_is_never_demoted(mut env: Env) {
     env.reset();
     let e = expect_err(ds.push(&opts()).await, "push onto a v2 bucket");
     assert!(e.to_string().contains("shard-first"), "{e}");
+    assert_eq!(e.kind(), "unsupported-layout", "{e}");
     assert_eq!(env.puts(), 0);
     assert_eq!(env.snap().count(RequestKind::Delete), 0);
     assert_eq!(env.must_get(META).await, v2);
