@@ -243,7 +243,7 @@ mod tests {
         let p = TokenProvider::new(FakeEnv::new().var("HOME", "/home/u"));
         let t = FakeTransport::new().fail(TransportError::Connection("refused".into()));
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert_eq!(hint_of(&err.kind()), hints::NO_CREDENTIALS);
+        assert_eq!(hint_of(err.kind()), hints::NO_CREDENTIALS);
         assert!(
             err.message().contains("metadata.google.internal"),
             "{}",
@@ -268,7 +268,7 @@ mod tests {
             r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
         );
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert_eq!(hint_of(&err.kind()), hints::SESSION_EXPIRED);
+        assert_eq!(hint_of(err.kind()), hints::SESSION_EXPIRED);
         assert!(!err.is_retryable());
         assert!(err
             .message()
@@ -300,7 +300,7 @@ mod tests {
             r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#,
         );
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert_eq!(hint_of(&err.kind()), hints::SESSION_EXPIRED);
+        assert_eq!(hint_of(err.kind()), hints::SESSION_EXPIRED);
         assert!(err
             .message()
             .starts_with("Service account token exchange failed"));
@@ -311,7 +311,7 @@ mod tests {
         let p = TokenProvider::new(sa_env());
         let t = FakeTransport::new().reply(503, "backend unavailable");
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert_eq!(hint_of(&err.kind()), hints::TOKEN_REFRESH_FAILED);
+        assert_eq!(hint_of(err.kind()), hints::TOKEN_REFRESH_FAILED);
         assert!(err.is_retryable());
         assert!(err.message().contains("HTTP 503"), "{}", err.message());
         assert!(
