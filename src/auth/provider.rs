@@ -256,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn h14_invalid_grant_from_gcloud_file_is_surfaced_not_swallowed() {
+    fn invalid_grant_from_gcloud_file_is_surfaced_not_swallowed() {
         let env = FakeEnv::new()
             .var("HOME", "/home/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));

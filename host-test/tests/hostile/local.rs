@@ -154,7 +154,7 @@ async fn broken_sidecar_means_a_full_walk_and_nothing_is_lost() {
 /// that is not a readable index (or is a link, never followed) is no record at all:
 /// nothing is deleted or overwritten on its account; the huge one's entries name files
 /// that do not exist, so they are dropped. The remote index is fetched fresh on every
-/// slow path (H16): the pull takes the slow path (the copy is newer than the sidecar's
+/// slow path (`docs/hazards.md#local-index-reuse-within-sixty-seconds`): the pull takes the slow path (the copy is newer than the sidecar's
 /// verification), fetches what is new, and replaces the copy with a valid one (a regular
 /// file; a link's target is untouched); a push publishes none of the listed ghosts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
