@@ -3,7 +3,7 @@
 //!
 //! Requests are written by hand against the `wasip2` bindings (with wstd's reactor for
 //! waiting) rather than through `wstd::http::Client`, because that client reports a host's
-//! refusal as "connection reset" (wasm-notes.md pitfall 7): the real reason sits on the
+//! refusal as "connection reset" (`docs/wasm-host.md#body-write-errors-hide-the-real-error`): the real reason sits on the
 //! response future, and we read it from there.
 
 use crate::transport::{Clock, HttpRequest, HttpResponse, Method, Transport, TransportError};
