@@ -104,8 +104,8 @@ pub enum Kind {
         /// Downloads in flight.
         concurrency: usize,
     },
-    /// The TypeScript suite's scenario 6 as written: the second cache edits without marking, its push
-    /// fast-paths, the timed pull is a fast-path hit.
+    /// The TypeScript suite's scenario 6 as written: the second cache edits without marking, its
+    /// push fast-paths, the timed pull is a fast-path hit.
     PullOneUncorrected,
     /// A second cache pushes a real change first; the timed pull fetches it.
     PullOne,

@@ -284,13 +284,13 @@ pub async fn copy_until_done(c: &mut Ctx) {
     );
 }
 
-/// Which server honours which precondition. The guest uploads with
-/// `uploadType=multipart`, and fake-gcs-server 1.54.0 honours `ifGenerationMatch` on
-/// multipart uploads (`docs/gcs.md#emulator-differences`: it ignores it only on `uploadType=media`), so
-/// create-only and CAS writes behave like GCS on all servers. Deletes are different: the
-/// emulator ignores every precondition on DELETE and deletes anyway. That deviation is
-/// asserted here, so a lock or CAS test that relies on delete-if-generation can only prove
-/// something against the in-process fake (or real GCS).
+/// Which server honours which precondition. The guest uploads with `uploadType=multipart`, and
+/// fake-gcs-server 1.54.0 honours `ifGenerationMatch` on multipart uploads
+/// (`docs/gcs.md#emulator-differences`: it ignores it only on `uploadType=media`), so create-only
+/// and CAS writes behave like GCS on all servers. Deletes are different: the emulator ignores every
+/// precondition on DELETE and deletes anyway. That deviation is asserted here, so a lock or CAS
+/// test that relies on delete-if-generation can only prove something against the in-process fake
+/// (or real GCS).
 pub async fn preconditions_which_server_honours_what(c: &mut Ctx) {
     let v1 = c.ds.put_bytes("pc/obj", b"v1", None).await.unwrap();
 

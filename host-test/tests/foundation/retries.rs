@@ -178,11 +178,10 @@ async fn lost_reply_to_conditional_write_is_resolved_by_read_back() {
     );
 }
 
-/// A resumable upload of three chunks (256 KiB, 256 KiB, the rest) whose second chunk
-/// meets a 503: the guest asks the session what it kept and resumes from there. Against
-/// the in-process fake only: fake-gcs-server 1.54.0 finalizes the object on a status query
-/// and appends a resent chunk twice (`docs/gcs.md#emulator-differences`), so this protocol cannot be tested
-/// against it.
+/// A resumable upload of three chunks (256 KiB, 256 KiB, the rest) whose second chunk meets a 503:
+/// the guest asks the session what it kept and resumes from there. Against the in-process fake
+/// only: fake-gcs-server 1.54.0 finalizes the object on a status query and appends a resent chunk
+/// twice (`docs/gcs.md#emulator-differences`), so this protocol cannot be tested against it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumable_upload_survives_a_broken_chunk() {
     let mut s = Setup::fake(r#""resumableThresholdBytes":1,"resumableChunkBytes":262144"#).await;

@@ -10,9 +10,9 @@
 //!   (`written_between`: which objects a call wrote, in write order), seeding.
 //! - `seed`: the 14 partitioning and dirty-path tests of the TypeScript client
 //!   (`docs/compatibility.md#counterparts-of-the-typescript-tests`), numbered #1 to #14.
-//! - `scale`: 1000 files / 50 models (the benchmark seeding, `BENCHMARKS.md#method`): the round trip between two
-//!   caches, the request budgets (no-op push and pull: one request each; one
-//!   modified file: ≤ 3 GET + 4 PUT), a scoped pull reading only one model's partitions.
+//! - `scale`: 1000 files / 50 models (the benchmark seeding, `BENCHMARKS.md#method`): the round
+//!   trip between two caches, the request budgets (no-op push and pull: one request each;
+//!   one modified file: ≤ 3 GET + 4 PUT), a scoped pull reading only one model's partitions.
 //! - `race`: two pushers on different models without a lock (fake only).
 //! - `compat`: the TypeScript-format fixtures (`fixtures/formats/`) read by the component,
 //!   and a golden test of what it writes (field names, key formats, timestamps).

@@ -26,8 +26,8 @@ on_both_servers!(
     v1_sidecar_migration_version_1_sidecar_triggers_full_walk,
 );
 
-/// #1 "isInternalCacheFile: excludes _index/ partition directory": local `_index/` files
-/// (and the other internal names, `docs/sync.md#internal-files`) are never uploaded nor indexed; the remote
+/// #1 "isInternalCacheFile: excludes _index/ partition directory": local `_index/` files (and the
+/// other internal names, `docs/sync.md#internal-files`) are never uploaded nor indexed; the remote
 /// `_index/` objects are the ones the push generated.
 async fn internal_cache_file_excludes_index_partition_directory(mut env: Env) {
     let cache = Cache::new();

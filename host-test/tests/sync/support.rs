@@ -173,7 +173,8 @@ impl Env {
             .collect()
     }
 
-    /// "GET" requests in the sense of the TypeScript benchmark figures: metadata, downloads and listings.
+    /// "GET" requests in the sense of the TypeScript benchmark figures: metadata, downloads and
+    /// listings.
     pub fn gets(&self) -> u64 {
         let s = self.snap();
         s.count(RequestKind::Metadata) + s.count(RequestKind::Download) + s.count(RequestKind::List)

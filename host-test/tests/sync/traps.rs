@@ -21,8 +21,9 @@ on_both_servers!(
     overlapping_dirty_paths_upload_once_and_delete_once,
 );
 
-/// `docs/hazards.md#index-read-errors-taken-as-an-empty-index`: a failed index read (503 after retries, 403) fails push and pull; it is
-/// never taken for "no index" — nothing is uploaded, the remote index keeps its entries.
+/// `docs/hazards.md#index-read-errors-taken-as-an-empty-index`: a failed index read (503 after
+/// retries, 403) fails push and pull; it is never taken for "no index" — nothing is uploaded, the
+/// remote index keeps its entries.
 async fn index_read_errors_other_than_404_are_never_an_empty_index(mut env: Env) {
     let a = Cache::new();
     a.write("audit/a", b"a");
@@ -56,8 +57,9 @@ async fn index_read_errors_other_than_404_are_never_an_empty_index(mut env: Env)
     assert_eq!(env.index_keys().await, ["audit/a"]);
 }
 
-/// `docs/hazards.md#index-read-errors-taken-as-an-empty-index`: push merges onto a freshly fetched remote index — not the one it saw in
-/// an earlier call of the same process, not the local copy (stale and corrupt here).
+/// `docs/hazards.md#index-read-errors-taken-as-an-empty-index`: push merges onto a freshly fetched
+/// remote index — not the one it saw in an earlier call of the same process, not the local copy
+/// (stale and corrupt here).
 async fn push_merges_onto_a_freshly_fetched_remote_index(mut env: Env) {
     let a = Cache::new();
     a.write("audit/mine", b"1");
@@ -73,12 +75,10 @@ async fn push_merges_onto_a_freshly_fetched_remote_index(mut env: Env) {
     assert_eq!(index["entries"]["audit/mine"]["size"], 2);
 }
 
-/// `docs/hazards.md#fingerprint-from-the-wrong-response`: the fingerprint comes from our own PUT, or from the GET that delivered
-/// the index we compared — and only when every remote entry is local; never while a
-/// lazy pull left raws behind.
-async fn fingerprint_only_from_the_compared_get_or_our_put_and_only_when_complete(
-    mut env: Env,
-) {
+/// `docs/hazards.md#fingerprint-from-the-wrong-response`: the fingerprint comes from our own PUT,
+/// or from the GET that delivered the index we compared — and only when every remote entry is
+/// local; never while a lazy pull left raws behind.
+async fn fingerprint_only_from_the_compared_get_or_our_put_and_only_when_complete(mut env: Env) {
     let a = Cache::new();
     a.write("audit/a", b"a");
     env.open(&a, "").await.push(&opts()).await.unwrap();
@@ -122,10 +122,10 @@ async fn fingerprint_only_from_the_compared_get_or_our_put_and_only_when_complet
     assert_eq!(sidecar(&lazy)["lazyPullActive"], false);
 }
 
-/// `docs/hazards.md#dirty-signals-lost-on-pull`: mark-dirty is a persisted pre-write hint. A restart keeps the set; a
-/// clean push clears all of it, so marking the same path again is recorded
-/// (`docs/hazards.md#clean-sidecar-with-a-stale-dirty-set`); bulk
-/// overrides per-path; a pull keeps unpushed dirty signals.
+/// `docs/hazards.md#dirty-signals-lost-on-pull`: mark-dirty is a persisted pre-write hint. A
+/// restart keeps the set; a clean push clears all of it, so marking the same path again is recorded
+/// (`docs/hazards.md#clean-sidecar-with-a-stale-dirty-set`); bulk overrides per-path; a pull keeps
+/// unpushed dirty signals.
 async fn mark_dirty_is_a_persisted_pre_write_hint(mut env: Env) {
     let a = Cache::new();
     a.write("audit/a", b"v1");
@@ -177,9 +177,9 @@ async fn mark_dirty_is_a_persisted_pre_write_hint(mut env: Env) {
     assert_eq!(env.must_get("audit/a").await, b"v4");
 }
 
-/// `docs/hazards.md#deletion-without-a-dirty-signal`: remote objects are deleted only from dirty signals — a dirty path that is
-/// gone, a gone member of a dirty directory, or (full walk) an overflowed dirty set —
-/// never by an unsignalled push or a plain bulk mark, and never while lazy.
+/// `docs/hazards.md#deletion-without-a-dirty-signal`: remote objects are deleted only from dirty
+/// signals — a dirty path that is gone, a gone member of a dirty directory, or (full walk) an
+/// overflowed dirty set — never by an unsignalled push or a plain bulk mark, and never while lazy.
 async fn deletion_only_from_dirty_signals(mut env: Env) {
     let a = Cache::new();
     for f in [
@@ -252,8 +252,9 @@ async fn deletion_only_from_dirty_signals(mut env: Env) {
     );
 }
 
-/// `docs/hazards.md#partitions-written-before-the-monolith`: the data first, then the monolith, then only the partitions the push
-/// touched, then the meta — and the meta only when its partition list changed.
+/// `docs/hazards.md#partitions-written-before-the-monolith`: the data first, then the monolith,
+/// then only the partitions the push touched, then the meta — and the meta only when its partition
+/// list changed.
 async fn v1_write_order_monolith_first_then_dirty_partitions_then_meta(mut env: Env) {
     let a = Cache::new();
     let seeded = seed(&a, 3, 2, 50);
@@ -306,8 +307,8 @@ async fn v1_write_order_monolith_first_then_dirty_partitions_then_meta(mut env: 
     assert_eq!(meta["partitions"].as_array().unwrap().len(), 5);
 }
 
-/// `docs/hazards.md#demoting-a-shard-first-meta`: a shard-first meta is never demoted — a push refuses before any
-/// upload, and the meta object stays exactly as it was.
+/// `docs/hazards.md#demoting-a-shard-first-meta`: a shard-first meta is never demoted — a push
+/// refuses before any upload, and the meta object stays exactly as it was.
 async fn v2_meta_is_never_demoted(mut env: Env) {
     let a = Cache::new();
     a.write("audit/a", b"a");
@@ -330,10 +331,10 @@ async fn v2_meta_is_never_demoted(mut env: Env) {
     assert_eq!(sidecar(&a)["localDirty"], true, "the edit is still pending");
 }
 
-/// `docs/hazards.md#downloads-written-in-place`: downloads are written atomically. A download corrupted on every attempt fails
-/// the pull with `integrity`; the file it would replace keeps its content, a file that
-/// did not exist is not created, no temporary file is left, and no fingerprint of the
-/// index is recorded; once the fault is gone the pull completes.
+/// `docs/hazards.md#downloads-written-in-place`: downloads are written atomically. A download
+/// corrupted on every attempt fails the pull with `integrity`; the file it would replace keeps its
+/// content, a file that did not exist is not created, no temporary file is left, and no fingerprint
+/// of the index is recorded; once the fault is gone the pull completes.
 async fn pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file(mut env: Env) {
     put_remote_files(&mut env, &[("audit/a", b"old"), ("audit/b", b"b")]).await;
     let cache = Cache::new();
@@ -384,10 +385,11 @@ async fn pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file
     assert_eq!(cache.read("audit/b"), b"b");
 }
 
-/// `docs/hazards.md#unsafe-index-key-throws-out-of-push`: an index key such as `../../escape` is never turned into a path. The pull skips
-/// it (counted as `unsafeSkipped`) and succeeds for the other entries, never requests
-/// the object, and writes nothing outside the cache; a later push keeps the entry
-/// (someone else's) and does not mark the cache clean, since that entry is not local.
+/// `docs/hazards.md#unsafe-index-key-throws-out-of-push`: an index key such as `../../escape` is
+/// never turned into a path. The pull skips it (counted as `unsafeSkipped`) and succeeds for the
+/// other entries, never requests the object, and writes nothing outside the cache; a later push
+/// keeps the entry (someone else's) and does not mark the cache clean, since that entry is not
+/// local.
 async fn index_key_escaping_the_cache_is_never_written_outside_it(mut env: Env) {
     env.put_raw("../../escape", b"evil");
     env.put_raw("../escape2", b"evil");
@@ -431,9 +433,9 @@ async fn index_key_escaping_the_cache_is_never_written_outside_it(mut env: Env) 
     assert_eq!(cache.outside_names(), ["cache"]);
 }
 
-/// `docs/hazards.md#overlapping-dirty-paths-processed-twice`: dirty paths that overlap (a file, its directory, the model directory above both)
-/// are walked once: the changed file is uploaded once, the removed directory's file is
-/// deleted once, and nothing else is sent.
+/// `docs/hazards.md#overlapping-dirty-paths-processed-twice`: dirty paths that overlap (a file, its
+/// directory, the model directory above both) are walked once: the changed file is uploaded once,
+/// the removed directory's file is deleted once, and nothing else is sent.
 async fn overlapping_dirty_paths_upload_once_and_delete_once(mut env: Env) {
     let cache = Cache::new();
     cache.write("data/t/m/d/1/raw", b"1");
