@@ -1,10 +1,11 @@
 //! The component's face: WIT bindings, the per-instance state, and conversions between WIT
 //! types and the crate's types. No logic of its own lives here.
 
-use crate::cache_fs::{check_rel, CacheDir, DEFAULT_CACHE_MOUNT};
+use crate::cache::{LocalCache, DEFAULT_CACHE_MOUNT};
 use crate::config::{Config, ConfigEnv};
 use crate::error::{Error, ErrorKind, TransportKind};
 use crate::gcs::{GcsClient, ObjectMeta};
+use crate::paths::{check_rel, CachePath};
 use crate::runtime::{Datastore, DatastoreAuth};
 use crate::transport::Clock;
 use crate::wasi_platform::WasiPlatform;
@@ -113,8 +114,9 @@ impl datastore::Guest for Component {
         let cfg = Config::parse(&config_json, &cfg_env).map_err(to_wit)?;
         let platform = Rc::new(WasiPlatform);
         let auth = DatastoreAuth::for_config(&cfg, platform.clone());
-        let cache =
-            CacheDir::new(env("SWAMP_GCS_CACHE_DIR").unwrap_or_else(|| DEFAULT_CACHE_MOUNT.into()));
+        let cache = LocalCache::new(
+            env("SWAMP_GCS_CACHE_DIR").unwrap_or_else(|| DEFAULT_CACHE_MOUNT.into()),
+        );
         let effective = datastore::EffectiveConfig {
             bucket: cfg.bucket.clone(),
             prefix: cfg.prefix.clone(),
@@ -140,7 +142,7 @@ fn meta_to_wit(ds: &Datastore, m: ObjectMeta) -> objects::ObjectMeta {
     objects::ObjectMeta {
         key,
         size: m.size,
-        generation: m.generation,
+        generation: m.generation.into_string(),
         metageneration: m.metageneration,
         updated: m.updated,
         crc32c: m.crc32c,
@@ -169,7 +171,11 @@ impl objects::Guest for Component {
     ) -> Result<objects::ObjectMeta, wit::Error> {
         with_instance(None, async |ds| {
             check_rel(&key)?;
-            let data = ds.cache.read(&rel_path)?;
+            let path = CachePath::new(&rel_path)?;
+            let data = ds
+                .cache
+                .read(&path)
+                .map_err(|e| Error::io("read", path.as_str(), &e))?;
             let meta = ds
                 .client
                 .upload(&key, &data, if_generation_match.as_deref())
@@ -197,18 +203,21 @@ impl objects::Guest for Component {
         with_instance(None, async |ds| {
             check_rel(&key)?;
             // Refuse a bad destination before any byte is fetched.
-            ds.cache.path(&rel_path)?;
+            let path = CachePath::new(&rel_path)?;
             let dl = ds.client.download(&key).await?;
             ds.cache
-                .write_atomic(&rel_path, &dl.data, ds.client.platform().random_u64())?;
+                .writer()
+                .write(&path, &dl.data, ds.client.platform().random_u64())?;
+            // What GCS said about the object read; a hash it did not announce stays
+            // unknown rather than computed here.
             Ok(objects::ObjectMeta {
                 key,
                 size: dl.data.len() as u64,
-                generation: dl.generation,
-                metageneration: String::new(),
+                generation: dl.generation.into_string(),
+                metageneration: dl.metageneration,
                 updated: None,
-                crc32c: Some(crate::gcs::checksum::crc32c_b64(&dl.data)),
-                md5_hash: Some(crate::gcs::checksum::md5_b64(&dl.data)),
+                crc32c: dl.hashes.crc32c,
+                md5_hash: dl.hashes.md5,
             })
         })
     }
@@ -217,7 +226,7 @@ impl objects::Guest for Component {
         with_instance(None, async |ds| {
             check_rel(&key)?;
             let dl = ds.client.download(&key).await?;
-            Ok((dl.data, dl.generation))
+            Ok((dl.data, dl.generation.into_string()))
         })
     }
 

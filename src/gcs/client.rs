@@ -2,7 +2,8 @@
 //! transport seam with deadlines and retries, checks integrity, and maps answers to errors
 //! (`response.rs`).
 
-use super::checksum::{crc32c_b64, md5_b64, parse_goog_hash, verify};
+use super::checksum::{crc32c_b64, md5_b64, parse_goog_hash, verify, AnnouncedHashes};
+use super::generation::Generation;
 use super::request::{self as rq, Preconditions};
 use super::response::{classify, transport_error, ListPage, ObjectMeta, RewriteStatus};
 use crate::config::Config;
@@ -39,7 +40,11 @@ pub struct Download {
     /// The bytes, integrity-checked.
     pub data: Vec<u8>,
     /// `x-goog-generation` of exactly these bytes (empty when the server did not say).
-    pub generation: String,
+    pub generation: Generation,
+    /// `x-goog-metageneration` (empty when the server did not say).
+    pub metageneration: String,
+    /// The hashes the server announced in `x-goog-hash` (and the bytes matched).
+    pub hashes: AnnouncedHashes,
 }
 
 /// The GCS JSON-API client of one datastore.
@@ -632,7 +637,17 @@ fn persisted_offset(resp: &HttpResponse) -> u64 {
 
 /// Integrity check of a whole-object download.
 fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
-    let generation = resp.header("x-goog-generation").unwrap_or("").to_string();
+    let generation = Generation::new(resp.header("x-goog-generation").unwrap_or(""));
+    let metageneration = resp
+        .header("x-goog-metageneration")
+        .unwrap_or("")
+        .to_string();
+    let announced = parse_goog_hash(
+        resp.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("x-goog-hash"))
+            .map(|(_, v)| v.as_str()),
+    );
     let gzip_stored = resp
         .header("x-goog-stored-content-encoding")
         .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
@@ -652,12 +667,6 @@ fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
                 .retryable(true));
             }
         }
-        let announced = parse_goog_hash(
-            resp.headers
-                .iter()
-                .filter(|(k, _)| k.eq_ignore_ascii_case("x-goog-hash"))
-                .map(|(_, v)| v.as_str()),
-        );
         if let Err(m) = verify(&resp.body, &announced) {
             return Err(Error::new(
                 ErrorKind::Integrity,
@@ -669,6 +678,8 @@ fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
     Ok(Download {
         data: resp.body,
         generation,
+        metageneration,
+        hashes: announced,
     })
 }
 

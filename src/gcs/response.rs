@@ -1,5 +1,6 @@
 //! Response models and the ONE function that turns a GCS answer into an `Error`.
 
+use super::generation::Generation;
 use crate::error::{Error, ErrorKind, GcsDetail, Result, TransportKind};
 use crate::transport::{HttpResponse, TransportError};
 use serde_json::Value;
@@ -20,7 +21,7 @@ pub struct ObjectMeta {
     /// Size in bytes.
     pub size: u64,
     /// Generation, decimal.
-    pub generation: String,
+    pub generation: Generation,
     /// Metageneration, decimal.
     pub metageneration: String,
     /// RFC 3339 update time.
@@ -77,7 +78,7 @@ impl ObjectMeta {
             size: int_string(v.get("size"))
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0),
-            generation: int_string(v.get("generation")).unwrap_or_default(),
+            generation: Generation::new(int_string(v.get("generation")).unwrap_or_default()),
             metageneration: int_string(v.get("metageneration")).unwrap_or_default(),
             updated: str_field(v, "updated"),
             crc32c: str_field(v, "crc32c"),

@@ -32,8 +32,8 @@ use super::decide::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::checksum::crc32c_b64;
-use crate::gcs::{Authorizer, GcsClient};
-use crate::sync::timefmt::{format_iso_ms, parse_iso_ms, MAX_JS_TIME_MS};
+use crate::gcs::{Authorizer, GcsClient, Generation};
+use crate::timefmt::{format_iso_ms, parse_iso_ms, MAX_JS_TIME_MS};
 use crate::transport::{Clock, Transport};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -133,7 +133,7 @@ struct Held {
     /// Nonce of the acquisition, in every body we write until release.
     nonce: String,
     /// Generation of our last write; every write or delete is conditional on it.
-    generation: String,
+    generation: Generation,
     /// The body of that write.
     body: LockBody,
 }
@@ -143,13 +143,13 @@ struct Current {
     /// The parsed body; `None` when the object is not a lock body.
     body: Option<LockBody>,
     /// The generation of exactly those bytes; empty when it could not be established.
-    generation: String,
+    generation: Generation,
 }
 
 impl Current {
     /// True when the object bears `nonce`, i.e. one of our own writes is in place.
     fn is_ours(&self, nonce: &str) -> bool {
-        !self.generation.is_empty()
+        self.generation.is_known()
             && self.body.as_ref().and_then(|b| b.nonce.as_deref()) == Some(nonce)
     }
 }
@@ -278,13 +278,16 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         };
         let updated = meta.updated.as_deref().and_then(parse_iso_ms);
         let now = self.client.platform().unix_ms();
-        if meta.generation.is_empty() || !is_stale(updated, ttl, now) {
+        if !meta.generation.is_known() || !is_stale(updated, ttl, now) {
             return Ok(Step::Wait(Contended::Held));
         }
         // Only the generation judged stale: if the holder heartbeated or another contender
         // stole it meanwhile, this fails with 412 and the newer lock survives. Every error
         // is ignored, the next create attempt tells us where we stand.
-        let _ = self.client.delete(key, Some(&meta.generation)).await;
+        let _ = self
+            .client
+            .delete(key, Some(meta.generation.as_str()))
+            .await;
         Ok(Step::Wait(Contended::Stole))
     }
 
@@ -309,7 +312,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
             let body = self.fresh_body(&nonce);
             let err = match self
                 .client
-                .upload(key, body.to_json().as_bytes(), Some(&generation))
+                .upload(key, body.to_json().as_bytes(), Some(generation.as_str()))
                 .await
             {
                 Ok(meta) => return Ok(self.after_extend(&nonce, meta.generation, body).await),
@@ -352,7 +355,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
     /// Record a successful heartbeat write. If the lock was released while the write was in
     /// flight (only possible when futures on one handle are interleaved), the write just
     /// put our lock back: delete it again, best effort.
-    async fn after_extend(&self, nonce: &str, generation: String, body: LockBody) -> bool {
+    async fn after_extend(&self, nonce: &str, generation: Generation, body: LockBody) -> bool {
         if let Some(h) = self.held.borrow_mut().as_mut().filter(|h| h.nonce == nonce) {
             h.generation = generation;
             h.body = body;
@@ -360,7 +363,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         }
         let _ = self
             .client
-            .delete(&self.options.key, Some(&generation))
+            .delete(&self.options.key, Some(generation.as_str()))
             .await;
         false
     }
@@ -381,7 +384,11 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         let held = self.held.borrow_mut().take()?;
         let key = self.options.key.as_str();
         // Ok(false) is a 404: already gone (stolen and released, or force-released).
-        let err = match self.client.delete(key, Some(&held.generation)).await {
+        let err = match self
+            .client
+            .delete(key, Some(held.generation.as_str()))
+            .await
+        {
             Ok(_) => return None,
             Err(e) => e,
         };
@@ -390,7 +397,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
             // ours landed unseen: delete that generation. Otherwise it is a successor's.
             if let Ok(Some(cur)) = self.current().await {
                 if cur.is_ours(&held.nonce) {
-                    return match self.client.delete(key, Some(&cur.generation)).await {
+                    return match self.client.delete(key, Some(cur.generation.as_str())).await {
                         Ok(_) => None,
                         Err(e) => Some(release_warning(key, &e)),
                     };
@@ -422,7 +429,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         }
         match self
             .client
-            .delete(&self.options.key, Some(&cur.generation))
+            .delete(&self.options.key, Some(cur.generation.as_str()))
             .await
         {
             Ok(deleted) => {
@@ -449,7 +456,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         }
     }
 
-    fn take_hold(&self, nonce: String, generation: String, body: LockBody) -> LockBody {
+    fn take_hold(&self, nonce: String, generation: Generation, body: LockBody) -> LockBody {
         *self.held.borrow_mut() = Some(Held {
             nonce,
             generation,
@@ -467,7 +474,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
             Err(e) => return Err(e),
         };
         let mut generation = d.generation;
-        if generation.is_empty() {
+        if !generation.is_known() {
             // A server that omits `x-goog-generation`: take the metadata's, but only when
             // its checksum ties it to the bytes we read (the object may have moved on).
             let crc = crc32c_b64(&d.data);

@@ -49,39 +49,24 @@
 //! (§8.4 traps, hazards H1/H10/H12/H15), `tests_scale.rs` (1000 files / 50
 //! models: request budgets, round trip, two pushers without a lock).
 
-pub mod change;
-pub mod index;
-pub mod json_text;
-pub mod keys;
-pub mod partition;
-pub mod partition_files;
-pub mod paths;
-pub mod plan;
-pub mod reconcile;
-pub mod sidecar;
-pub mod sync_state;
-pub mod timefmt;
+pub mod core;
 
 mod batch;
-mod index_io;
-pub mod local_fs;
 mod mark_dirty;
 mod pull;
 mod push;
-pub mod report;
+mod push_plan;
+mod remote_index;
 mod service;
 mod status;
-mod walk;
 
-pub use push::INDEX_WRITE_ATTEMPTS;
-pub use report::{
+pub use self::core::report::{
     Capabilities, PhaseTiming, PlannedUpload, SidecarSummary, SkipCounts, StatusReport, SyncReport,
     SUPPORTED_CAPABILITIES,
 };
+pub use remote_index::INDEX_WRITE_ATTEMPTS;
 pub use service::{SyncOptions, SyncService};
 
-#[cfg(test)]
-mod compat_fixtures;
 #[cfg(test)]
 mod tests_pull;
 #[cfg(test)]
@@ -91,6 +76,6 @@ mod tests_scale;
 #[cfg(test)]
 mod tests_seed;
 #[cfg(test)]
-mod tests_support;
+pub(crate) mod tests_support;
 #[cfg(test)]
 mod tests_traps;

@@ -46,7 +46,7 @@ fn a_pull_skips_zombie_entries_and_rewrites_the_scrubbed_index() {
     let report = pull(&service(&fake, &cache, ""));
     assert_eq!(report.files, 1);
     assert!(!cache.exists("_catalog.db") && !cache.exists("_index/x.json"));
-    let local = super::index::Index::parse(&cache.read(".datastore-index.json").unwrap())
+    let local = super::core::index::Index::parse(&cache.read(".datastore-index.json").unwrap())
         .unwrap()
         .0;
     assert_eq!(local.entries.keys().collect::<Vec<_>>(), ["audit/ok"]);
@@ -494,7 +494,7 @@ fn status_reports_what_a_push_would_do_with_one_request() {
     );
     assert_eq!(
         status.to_upload[0].reason,
-        super::change::ChangeReason::SizeChanged
+        super::core::change::ChangeReason::SizeChanged
     );
     assert_eq!(status.to_delete, ["audit/b"]);
     assert_eq!(status.sidecar.dirty_paths, ["audit/a", "audit/b"]);

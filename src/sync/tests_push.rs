@@ -305,7 +305,7 @@ fn e_mark_dirty_is_idempotent() {
     run(svc.mark_dirty(&opts())).unwrap();
     mark(&svc, "data/b");
     assert_eq!(
-        super::local_fs::stat_file(cache.path(), ".datastore-sync-state.json")
+        super::tests_support::stat_of(&cache, ".datastore-sync-state.json")
             .unwrap()
             .unwrap()
             .mtime_ms,
@@ -379,7 +379,7 @@ fn e_push_writeback_does_not_mark_clean_when_local_is_missing_remote_only_entrie
 #[test]
 fn e_fresh_process_push_after_pull_does_not_redundantly_upload() {
     let fake = FakeGcs::new();
-    let sha = super::change::sha256_hex(b"b");
+    let sha = super::core::change::sha256_hex(b"b");
     put_remote_index(
         &fake,
         &[
@@ -463,7 +463,7 @@ fn h_pushed_entries_record_hash_size_and_times() {
     assert_eq!(entry.size, 5);
     assert_eq!(
         entry.sha256.as_deref(),
-        Some(super::change::sha256_hex(b"hello").as_str())
+        Some(super::core::change::sha256_hex(b"hello").as_str())
     );
     assert_eq!(
         entry.local_mtime.as_deref(),

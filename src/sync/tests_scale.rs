@@ -4,7 +4,7 @@
 //! between two caches, scoped pulls reading exactly one model's partitions, dirty-only
 //! partition writes (#436 tests 1–5), and two pushers without a lock.
 
-use super::partition::partition_keys_for_model;
+use super::core::partition::partition_keys_for_model;
 use super::tests_support::*;
 use crate::test_fake::{run, FakeGcs, Kind};
 

@@ -1,11 +1,11 @@
 //! Counterparts of the 14 tests the seed change (#434) added upstream (behaviour.md
 //! §4.5), numbered and named after them, with the key assertions listed there.
 
-use super::change::sha256_hex;
-use super::paths::is_internal_cache_file;
+use super::core::change::sha256_hex;
 use super::tests_support::*;
-use super::timefmt::format_iso_ms;
+use crate::paths::is_internal_cache_file;
 use crate::test_fake::{run, FakeGcs, Kind};
+use crate::timefmt::format_iso_ms;
 
 /// §4.5 #1 "isInternalCacheFile: excludes _index/ partition directory" — the predicate,
 /// and a push that never uploads local `_index/` files.
@@ -280,7 +280,7 @@ fn s14_v1_sidecar_triggers_full_walk() {
 }
 
 fn mtime_ms(cache: &TempDir, rel: &str) -> i64 {
-    super::local_fs::stat_file(cache.path(), rel)
+    super::tests_support::stat_of(cache, rel)
         .unwrap()
         .unwrap()
         .mtime_ms

@@ -1,7 +1,7 @@
 //! Regressions for the traps of behaviour.md §8.4 (items 1–5, 8–10) and the hazards
 //! H1, H10, H12, H15 of §8.3: our behaviour is the correct one, not upstream's.
 
-use super::change::sha256_hex;
+use super::core::change::sha256_hex;
 use super::tests_support::*;
 use crate::error::ErrorKind;
 use crate::test_fake::{run, FakeGcs, Kind};
@@ -19,7 +19,7 @@ fn trap1_push_merges_onto_a_fresh_index_never_a_cached_one() {
     let mut theirs = remote_index(&fake);
     theirs
         .entries
-        .insert(super::index::IndexEntry::new("audit/theirs", 1, "t"));
+        .insert(super::core::index::IndexEntry::new("audit/theirs", 1, "t"));
     fake.put(
         ".datastore-index.json",
         theirs.to_compact_json().unwrap().as_bytes(),
@@ -157,7 +157,7 @@ fn trap8_local_mtime_is_js_iso_and_written_back_after_pull() {
     put_remote_files(&fake, &[("audit/a", b"a")]);
     let cache = TempDir::new("trap8");
     pull(&service(&fake, &cache, ""));
-    let local = super::index::Index::parse(&cache.read(".datastore-index.json").unwrap())
+    let local = super::core::index::Index::parse(&cache.read(".datastore-index.json").unwrap())
         .unwrap()
         .0;
     let m = local

@@ -7,13 +7,13 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use super::{config, hostile, lit, number, shaped_object, text, with_bom};
-use crate::sync::index::{EntryMap, Index, IndexEntry, ParseReport};
-use crate::sync::json_text::{
+use crate::paths::safe_index_key;
+use crate::sync::core::index::{EntryMap, Index, IndexEntry, ParseReport};
+use crate::sync::core::json_text::{
     js_safe_uint, parse_value, to_compact, to_pretty, utf16_cmp, MAX_SAFE_INTEGER,
 };
-use crate::sync::partition_files::{Meta, PartitionFile};
-use crate::sync::paths::safe_index_key;
-use crate::sync::sidecar::Sidecar;
+use crate::sync::core::partition_files::{Meta, PartitionFile};
+use crate::sync::core::sidecar::Sidecar;
 
 // ---- generators of valid structures ----
 

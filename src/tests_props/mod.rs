@@ -8,7 +8,7 @@
 //! | `formats.rs` | the monolithic index, partition files, `_meta.json`, the sidecar |
 //! | `lock_body.rs` | the lock object's body |
 //! | `partition_keys.rs` | partition keys, grouping, object keys vs local paths |
-//! | `paths.rs` | `normalize_rel`, `safe_index_key`, `check_rel`, `CacheDir::path` |
+//! | `paths.rs` | `normalize_rel`, `safe_index_key`, `check_rel`, `CachePath` |
 //!
 //! Hostile inputs come in four flavours, because each reaches different code: raw bytes
 //! (UTF-8 and JSON syntax errors), byte-level mutations of valid files (truncation, the

@@ -6,9 +6,9 @@
 use proptest::prelude::*;
 
 use super::{config, text};
-use crate::sync::index::{Index, IndexEntry};
-use crate::sync::keys::{bare_rel, data_key, local_rel_path, shard_key, shard_prefix};
-use crate::sync::partition::{
+use crate::sync::core::index::{Index, IndexEntry};
+use crate::sync::core::keys::{bare_rel, data_key, local_rel_path, shard_key, shard_prefix};
+use crate::sync::core::partition::{
     dirty_partition_keys, group_by_partition, partition_key_from_path, partition_keys_for_model,
     ROOT_PARTITION,
 };

@@ -106,6 +106,24 @@ pub async fn upload_download_round_trip(c: &mut Ctx) {
             .unwrap();
     assert_eq!(got.generation, put.generation, "{}", c.server.name());
     assert_eq!(got.size, data.len() as u64);
+    // What the server said about the object, never computed locally: a hash or
+    // metageneration the download did not announce stays unknown.
+    for (what, announced, stored) in [
+        ("crc32c", &got.crc32c, &put.crc32c),
+        ("md5", &got.md5_hash, &put.md5_hash),
+    ] {
+        if announced.is_some() {
+            assert_eq!(announced, stored, "{what} of {}", c.server.name());
+        }
+    }
+    if !got.metageneration.is_empty() {
+        assert_eq!(
+            got.metageneration,
+            put.metageneration,
+            "{}",
+            c.server.name()
+        );
+    }
     assert_eq!(c.cache.read("down/model.json"), data);
 
     let (bytes, generation) = c.ds.get_bytes("rt/model.json").await.unwrap();

@@ -1,10 +1,11 @@
 //! Cache-relative path rules: normalisation of `markDirty` paths, the
-//! internal-file predicate, lazy-hydration and namespace-directory tests, and
-//! the safety check every remote index key must pass before a local path is
-//! built from it (behaviour spec §3.1, §3.9, §8.3 H12).
+//! internal-file predicate, lazy-hydration and namespace-directory tests, the
+//! safety check every remote index key must pass, and [`CachePath`], the one
+//! type a local file is named by (behaviour spec §3.1, §3.9, §8.3 H12).
 //!
 //! All paths here are forward-slash strings relative to the cache directory.
-//! None of these functions touch the filesystem.
+//! None of these functions touch the filesystem: [`crate::cache::LocalCache`]
+//! accepts only a [`CachePath`], so every local path was checked once, here.
 
 use crate::error::{Error, Result};
 
@@ -164,6 +165,85 @@ fn shorten(key: &str) -> String {
     }
 }
 
+/// Check that a cache-relative path stays inside the cache: no absolute path, no drive
+/// prefix (`C:` is absolute or drive-relative on Windows), no `..`, no empty or `.`
+/// segment, no backslash (a TypeScript client on Windows would treat it as a separator),
+/// no NUL, at most 4096 bytes. The same rule guards object keys the host names directly.
+pub fn check_rel(rel: &str) -> Result<()> {
+    let reason = if rel.is_empty() {
+        Some("empty path")
+    } else if rel.starts_with('/') {
+        Some("absolute path")
+    } else if has_drive_prefix(rel) {
+        Some("drive prefix")
+    } else if rel.contains('\\') {
+        Some("backslash in path")
+    } else if rel.contains('\0') {
+        Some("NUL byte in path")
+    } else if rel.split('/').any(|s| s == "..") {
+        Some("`..` segment escapes the cache")
+    } else if rel.split('/').any(|s| s.is_empty() || s == ".") {
+        Some("empty or `.` segment")
+    } else if rel.len() > 4096 {
+        Some("path longer than 4096 bytes")
+    } else {
+        None
+    };
+    match reason {
+        Some(why) => Err(Error::unsafe_path(&shorten(rel), why)),
+        None => Ok(()),
+    }
+}
+
+/// A path relative to the cache root that was checked, once, to stay inside it
+/// ([`check_rel`]). Built at the boundary (from an index key, a walk entry or a host
+/// argument) and the only kind of path the local cache accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CachePath(String);
+
+impl CachePath {
+    /// Check a cache-relative path.
+    pub fn new(rel: &str) -> Result<CachePath> {
+        check_rel(rel)?;
+        Ok(CachePath(rel.to_string()))
+    }
+
+    /// Where the file of index key `key` lives for namespace `ns` (`[ns/]key`). The key
+    /// must be a safe index key and the joined path a safe cache path: an index may hold
+    /// keys that are fine as object names (a backslash) but never become local files.
+    pub fn for_key(ns: Option<&str>, key: &str) -> Result<CachePath> {
+        safe_index_key(key)?;
+        CachePath::new(&crate::sync::core::keys::local_rel_path(ns, key))
+    }
+
+    /// The path as a string (forward slashes, no leading `/`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parent directory (`""` for a file at the root).
+    pub fn parent(&self) -> &str {
+        self.0.rsplit_once('/').map_or("", |(p, _)| p)
+    }
+
+    /// The last segment.
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit_once('/').map_or(self.0.as_str(), |(_, n)| n)
+    }
+}
+
+impl std::fmt::Display for CachePath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<&str> for CachePath {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,5 +398,50 @@ mod tests {
         let long = format!("../{}", "x".repeat(10_000));
         let err = safe_index_key(&long).unwrap_err();
         assert!(err.message.len() < 400, "{}", err.message.len());
+    }
+
+    #[test]
+    fn unsafe_cache_paths_are_refused() {
+        for bad in [
+            "",
+            "/etc/x",
+            "../x",
+            "a/../../x",
+            "a\\..\\x",
+            "a//b",
+            "./a",
+            "a/./b",
+            "a/..",
+            "a\0b",
+            "C:",
+            "c:x/y",
+        ] {
+            assert!(CachePath::new(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "a",
+            "data/@test/model-type-000/u/file-0000.json",
+            ".datastore-index.json",
+            "a/..b/c..",
+            "ü/ñ",
+            "a/C:/x",
+        ] {
+            assert_eq!(CachePath::new(good).unwrap().as_str(), good);
+        }
+    }
+
+    #[test]
+    fn cache_paths_of_index_keys() {
+        let p = CachePath::for_key(Some("ns1"), "data/a/b").unwrap();
+        assert_eq!(
+            (p.as_str(), p.parent(), p.file_name()),
+            ("ns1/data/a/b", "ns1/data/a", "b")
+        );
+        let root = CachePath::for_key(None, "top").unwrap();
+        assert_eq!((root.parent(), root.file_name()), ("", "top"));
+        // A fine object name, never a local file.
+        assert!(safe_index_key("a\\b").is_ok());
+        assert!(CachePath::for_key(None, "a\\b").is_err());
+        assert!(CachePath::for_key(None, "a/../b").is_err());
     }
 }

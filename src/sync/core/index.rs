@@ -35,8 +35,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::json_text::{array_index_value, js_safe_uint, parse_value, to_compact, to_pretty};
-use super::paths::{is_internal_cache_file, safe_index_key};
 use crate::error::{Error, Result};
+use crate::paths::{is_internal_cache_file, safe_index_key};
 
 /// The only index / partition-file `version` there is.
 pub const INDEX_VERSION: u64 = 1;

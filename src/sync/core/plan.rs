@@ -31,8 +31,9 @@ use std::collections::HashSet;
 use indexmap::IndexSet;
 
 use super::index::Index;
-use super::keys::{bare_rel, local_rel_path};
-use super::paths::{is_inside_namespace_dir, is_internal_cache_file, safe_index_key};
+use super::keys::bare_rel;
+use crate::paths::CachePath;
+use crate::paths::{is_inside_namespace_dir, is_internal_cache_file, safe_index_key};
 
 /// What the caller found at a dirty path (cache-relative).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -299,13 +300,13 @@ pub fn plan_full_walk<S: AsRef<str>>(
 /// `localHasAllRemoteEntries` (§3.10): every non-internal entry exists
 /// locally (at `[ns/]{rel}`) with equal size. False when there is no index,
 /// while lazy, when any entry is missing or differs, and — instead of
-/// throwing (H12) — when a key is unsafe. `stat_size` returns the size of a
-/// regular file at a cache-relative path, `None` for anything else.
+/// throwing (H12) — when a key is no safe cache path. `stat_size` returns the
+/// size of a regular file, `None` for anything else.
 pub fn local_has_all_remote_entries(
     index: Option<&Index>,
     lazy_pull_active: bool,
     ns: Option<&str>,
-    mut stat_size: impl FnMut(&str) -> Option<u64>,
+    mut stat_size: impl FnMut(&CachePath) -> Option<u64>,
 ) -> bool {
     let Some(index) = index else {
         return false;
@@ -318,8 +319,8 @@ pub fn local_has_all_remote_entries(
         .iter()
         .filter(|entry| !is_internal_cache_file(&entry.key))
         .all(|entry| {
-            safe_index_key(&entry.key).is_ok()
-                && stat_size(&local_rel_path(ns, &entry.key)) == Some(entry.size)
+            CachePath::for_key(ns, &entry.key)
+                .is_ok_and(|path| stat_size(&path) == Some(entry.size))
         })
 }
 
@@ -337,14 +338,14 @@ pub struct LocalFile {
 pub struct PullItem {
     /// Bare rel (index key; object key after the namespace prefix).
     pub rel: String,
-    /// Where to write it, relative to the cache.
-    pub cache_rel: String,
+    /// Where to write it.
+    pub cache_rel: crate::paths::CachePath,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::index::IndexEntry;
+    use crate::sync::core::index::IndexEntry;
     use std::collections::HashMap;
 
     fn index_of(keys: &[&str]) -> Index {
@@ -563,7 +564,7 @@ mod tests {
     fn local_has_all_table() {
         let index = index_of(&["data/a", "_catalog.db"]);
         let sizes: HashMap<&str, u64> = [("ns1/data/a", 1)].into_iter().collect();
-        let stat = |p: &str| sizes.get(p).copied();
+        let stat = |p: &CachePath| sizes.get(p.as_str()).copied();
         assert!(local_has_all_remote_entries(
             Some(&index),
             false,
@@ -588,7 +589,7 @@ mod tests {
             Some(&index),
             false,
             None,
-            |p| wrong_size.get(p).copied()
+            |p| wrong_size.get(p.as_str()).copied()
         ));
         let evil = index_of(&["../etc/passwd"]);
         assert!(!local_has_all_remote_entries(

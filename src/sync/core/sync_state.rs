@@ -32,10 +32,11 @@
 //!   set above the cap, turns into bulk invalidation (full walk, no orphan
 //!   deletion) instead of being trusted as a path.
 
-use super::paths::normalize_rel;
 use super::sidecar::Sidecar;
-use super::timefmt::{format_iso_ms, parse_iso_ms};
 use crate::error::Result;
+use crate::gcs::generation::{fingerprint_of, Generation};
+use crate::paths::normalize_rel;
+use crate::timefmt::{format_iso_ms, parse_iso_ms};
 
 /// Maximum distinct dirty paths; the 201st flips to bulk + overflowed.
 pub const DIRTY_PATHS_CAP: usize = 200;
@@ -275,7 +276,7 @@ impl SyncState {
     /// Drops `commitSeq`; keeps `lazyPullActive`, `lastCatalogHash` and
     /// (unlike upstream, H5) `dataKeyMigrated`.
     pub fn mark_synced(&mut self, generation: &str, verified_at_ms: i64) -> Outcome {
-        if generation.is_empty() || generation == "0" {
+        if fingerprint_of(generation).is_none() {
             return self.outcome(false);
         }
         self.clear_dirty();
@@ -294,7 +295,7 @@ impl SyncState {
     /// took the fast path (§8.4 item 3, the H1 rule `dirty ⇒ localDirty`). The push fast
     /// path refuses while `localDirty`, so keeping it costs one slow push, nothing more.
     pub fn mark_pulled(&mut self, generation: &str, verified_at_ms: i64) -> Outcome {
-        if generation.is_empty() || generation == "0" {
+        if fingerprint_of(generation).is_none() {
             return self.outcome(false);
         }
         if !self.local_dirty {
@@ -446,8 +447,7 @@ impl SyncState {
     /// The stored generation when it can serve as a fingerprint
     /// (non-empty, not `"0"`).
     pub fn generation_fingerprint(&self) -> Option<&str> {
-        let g = self.remote_index_generation.as_str();
-        (!g.is_empty() && g != "0").then_some(g)
+        fingerprint_of(&self.remote_index_generation)
     }
 
     /// `commitSeq` for the commitSeq fast path: requires a v2 sidecar.
@@ -491,9 +491,7 @@ impl SyncState {
     /// Whether a remote generation equals our fingerprint (empty / `"0"`
     /// never match).
     pub fn generation_matches(&self, remote_generation: &str) -> bool {
-        !remote_generation.is_empty()
-            && remote_generation != "0"
-            && self.generation_fingerprint() == Some(remote_generation)
+        Generation::new(remote_generation).matches(self.generation_fingerprint())
     }
 }
 

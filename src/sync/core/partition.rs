@@ -119,7 +119,7 @@ pub fn dirty_partition_keys<'a>(rels: impl IntoIterator<Item = &'a str>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::index::IndexEntry;
+    use crate::sync::core::index::IndexEntry;
 
     #[test]
     fn partition_key_table() {

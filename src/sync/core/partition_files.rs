@@ -187,7 +187,7 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::index::IndexEntry;
+    use crate::sync::core::index::IndexEntry;
 
     #[test]
     fn partition_file_round_trip_and_version_gate() {
