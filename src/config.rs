@@ -1,5 +1,5 @@
-//! The datastore config: the JSON object users write under `datastore.config` in
-//! `.swamp.yaml`, validated once with the TypeScript schema's rules (behaviour.md §3.0).
+//! The datastore config: the JSON object users write under `datastore.config` in `.swamp.yaml`,
+//! validated once with the TypeScript schema's rules (`docs/swamp-contract.md#configuration`).
 //!
 //! Unknown keys are ignored, as the TypeScript schema strips them. A few keys beyond the
 //! TypeScript schema tune retries and resumable uploads; they have safe defaults.

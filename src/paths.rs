@@ -1,7 +1,8 @@
 //! Cache-relative path rules: normalisation of `markDirty` paths, the
 //! internal-file predicate, lazy-hydration and namespace-directory tests, the
 //! safety check every remote index key must pass, and [`CachePath`], the one
-//! type a local file is named by (behaviour spec §3.1, §3.9, §8.3 H12).
+//! type a local file is named by (docs/sync.md#path-rules,
+//! docs/hazards.md#unsafe-index-key-throws-out-of-push).
 //!
 //! All paths here are forward-slash strings relative to the cache directory.
 //! None of these functions touch the filesystem: [`crate::cache::LocalCache`]
@@ -9,7 +10,8 @@
 
 use crate::error::{Error, Result};
 
-/// Root-level files that belong to the sync machinery itself (§3.1 rule 1).
+/// Root-level files that belong to the sync machinery itself (rule 1 of
+/// docs/sync.md#internal-files).
 const INTERNAL_ROOT_FILES: [&str; 4] = [
     ".datastore-index.json",
     ".push-queue.json",
@@ -18,7 +20,8 @@ const INTERNAL_ROOT_FILES: [&str; 4] = [
 ];
 
 /// Normalise `rel` the way `path.relative(cache, path.normalize(path.join(cache, rel)))`
-/// does for a `markDirty` relPath (§3.9 step 2), without knowing the cache path.
+/// does for a `markDirty` relPath (docs/sync.md#dirty-path-normalisation), without knowing
+/// the cache path.
 ///
 /// * `.` and empty segments vanish, `..` pops: `a/./b/../c` → `a/c`,
 ///   `a//b/` → `a/b`; the cache root itself → `""`.
@@ -73,7 +76,7 @@ fn basename(rel: &str) -> &str {
 }
 
 /// Whether `rel` names a file that must never cross the sync boundary
-/// (§3.1, exactly):
+/// (docs/sync.md#internal-files, exactly):
 /// 1. exactly `.datastore-index.json`, `.push-queue.json`, `.datastore.lock`
 ///    or `.datastore-sync-state.json` (root only);
 /// 2. `_index` or anything under `_index/`;
@@ -83,7 +86,7 @@ fn basename(rel: &str) -> &str {
 ///
 /// Rules 1–3 are anchored at the start of the string, so callers holding a
 /// namespace-prefixed path (`ns/_index/x`) must also test the bare rel; the
-/// walk planners in [`super::plan`] do both.
+/// walk planners in [`crate::sync::core::plan`] do both.
 pub fn is_internal_cache_file(rel: &str) -> bool {
     if INTERNAL_ROOT_FILES.contains(&rel) {
         return true;
@@ -102,8 +105,8 @@ pub fn is_internal_cache_file(rel: &str) -> bool {
 }
 
 /// Whether a metadata-only (lazy) pull skips `rel`: at least three segments,
-/// the first `data`, the last `raw` (§3.1; `data/raw` and `outputs/x/1/raw`
-/// are not skippable).
+/// the first `data`, the last `raw` (docs/sync.md#lazy-skippable-files; `data/raw`
+/// and `outputs/x/1/raw` are not skippable).
 pub fn is_lazy_skippable(rel: &str) -> bool {
     let segments: Vec<&str> = rel.split('/').collect();
     segments.len() >= 3 && segments.first() == Some(&"data") && segments.last() == Some(&"raw")
@@ -130,7 +133,8 @@ const MAX_KEY_IN_MESSAGE: usize = 200;
 /// (`a//b`, `a/./b`, `a/`, `a\..\x`); anything [`normalize_rel`] would change.
 ///
 /// Unlike upstream (which throws "Path traversal detected" from deep inside
-/// a walk, §8.3 H12), callers are expected to skip and report such keys.
+/// a walk, docs/hazards.md#unsafe-index-key-throws-out-of-push), callers are expected to
+/// skip and report such keys (docs/sync.md#safe-index-keys).
 pub fn safe_index_key(key: &str) -> Result<&str> {
     let reason = if key.is_empty() {
         Some("empty key")

@@ -9,7 +9,7 @@ use crate::transport::Clock;
 use std::future::Future;
 
 /// GCS allows about one mutation per second per object name; a retry sooner than that
-/// after a `rateLimitExceeded` answer just earns another 429 (gcs-api.md §3).
+/// after a `rateLimitExceeded` answer just earns another 429 (`docs/gcs.md#rate-limits`).
 pub const RATE_LIMIT_MIN_DELAY_MS: u64 = 1000;
 
 /// Whether a request may be repeated without changing its effect.

@@ -1,5 +1,5 @@
 //! `authorized_user` credentials (what `gcloud auth application-default login` writes): a
-//! refresh token exchanged for an access token (gcs-api.md §4.3).
+//! refresh token exchanged for an access token (`docs/gcs.md#authorized-user-credentials`).
 
 use std::fmt;
 
@@ -91,7 +91,7 @@ mod tests {
     use serde_json::json;
 
     fn origin() -> Origin {
-        Origin::GcloudFile("/home/u/.config/gcloud/application_default_credentials.json".into())
+        Origin::GcloudFile("/users/u/.config/gcloud/application_default_credentials.json".into())
     }
 
     #[test]

@@ -155,7 +155,7 @@ mod tests {
     use crate::transport::{Method, TransportError};
     use futures_util::future::join;
 
-    const GCLOUD: &str = "/home/u/.config/gcloud/application_default_credentials.json";
+    const GCLOUD: &str = "/users/u/.config/gcloud/application_default_credentials.json";
     const TOKEN_OK: &str = r#"{"access_token":"tok-1","expires_in":3600,"token_type":"Bearer"}"#;
     const TOKEN_OK_2: &str = r#"{"access_token":"tok-2","expires_in":3600,"token_type":"Bearer"}"#;
 
@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn authorized_user_posts_refresh_grant() {
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let p = TokenProvider::new(env);
         let t = FakeTransport::new().reply(200, TOKEN_OK);
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn no_metadata_server_gives_the_no_credentials_hint() {
-        let p = TokenProvider::new(FakeEnv::new().var("HOME", "/home/u"));
+        let p = TokenProvider::new(FakeEnv::new().var("HOME", "/users/u"));
         let t = FakeTransport::new().fail(TransportError::Connection("refused".into()));
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
         assert_eq!(hint_of(err.kind()), hints::NO_CREDENTIALS);
@@ -256,9 +256,9 @@ mod tests {
     }
 
     #[test]
-    fn h14_invalid_grant_from_gcloud_file_is_surfaced_not_swallowed() {
+    fn invalid_grant_from_gcloud_file_is_surfaced_not_swallowed() {
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let p = TokenProvider::new(env);
         // Only one scripted answer: a fall-through to the metadata server would panic in
@@ -333,7 +333,7 @@ mod tests {
     #[test]
     fn errors_never_echo_secrets() {
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let p = TokenProvider::new(env);
         // A misbehaving proxy that echoes the request and leaks a token.
@@ -439,7 +439,7 @@ mod tests {
         // First the user's login is dead; after `gcloud auth application-default login`
         // the file changes and the next refresh (after the backoff) uses it.
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let files = env.files_handle();
         let p = TokenProvider::new(env);

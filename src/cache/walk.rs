@@ -254,7 +254,7 @@ pub enum Probe {
     File,
     /// A directory and its files (cache-relative).
     Dir(Vec<String>),
-    /// Nothing (absence means delete, core contract rule 2).
+    /// Nothing (absence means delete, rule 2 of docs/swamp-contract.md#markdirty-rules).
     Missing,
     /// A symlink at or above the path: never synced, never deleted.
     Symlink,

@@ -267,10 +267,10 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         }
     }
 
-    /// A conditional write, retried on transient failures. Because a retried conditional
-    /// write fails with 412 when our own earlier attempt committed but its reply was lost
-    /// (gcs-api.md §2), any 412 or ambiguous failure after a first ambiguous failure is
-    /// settled by reading the object back: same content means the write was ours.
+    /// A conditional write, retried on transient failures. Because a retried conditional write
+    /// fails with 412 when our own earlier attempt committed but its reply was lost
+    /// (`docs/gcs.md#lost-replies`), any 412 or ambiguous failure after a first ambiguous failure
+    /// is settled by reading the object back: same content means the write was ours.
     async fn conditional_write<'a, F, Fut>(
         &'a self,
         key: &'a str,

@@ -1,4 +1,4 @@
-//! The lock object protocol (behaviour.md §3.5), shared with TypeScript holders.
+//! The lock object protocol (docs/lock.md), shared with TypeScript holders.
 //!
 //! - acquire: create-only write (`ifGenerationMatch=0`); on 412 read the holder and, when
 //!   its `updated` time is older than its TTL, delete exactly that generation, back off

@@ -1,4 +1,5 @@
-//! `pullChanged` (§3.13, v1 layout) and on-demand hydration (§3.19).
+//! `pullChanged` (docs/sync.md#pull, v1 layout) and on-demand hydration
+//! (docs/sync.md#lazy-hydration).
 //!
 //! The phases of a slow pull: fresh index from the [`IndexStore`] (scoped partitions, or
 //! the monolith — never the local copy); the plan ([`plan_pull`], three-way, fed by the
@@ -11,10 +12,12 @@
 //!
 //! Deliberate differences from upstream:
 //! * Every file is written through a temporary sibling and a rename, after the client
-//!   checked it against the server's hashes (H10): a failed or corrupt download never
-//!   leaves a half-written or wrong file under the real name.
+//!   checked it against the server's hashes (docs/hazards.md#downloads-written-in-place):
+//!   a failed or corrupt download never leaves a half-written or wrong file under the real
+//!   name.
 //! * Index keys that could escape the cache are skipped and counted, never turned into
-//!   paths (H12), and nothing is written through a symlinked directory.
+//!   paths (docs/hazards.md#unsafe-index-key-throws-out-of-push), and nothing is written
+//!   through a symlinked directory.
 //! * Downloads use a sliding window, not sequential batches.
 //! * Decisions are three-way against the local index copy, the version this cache last
 //!   synced ([`super::core::reconcile`]): an equal-size remote rewrite is pulled, a remote
@@ -170,7 +173,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         Ok(matches!(written, Pulled::Written { .. }))
     }
 
-    /// The pull fast path (§3.11): a fingerprint, a local index older than the last
+    /// The pull fast path (docs/sync.md#fast-paths): a fingerprint, a local index older than the last
     /// verification, and one metadata GET whose generation equals the fingerprint.
     /// Unpushed local changes do not matter here: a pull cannot fix them, and a slow
     /// pull could only overwrite them.

@@ -1,4 +1,4 @@
-//! `pushChanged` (§3.15, v1 layout), as phases: fast path; fresh index
+//! `pushChanged` (docs/sync.md#push, v1 layout), as phases: fast path; fresh index
 //! ([`IndexStore`]); walk and decisions ([`super::push_plan`]); transfer (uploads and
 //! deletions); then publish — monolith first, then only the touched partitions and the
 //! v1 `_meta.json`, then the local copy and the sidecar — or, with nothing to publish,
@@ -179,7 +179,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// what this cache holds, and arm the fast path when that covers the remote. The
     /// GET's generation describes exactly the index compared against, so it may serve as
     /// the fingerprint — but only if this cache holds every remote entry (a reader that
-    /// never pulled must not look clean, #1225), each at the version the remote lists.
+    /// never pulled must not look clean), each at the version the remote lists.
     async fn push_settle(
         &self,
         run: &mut PushRun<'_, P, A>,
@@ -239,8 +239,9 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         self.client.check_deadline("push writeback")?;
         // Persisted before the monolith write, so that a crash between it and the last
         // partition still tells the next push that the partitions lag. Best effort, like
-        // every sidecar write after a successful transfer (§8.4 item 10): the uploads are
-        // done and must be published; an unwritable sidecar only loses the repair hint.
+        // every sidecar write after a successful transfer
+        // (docs/hazards.md#best-effort-sidecar-writes): the uploads are done and must be
+        // published; an unwritable sidecar only loses the repair hint.
         self.update_state_best_effort(|s| s.set_partitions_pending(true));
         let (merged, generation, attempts) = run.store.publish(remote, &changes, &mut meta).await?;
         let dirty = if changes.is_empty() || partitions_pending {

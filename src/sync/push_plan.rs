@@ -1,5 +1,6 @@
 //! The push walk over the real cache: which files to upload and which remote objects to
-//! delete, shared by `push` and `status` (§3.14, §3.15 step 6).
+//! delete, shared by `push` and `status` (docs/sync.md#change-detection,
+//! docs/sync.md#push-walk).
 //!
 //! The decisions come from the pure planners in [`super::core::plan`] and
 //! [`super::core::reconcile`] (three-way, against the local index copy: what this cache
@@ -142,7 +143,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             }
             Mode::Full { delete_orphans } => {
                 // With a namespace bound only `{ns}/` is walked: everything else is a
-                // solo leftover or another namespace and is never pushed (§8.4 item 7).
+                // solo leftover or another namespace and is never pushed
+                // (docs/hazards.md#files-outside-the-bound-namespace).
                 let files = self.cache.walk(ns.unwrap_or(""), &mut stats);
                 let complete = stats.unreadable == 0;
                 let plan = plan_full_walk(&files, ns, index, &[], delete_orphans && complete);

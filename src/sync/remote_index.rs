@@ -1,12 +1,15 @@
 //! The bucket's index objects for one namespace, as one object: the monolith (with
-//! discovery when it is missing, §3.12), the partition files and `_meta.json` (§2.2,
-//! §2.3, §3.16). Push, pull and status read and publish the index only through
-//! [`IndexStore`].
+//! discovery when it is missing, docs/sync.md#reading-the-index), the partition files and
+//! `_meta.json` (docs/formats.md#partition-files, docs/formats.md#meta-file,
+//! docs/sync.md#index-publish). Push, pull and status read and publish the index only
+//! through [`IndexStore`].
 //!
-//! Rules that matter (§8.4 items 1, 5, 9):
+//! Rules that matter (docs/hazards.md#index-read-errors-taken-as-an-empty-index,
+//! #partitions-written-before-the-monolith, #silent-fallback-from-an-unreadable-shard):
 //! * Only a 404 means "no index"; every other failure of the index GET propagates, so a
 //!   network blip can never make a push publish an empty index over everyone's entries.
-//! * The monolith is read fresh on every slow path (never from the local copy, H16), and
+//! * The monolith is read fresh on every slow path (never from the local copy:
+//!   docs/hazards.md#local-index-reuse-within-sixty-seconds), and
 //!   written with `ifGenerationMatch` of the index it was merged onto: on a lost race the
 //!   index is read again and the changes merged onto it again ([`IndexStore::publish`]),
 //!   so two pushers without a lock never lose each other's entries.
@@ -113,7 +116,8 @@ impl PartitionOutcome {
 /// Refuse a shard-first (v2) repo: its monolith is stale and its shards are
 /// authoritative, and this client implements neither shard assembly nor v2 commits.
 /// Writing the monolith there would publish nothing a v2 client reads; reading it would
-/// pull stale data (§8.3 H2). A clear error beats both.
+/// pull stale data (docs/hazards.md#stale-monolith-fingerprint-after-migration). A clear
+/// error beats both.
 pub fn refuse_v2(meta: &MetaState, op: &str) -> Result<()> {
     match &meta.meta {
         Some(Meta::V2 { commit_seq, .. }) => Err(Error::new(ErrorKind::UnsupportedLayout, format!(

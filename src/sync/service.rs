@@ -146,7 +146,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     }
 
     /// [`Self::update_state`] for writes after a successful transfer: a failure to
-    /// persist must not fail the sync (§8.4 item 10); the worst outcome is a slow path.
+    /// persist must not fail the sync (docs/hazards.md#best-effort-sidecar-writes); the
+    /// worst outcome is a slow path.
     pub(super) fn update_state_best_effort(
         &self,
         f: impl FnOnce(&mut SyncState) -> Outcome,
@@ -228,7 +229,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 /// about 30 MB).
 const MAX_LOCAL_INDEX_BYTES: u64 = 256 << 20;
 
-/// A namespace is one path segment: no separators, no `.`/`..`, no NUL (§3.7 rules).
+/// A namespace is one path segment: no separators, no `.`/`..`, no NUL
+/// (docs/sync.md#namespaces-and-keys).
 fn validate_namespace(ns: &str) -> Result<()> {
     let bad = ns.contains(['/', '\\', '\0']) || ns == "." || ns == "..";
     if bad {

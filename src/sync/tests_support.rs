@@ -1,5 +1,5 @@
 //! Test-only helpers for the sync service: temporary cache directories, a service on the
-//! in-memory fake GCS, and the benchmark seeding of baseline.md.
+//! in-memory fake GCS, and the benchmark seeding of BENCHMARKS.md#seeding.
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -160,7 +160,7 @@ pub struct Model {
     pub files: Vec<String>,
 }
 
-/// Seed `cache` like the benchmark (baseline.md): `models` models with `per_model` files
+/// Seed `cache` like the benchmark (BENCHMARKS.md#seeding): `models` models with `per_model` files
 /// each at `data/@test/model-type-NNN/<uuid>/file-NNNN.json`, JSON bodies padded with
 /// `pad` × `x`.
 pub fn seed(cache: &TempDir, models: usize, per_model: usize, pad: usize) -> Vec<Model> {

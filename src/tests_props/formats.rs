@@ -460,7 +460,7 @@ proptest! {
     ) {
         let bytes = with_bom(bytes, bom);
         let loaded = Sidecar::parse(&bytes);
-        // The load rules of behaviour.md §2.4, stated over the raw JSON.
+        // The load rules of docs/formats.md#sync-state-sidecar, stated over the raw JSON.
         let value = parse_value(&bytes).ok();
         let field = |name: &str| value.as_ref().and_then(|v| v.get(name));
         let accepted = value.as_ref().is_some_and(Value::is_object)

@@ -1,7 +1,7 @@
-//! Property tests (proptest) for the pure core, the "Fuzzing" part of the reliability
-//! work: every parser of a persisted format survives any input and reads back exactly
-//! what the crate's own writer wrote, partition keys follow behaviour.md §2.2, and no
-//! path the crate accepts can leave the cache.
+//! Property tests (proptest) for the pure core, the "Fuzzing" part of the reliability work: every
+//! parser of a persisted format survives any input and reads back exactly what the crate's own
+//! writer wrote, partition keys follow `docs/formats.md#partition-keys`, and no path the crate
+//! accepts can leave the cache.
 //!
 //! | file | covers |
 //! |---|---|

@@ -1,5 +1,5 @@
 //! Compatibility with the TypeScript client: the fixtures of `fixtures/formats/` (written
-//! by hand from behaviour.md §2) put in the bucket or the cache are read by the
+//! by hand to `docs/formats.md`) put in the bucket or the cache are read by the
 //! component, and what the component writes — the remote monolith, a partition,
 //! `_index/_meta.json`, the local sidecar and the local index — parses back with the same
 //! field names, key formats and timestamp format as the fixtures.
