@@ -9,6 +9,8 @@ fi
 ./scripts/setup.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
+echo "== references stay inside the repository"
+./scripts/check-references.sh
 echo "== clippy (guest for wasm32-wasip2, then the workspace)"
 cargo clippy --release -p gcs-datastore --target wasm32-wasip2 -- -D warnings
 cargo clippy --release --workspace --all-targets -- -D warnings

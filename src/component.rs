@@ -1,10 +1,11 @@
 //! The component's face: WIT bindings, the per-instance state, and conversions between WIT
 //! types and the crate's types. No logic of its own lives here.
 
-use crate::cache_fs::{check_rel, CacheDir, DEFAULT_CACHE_MOUNT};
+use crate::cache::{LocalCache, DEFAULT_CACHE_MOUNT};
 use crate::config::{Config, ConfigEnv};
-use crate::error::{Error, ErrorKind, TransportKind};
+use crate::error::{Error, ErrorKind, Missing, TransportKind};
 use crate::gcs::{GcsClient, ObjectMeta};
+use crate::paths::{check_rel, CachePath};
 use crate::runtime::{Datastore, DatastoreAuth};
 use crate::transport::Clock;
 use crate::wasi_platform::WasiPlatform;
@@ -39,6 +40,7 @@ fn instance() -> Result<Rc<Datastore>, wit::Error> {
         wit::Error::InvalidConfig(wit::ConfigFailure {
             field: "(config)".into(),
             rule: "the datastore is not configured: call datastore.configure first".into(),
+            message: "the datastore is not configured: call datastore.configure first".into(),
         })
     })
 }
@@ -50,9 +52,17 @@ fn run<T>(fut: impl Future<Output = T>) -> T {
 
 /// Map the crate's error onto the closed WIT variant.
 pub(crate) fn to_wit(e: Error) -> wit::Error {
-    let msg = e.message.clone();
-    match e.kind {
-        ErrorKind::NotFound => wit::Error::NotFound(msg),
+    let msg = e.message();
+    let gcs = e.gcs().cloned();
+    match e.kind().clone() {
+        ErrorKind::NotFound(missing) => wit::Error::NotFound(wit::NotFoundFailure {
+            missing: match missing {
+                Missing::Bucket => wit::Missing::Bucket,
+                Missing::Object(key) => wit::Missing::Object(key),
+                Missing::CacheFile(path) => wit::Missing::CacheFile(path),
+            },
+            message: msg,
+        }),
         ErrorKind::PreconditionFailed => wit::Error::PreconditionFailed(msg),
         ErrorKind::Unauthenticated { hint } => {
             wit::Error::Unauthenticated(wit::CredentialFailure { message: msg, hint })
@@ -62,15 +72,16 @@ pub(crate) fn to_wit(e: Error) -> wit::Error {
         }
         ErrorKind::RateLimited => wit::Error::RateLimited(msg),
         ErrorKind::Timeout => wit::Error::Timeout(msg),
-        ErrorKind::Cancelled => wit::Error::Cancelled(msg),
-        ErrorKind::InvalidConfig { field, rule } => {
-            wit::Error::InvalidConfig(wit::ConfigFailure { field, rule })
-        }
+        ErrorKind::InvalidConfig { field, rule } => wit::Error::InvalidConfig(wit::ConfigFailure {
+            field,
+            rule,
+            message: msg,
+        }),
         ErrorKind::Integrity => wit::Error::Integrity(msg),
         ErrorKind::UnsafePath => wit::Error::UnsafePath(msg),
         ErrorKind::Io => wit::Error::Io(msg),
         ErrorKind::Remote => {
-            let g = e.gcs.map(|g| *g).unwrap_or_default();
+            let g = gcs.unwrap_or_default();
             wit::Error::Remote(wit::RemoteFailure {
                 status: g.status,
                 reason: g.reason,
@@ -100,6 +111,17 @@ pub(crate) fn to_wit(e: Error) -> wit::Error {
             status,
             message: msg,
         }),
+        ErrorKind::UnsupportedLayout => wit::Error::UnsupportedLayout(msg),
+        ErrorKind::MalformedRemote { key } => {
+            wit::Error::MalformedRemote(wit::MalformedFailure { key, message: msg })
+        }
+        ErrorKind::NamespaceMismatch { bound, requested } => {
+            wit::Error::NamespaceMismatch(wit::NamespaceFailure {
+                bound,
+                requested,
+                message: msg,
+            })
+        }
         ErrorKind::Other => wit::Error::Other(msg),
     }
 }
@@ -113,8 +135,9 @@ impl datastore::Guest for Component {
         let cfg = Config::parse(&config_json, &cfg_env).map_err(to_wit)?;
         let platform = Rc::new(WasiPlatform);
         let auth = DatastoreAuth::for_config(&cfg, platform.clone());
-        let cache =
-            CacheDir::new(env("SWAMP_GCS_CACHE_DIR").unwrap_or_else(|| DEFAULT_CACHE_MOUNT.into()));
+        let cache = LocalCache::new(
+            env("SWAMP_GCS_CACHE_DIR").unwrap_or_else(|| DEFAULT_CACHE_MOUNT.into()),
+        );
         let effective = datastore::EffectiveConfig {
             bucket: cfg.bucket.clone(),
             prefix: cfg.prefix.clone(),
@@ -140,7 +163,7 @@ fn meta_to_wit(ds: &Datastore, m: ObjectMeta) -> objects::ObjectMeta {
     objects::ObjectMeta {
         key,
         size: m.size,
-        generation: m.generation,
+        generation: m.generation.into_string(),
         metageneration: m.metageneration,
         updated: m.updated,
         crc32c: m.crc32c,
@@ -169,7 +192,11 @@ impl objects::Guest for Component {
     ) -> Result<objects::ObjectMeta, wit::Error> {
         with_instance(None, async |ds| {
             check_rel(&key)?;
-            let data = ds.cache.read(&rel_path)?;
+            let path = CachePath::new(&rel_path)?;
+            let data = ds
+                .cache
+                .read_unwalked(&path)
+                .map_err(|e| Error::io("read", path.as_str(), &e))?;
             let meta = ds
                 .client
                 .upload(&key, &data, if_generation_match.as_deref())
@@ -197,18 +224,21 @@ impl objects::Guest for Component {
         with_instance(None, async |ds| {
             check_rel(&key)?;
             // Refuse a bad destination before any byte is fetched.
-            ds.cache.path(&rel_path)?;
+            let path = CachePath::new(&rel_path)?;
             let dl = ds.client.download(&key).await?;
             ds.cache
-                .write_atomic(&rel_path, &dl.data, ds.client.platform().random_u64())?;
+                .writer()
+                .write(&path, &dl.data, ds.client.platform().random_u64())?;
+            // What GCS said about the object read; a hash it did not announce stays
+            // unknown rather than computed here.
             Ok(objects::ObjectMeta {
                 key,
                 size: dl.data.len() as u64,
-                generation: dl.generation,
-                metageneration: String::new(),
+                generation: dl.generation.into_string(),
+                metageneration: dl.metageneration,
                 updated: None,
-                crc32c: Some(crate::gcs::checksum::crc32c_b64(&dl.data)),
-                md5_hash: Some(crate::gcs::checksum::md5_b64(&dl.data)),
+                crc32c: dl.hashes.crc32c,
+                md5_hash: dl.hashes.md5,
             })
         })
     }
@@ -217,7 +247,7 @@ impl objects::Guest for Component {
         with_instance(None, async |ds| {
             check_rel(&key)?;
             let dl = ds.client.download(&key).await?;
-            Ok((dl.data, dl.generation))
+            Ok((dl.data, dl.generation.into_string()))
         })
     }
 

@@ -1,5 +1,5 @@
-//! The datastore config: the JSON object users write under `datastore.config` in
-//! `.swamp.yaml`, validated once with the TypeScript schema's rules (behaviour.md §3.0).
+//! The datastore config: the JSON object users write under `datastore.config` in `.swamp.yaml`,
+//! validated once with the TypeScript schema's rules (`docs/swamp-contract.md#configuration`).
 //!
 //! Unknown keys are ignored, as the TypeScript schema strips them. A few keys beyond the
 //! TypeScript schema tune retries and resumable uploads; they have safe defaults.
@@ -341,8 +341,8 @@ mod tests {
     }
 
     fn field_of(e: Error) -> String {
-        match e.kind {
-            ErrorKind::InvalidConfig { field, .. } => field,
+        match e.kind() {
+            ErrorKind::InvalidConfig { field, .. } => field.clone(),
             other => panic!("expected invalid-config, got {other:?}"),
         }
     }
@@ -431,7 +431,7 @@ mod tests {
         ];
         for (json, field) in cases {
             let err = parse(json).expect_err(json);
-            assert!(err.message.contains(field), "{json}: {}", err.message);
+            assert!(err.message().contains(field), "{json}: {}", err.message());
             assert_eq!(field_of(err), field, "{json}");
         }
     }

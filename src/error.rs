@@ -9,7 +9,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
     /// HTTP 404, or a missing local file where one was required.
-    NotFound,
+    NotFound(Missing),
     /// HTTP 412 `conditionNotMet` or 304.
     PreconditionFailed,
     /// HTTP 401 or a credential/token failure; carries the remedy.
@@ -20,8 +20,6 @@ pub enum ErrorKind {
     RateLimited,
     /// A request or call deadline ran out.
     Timeout,
-    /// The caller cancelled.
-    Cancelled,
     /// A config field broke a rule.
     InvalidConfig { field: String, rule: String },
     /// Downloaded bytes failed their checksum.
@@ -45,8 +43,39 @@ pub enum ErrorKind {
         /// The status of the answer whose body broke off, when one arrived.
         status: Option<u16>,
     },
+    /// The bucket uses an index layout this client does not sync (shard-first, v2).
+    UnsupportedLayout,
+    /// A sync file in the bucket (index, partition, meta) is not in its format.
+    MalformedRemote {
+        /// Its object key (relative to the configured prefix).
+        key: String,
+    },
+    /// A sync service bound to one namespace was called with another.
+    NamespaceMismatch {
+        /// The namespace bound by the first call (`None` = solo).
+        bound: Option<String>,
+        /// The namespace asked for now.
+        requested: Option<String>,
+    },
     /// Malformed answers, invalid requests, everything else.
     Other,
+}
+
+impl PartialEq<ErrorKind> for &ErrorKind {
+    fn eq(&self, other: &ErrorKind) -> bool {
+        **self == *other
+    }
+}
+
+/// What a not-found error says is missing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    /// The bucket itself (a bucket GET or a listing answered 404).
+    Bucket,
+    /// One object, by the key the request named.
+    Object(String),
+    /// A file in the cache, by its cache-relative path.
+    CacheFile(String),
 }
 
 /// How a request failed on the wire: the part of a transport failure a caller (and the
@@ -78,17 +107,18 @@ pub struct GcsDetail {
     pub upload_id: Option<String>,
 }
 
-/// The crate's error.
+/// The crate's error: built by the constructors below, read through the accessors.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
-    /// The kind.
-    pub kind: ErrorKind,
+    kind: ErrorKind,
     /// Whether repeating the same request may succeed.
-    pub retryable: bool,
-    /// One line: operation, object and cause.
-    pub message: String,
+    retryable: bool,
+    /// What the caller was doing, outermost first (`["push", "push data/a.json"]`).
+    context: Vec<String>,
+    /// The cause, one line: operation, object and what failed.
+    cause: String,
     /// What GCS answered, when it answered (boxed: errors travel through every `Result`).
-    pub gcs: Option<Box<GcsDetail>>,
+    gcs: Option<Box<GcsDetail>>,
 }
 
 /// Crate result alias.
@@ -100,7 +130,8 @@ impl Error {
         Error {
             kind,
             retryable: false,
-            message: one_line(message.into()),
+            context: Vec::new(),
+            cause: one_line(message.into()),
             gcs: None,
         }
     }
@@ -117,9 +148,30 @@ impl Error {
         self
     }
 
-    /// Prefix the message with what we were doing (`"push data/a.json: "`).
+    /// Say what we were doing (`"push data/a.json"`); shown before the cause.
     pub fn context(mut self, what: impl fmt::Display) -> Self {
-        self.message = one_line(format!("{what}: {}", self.message));
+        self.context.insert(0, one_line(what.to_string()));
+        self
+    }
+
+    /// The same failure as another kind (a 429 that outlived every retry is rate limiting,
+    /// whatever the last attempt was classified as).
+    pub fn with_kind(mut self, kind: ErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Add a note after the cause (`" (after 5 attempts)"`).
+    pub fn noted(mut self, note: impl fmt::Display) -> Self {
+        self.cause = one_line(format!("{} ({note})", self.cause));
+        self
+    }
+
+    /// The same failure (kind, retryability, GCS detail) told in other words, with no
+    /// context: a batch error speaks for all its failures.
+    pub fn reworded(mut self, message: impl Into<String>) -> Self {
+        self.context.clear();
+        self.cause = one_line(message.into());
         self
     }
 
@@ -135,10 +187,10 @@ impl Error {
         )
     }
 
-    /// A local I/O error on `path`.
+    /// A local I/O error on the cache-relative `path`.
     pub fn io(op: &str, path: &str, err: &std::io::Error) -> Self {
         let kind = if err.kind() == std::io::ErrorKind::NotFound {
-            ErrorKind::NotFound
+            ErrorKind::NotFound(Missing::CacheFile(path.to_string()))
         } else {
             ErrorKind::Io
         };
@@ -158,14 +210,60 @@ impl Error {
         Error::new(ErrorKind::Timeout, message).retryable(true)
     }
 
+    /// A sync file of the bucket that is not in its format.
+    pub fn malformed(key: &str, message: impl Into<String>) -> Self {
+        Error::new(
+            ErrorKind::MalformedRemote {
+                key: key.to_string(),
+            },
+            message,
+        )
+    }
+
     /// Anything else.
     pub fn other(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Other, message)
     }
 
-    /// True for 404.
+    /// The kind.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.kind
+    }
+
+    /// Whether repeating the same request may succeed.
+    pub fn is_retryable(&self) -> bool {
+        self.retryable
+    }
+
+    /// What GCS answered, when it answered.
+    pub fn gcs(&self) -> Option<&GcsDetail> {
+        self.gcs.as_deref()
+    }
+
+    /// The outermost thing the caller was doing, if it said.
+    pub fn operation(&self) -> Option<&str> {
+        self.context.first().map(String::as_str)
+    }
+
+    /// The cause without the context.
+    pub fn cause(&self) -> &str {
+        &self.cause
+    }
+
+    /// The whole message, one line: the context, outermost first, then the cause.
+    pub fn message(&self) -> String {
+        let mut out = String::new();
+        for c in &self.context {
+            out.push_str(c);
+            out.push_str(": ");
+        }
+        out.push_str(&self.cause);
+        out
+    }
+
+    /// True for 404 (of anything).
     pub fn is_not_found(&self) -> bool {
-        self.kind == ErrorKind::NotFound
+        matches!(self.kind, ErrorKind::NotFound(_))
     }
 
     /// True for 412/304.
@@ -188,7 +286,10 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        for c in &self.context {
+            write!(f, "{c}: ")?;
+        }
+        f.write_str(&self.cause)
     }
 }
 
@@ -214,15 +315,22 @@ mod tests {
     #[test]
     fn messages_stay_on_one_line() {
         let e = Error::other("first\nsecond\r\n third").context("push a.json");
-        assert_eq!(e.message, "push a.json: first second third");
+        assert_eq!(e.message(), "push a.json: first second third");
+        assert_eq!(e.to_string(), e.message());
+        let e = e.context("push");
+        assert_eq!(e.message(), "push: push a.json: first second third");
+        assert_eq!(
+            (e.operation(), e.cause()),
+            (Some("push"), "first second third")
+        );
     }
 
     #[test]
     fn config_error_names_field_and_rule() {
         let e = Error::config("bucket", "must be 3-63 characters");
-        assert!(e.message.contains("`bucket`"));
+        assert!(e.message().contains("`bucket`"));
         assert_eq!(
-            e.kind,
+            *e.kind(),
             ErrorKind::InvalidConfig {
                 field: "bucket".into(),
                 rule: "must be 3-63 characters".into()

@@ -34,14 +34,16 @@
 //!   failure is settled by reading the object back, never by guessing.
 
 pub mod auth;
-pub mod cache_fs;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod gcs;
 pub mod lock;
+pub mod paths;
 pub mod progress;
 pub mod retry;
 pub mod sync;
+pub mod timefmt;
 pub mod transport;
 pub mod verify;
 

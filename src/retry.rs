@@ -9,7 +9,7 @@ use crate::transport::Clock;
 use std::future::Future;
 
 /// GCS allows about one mutation per second per object name; a retry sooner than that
-/// after a `rateLimitExceeded` answer just earns another 429 (gcs-api.md §3).
+/// after a `rateLimitExceeded` answer just earns another 429 (`docs/gcs.md#rate-limits`).
 pub const RATE_LIMIT_MIN_DELAY_MS: u64 = 1000;
 
 /// Whether a request may be repeated without changing its effect.
@@ -30,13 +30,13 @@ pub enum Idempotency {
 
 /// Whether a failure of a request with `idempotency` should be retried.
 pub fn should_retry(err: &Error, idempotency: Idempotency) -> bool {
-    err.retryable && idempotency != Idempotency::Never
+    err.is_retryable() && idempotency != Idempotency::Never
 }
 
 /// Whether an error is GCS's per-object (or per-bucket) rate limit.
 pub fn is_rate_limit(err: &Error) -> bool {
-    err.kind == ErrorKind::RateLimited
-        || err.gcs.as_ref().is_some_and(|g| {
+    err.kind() == ErrorKind::RateLimited
+        || err.gcs().as_ref().is_some_and(|g| {
             g.status == 429
                 || matches!(
                     g.reason.as_deref(),
@@ -116,13 +116,12 @@ where
 }
 
 fn annotate(err: Error, attempts: u32) -> Error {
-    if attempts > 1 {
-        let mut err = err;
-        err.message = format!("{} (after {attempts} attempts)", err.message);
-        if err.gcs.as_ref().is_some_and(|g| g.status == 429) {
-            err.kind = ErrorKind::RateLimited;
-        }
-        err
+    if attempts <= 1 {
+        return err;
+    }
+    let err = err.noted(format_args!("after {attempts} attempts"));
+    if err.gcs().is_some_and(|g| g.status == 429) {
+        err.with_kind(ErrorKind::RateLimited)
     } else {
         err
     }
@@ -299,11 +298,11 @@ mod tests {
         let err = out.unwrap_err();
         assert_eq!(calls.get(), 5);
         assert!(
-            err.message.ends_with("(after 5 attempts)"),
+            err.message().ends_with("(after 5 attempts)"),
             "{}",
-            err.message
+            err.message()
         );
-        assert_eq!(err.kind, ErrorKind::RateLimited);
+        assert_eq!(err.kind(), ErrorKind::RateLimited);
         assert!(clock.sleeps.borrow().iter().all(|&d| d >= 1000));
     }
 

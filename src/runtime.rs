@@ -1,7 +1,7 @@
 //! Per-instance state of the component: the client, its credentials and the cache.
 
 use crate::auth::{CredentialEnv, TokenProvider};
-use crate::cache_fs::CacheDir;
+use crate::cache::LocalCache;
 use crate::config::Config;
 use crate::error::Result;
 use crate::gcs::{Authorizer, GcsClient};
@@ -17,14 +17,14 @@ pub struct Datastore {
     /// The GCS client.
     pub client: Rc<Client>,
     /// The cache directory.
-    pub cache: CacheDir,
+    pub cache: LocalCache,
     /// The sync service over the same client and cache.
     pub sync: SyncService<WasiPlatform, DatastoreAuth>,
 }
 
 impl Datastore {
     /// Bundle a client and a cache.
-    pub fn new(client: Rc<Client>, cache: CacheDir) -> Self {
+    pub fn new(client: Rc<Client>, cache: LocalCache) -> Self {
         let sync = SyncService::new(client.clone(), cache.root().to_path_buf());
         Datastore {
             client,

@@ -15,7 +15,7 @@
 use crate::config::{Config, ConfigEnv};
 use crate::gcs::checksum::{crc32c_b64, md5_b64};
 use crate::gcs::{GcsClient, NoAuth};
-use crate::sync::timefmt::format_iso_ms;
+use crate::timefmt::format_iso_ms;
 use crate::transport::{Clock, HttpRequest, HttpResponse, Method, Transport, TransportError};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet, VecDeque};

@@ -20,9 +20,9 @@ pub struct Health {
     pub details: Vec<(String, String)>,
 }
 
-/// Run the check. Never fails: every failure becomes an unhealthy result whose message
-/// says what to do. Unlike the TypeScript verifier (behaviour.md §8.3 H9) it honours the
-/// configured request timeout, because it goes through the same client.
+/// Run the check. Never fails: every failure becomes an unhealthy result whose message says what to
+/// do. Unlike the TypeScript verifier (`docs/hazards.md#verifier-ignores-the-request-timeout`) it
+/// honours the configured request timeout, because it goes through the same client.
 pub async fn verify<P: Transport + Clock, A: Authorizer>(client: &GcsClient<P, A>) -> Health {
     let bucket = client.cfg.bucket.clone();
     let start = client.platform().now_ms();
@@ -46,7 +46,7 @@ pub async fn verify<P: Transport + Clock, A: Authorizer>(client: &GcsClient<P, A
             healthy: false,
             message: format!(
                 "Cannot access GCS bucket '{bucket}': {}.{}",
-                e.message,
+                e.message(),
                 hint(&bucket, &e)
             ),
             latency_ms,
@@ -55,13 +55,14 @@ pub async fn verify<P: Transport + Clock, A: Authorizer>(client: &GcsClient<P, A
     }
 }
 
-/// The remedy for a failed check (behaviour.md §3.6, by error kind rather than by text).
+/// The remedy for a failed check (`docs/swamp-contract.md#verifier`), chosen by error kind
+/// rather than by text.
 fn hint(bucket: &str, e: &Error) -> String {
-    match &e.kind {
+    match &e.kind() {
         ErrorKind::PermissionDenied { .. } => {
             " Check your GCP credentials and bucket IAM permissions (storage.buckets.get required).".into()
         }
-        ErrorKind::NotFound => format!(" The bucket '{bucket}' does not exist."),
+        ErrorKind::NotFound(_) => format!(" The bucket '{bucket}' does not exist."),
         ErrorKind::Unauthenticated { hint } => format!(
             " Configure GCP credentials: set GOOGLE_APPLICATION_CREDENTIALS, run 'gcloud auth application-default login', or attach a service account. ({hint})"
         ),

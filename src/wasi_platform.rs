@@ -1,10 +1,10 @@
 //! The only code that speaks wasi:http, wasi:clocks and wasi:random: the `Transport` and
 //! `Clock` implementations the component runs with.
 //!
-//! Requests are written by hand against the `wasip2` bindings (with wstd's reactor for
-//! waiting) rather than through `wstd::http::Client`, because that client reports a host's
-//! refusal as "connection reset" (wasm-notes.md pitfall 7): the real reason sits on the
-//! response future, and we read it from there.
+//! Requests are written by hand against the `wasip2` bindings (with wstd's reactor for waiting)
+//! rather than through `wstd::http::Client`, because that client reports a host's refusal as
+//! "connection reset" (`docs/wasm-host.md#body-write-errors-hide-the-real-error`): the real reason
+//! sits on the response future, and we read it from there.
 
 use crate::transport::{Clock, HttpRequest, HttpResponse, Method, Transport, TransportError};
 use futures_util::future::{select, Either};

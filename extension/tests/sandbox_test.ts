@@ -105,7 +105,7 @@ Deno.test("the guest sees only the environment the host chose", async () => {
     AWS_SECRET_ACCESS_KEY: "nope",
     SWAMP_GCS_REQUEST_TIMEOUT_MS: "5000",
     USER: "alice",
-    HOME: "/home/alice",
+    HOME: "/users/alice",
   };
   const plan = new SandboxPlan({
     bucket: "b-ok",

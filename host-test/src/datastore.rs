@@ -64,7 +64,6 @@ pub fn kind_of(e: &GuestError) -> &'static str {
         wit::Error::PermissionDenied(_) => "permission-denied",
         wit::Error::RateLimited(_) => "rate-limited",
         wit::Error::Timeout(_) => "timeout",
-        wit::Error::Cancelled(_) => "cancelled",
         wit::Error::InvalidConfig(_) => "invalid-config",
         wit::Error::Integrity(_) => "integrity",
         wit::Error::UnsafePath(_) => "unsafe-path",
@@ -72,6 +71,9 @@ pub fn kind_of(e: &GuestError) -> &'static str {
         wit::Error::Io(_) => "io",
         wit::Error::LockTimeout(_) => "lock-timeout",
         wit::Error::Transport(_) => "transport",
+        wit::Error::UnsupportedLayout(_) => "unsupported-layout",
+        wit::Error::MalformedRemote(_) => "malformed-remote",
+        wit::Error::NamespaceMismatch(_) => "namespace-mismatch",
         wit::Error::Other(_) => "other",
     }
 }
@@ -79,17 +81,19 @@ pub fn kind_of(e: &GuestError) -> &'static str {
 /// The one-line message of a guest error.
 pub fn message_of(e: &GuestError) -> String {
     match e {
-        wit::Error::NotFound(m)
-        | wit::Error::PreconditionFailed(m)
+        wit::Error::PreconditionFailed(m)
         | wit::Error::RateLimited(m)
         | wit::Error::Timeout(m)
-        | wit::Error::Cancelled(m)
         | wit::Error::Integrity(m)
         | wit::Error::UnsafePath(m)
         | wit::Error::Io(m)
+        | wit::Error::UnsupportedLayout(m)
         | wit::Error::Other(m) => m.clone(),
+        wit::Error::NotFound(n) => n.message.clone(),
         wit::Error::Unauthenticated(c) | wit::Error::PermissionDenied(c) => c.message.clone(),
-        wit::Error::InvalidConfig(c) => format!("invalid config field `{}`: {}", c.field, c.rule),
+        wit::Error::InvalidConfig(c) => c.message.clone(),
+        wit::Error::MalformedRemote(m) => m.message.clone(),
+        wit::Error::NamespaceMismatch(n) => n.message.clone(),
         wit::Error::Remote(r) => r.message.clone(),
         wit::Error::LockTimeout(l) => l.message.clone(),
         wit::Error::Transport(t) => t.message.clone(),

@@ -1,7 +1,7 @@
 //! Keeping a distributed lock alive: the host side of the lock's heartbeat.
 //!
 //! The component has no threads and no timers that outlive a call, so the host must call
-//! `extend` on a held lock every `ttl/3` (issue 4, behaviour.md §3.5). Every other client
+//! `extend` on a held lock every `ttl/3` (issue 4, `docs/lock.md#heartbeat`). Every other client
 //! judges a lock stale once its object has not been rewritten for its TTL, and then steals
 //! it; a holder that stops heartbeating for a TTL loses its lock while still working.
 //!

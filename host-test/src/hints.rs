@@ -4,7 +4,7 @@
 //! never words in the message: a body that broke off after the server answered must not
 //! be blamed on the network, and a rephrased message must not lose its hint.
 
-use crate::bindings::swamp::datastore::types::{self as wit, TransportKind};
+use crate::bindings::swamp::datastore::types::{self as wit, Missing, TransportKind};
 use crate::datastore::GuestError;
 
 /// What a hint may name: the endpoint and bucket the failing command talked to.
@@ -31,10 +31,18 @@ pub fn hint(e: &GuestError, t: Target<'_>) -> Option<String> {
     Some(match e {
         wit::Error::Unauthenticated(c) | wit::Error::PermissionDenied(c) => c.hint.clone(),
         // Object 404s are answers the engine handles; one that reaches the user is the
-        // bucket (a listing or bucket GET), or an object a command was asked to fetch.
-        wit::Error::NotFound(_) => format!(
-            "the bucket {bucket:?} does not exist, or lacks an object it should hold: check `bucket` and `prefix` in the config, or create the bucket"
-        ),
+        // bucket, an object a command was asked to fetch, or a cache file it was given.
+        wit::Error::NotFound(n) => match &n.missing {
+            Missing::Bucket => format!(
+                "the bucket {bucket:?} does not exist: check `bucket` in the config, or create the bucket"
+            ),
+            Missing::Object(key) => format!(
+                "the bucket {bucket:?} holds no object {key:?}: check the key and `prefix` in the config"
+            ),
+            Missing::CacheFile(path) => {
+                format!("the cache holds no file {path:?}: check the path, relative to the cache directory")
+            }
+        },
         wit::Error::PreconditionFailed(_) => {
             "another client changed the object first; run the command again".into()
         }
@@ -76,8 +84,17 @@ pub fn hint(e: &GuestError, t: Target<'_>) -> Option<String> {
                 "the sandbox allows only {endpoint} and Google's auth endpoints; check `apiEndpoint`"
             ),
         },
+        wit::Error::UnsupportedLayout(_) => {
+            "this client syncs only the monolithic (v1) index layout; use the TypeScript extension for this bucket until shard-first support lands".into()
+        }
+        wit::Error::MalformedRemote(m) => format!(
+            "{:?} in the bucket is not in its format (written by another tool, or damaged) and nothing was written: inspect that object; a missing index is rebuilt from a listing by the next pull or push",
+            m.key
+        ),
+        wit::Error::NamespaceMismatch(_) => {
+            "one sync service serves one namespace: use a separate datastore (or process) for each namespace".into()
+        }
         wit::Error::Remote(_)
-        | wit::Error::Cancelled(_)
         | wit::Error::InvalidConfig(_)
         | wit::Error::UnsafePath(_)
         | wit::Error::Other(_) => return None,
@@ -116,10 +133,48 @@ mod tests {
             message: m(),
             hint: "run gcloud auth application-default login".into(),
         };
+        let missing = |missing| {
+            wit::Error::NotFound(wit::NotFoundFailure {
+                missing,
+                message: m(),
+            })
+        };
         let table: Vec<(GuestError, Option<&str>, &[&str])> = vec![
             (
-                wit::Error::NotFound(m()),
+                missing(Missing::Bucket),
                 Some("the bucket \"b-1\" does not exist"),
+                &["network"],
+            ),
+            (
+                missing(Missing::Object("a/b.json".into())),
+                Some("holds no object \"a/b.json\""),
+                &["network", "does not exist"],
+            ),
+            (
+                missing(Missing::CacheFile("up/x".into())),
+                Some("the cache holds no file \"up/x\""),
+                &["network", "bucket"],
+            ),
+            (
+                wit::Error::UnsupportedLayout(m()),
+                Some("monolithic (v1)"),
+                &["network"],
+            ),
+            (
+                wit::Error::MalformedRemote(wit::MalformedFailure {
+                    key: ".datastore-index.json".into(),
+                    message: m(),
+                }),
+                Some("\".datastore-index.json\" in the bucket is not in its format"),
+                &["network"],
+            ),
+            (
+                wit::Error::NamespaceMismatch(wit::NamespaceFailure {
+                    bound: Some("a".into()),
+                    requested: None,
+                    message: m(),
+                }),
+                Some("one namespace"),
                 &["network"],
             ),
             (
@@ -147,11 +202,11 @@ mod tests {
                 Some("requestTimeoutMs"),
                 &["nothing answered"],
             ),
-            (wit::Error::Cancelled(m()), None, &[]),
             (
                 wit::Error::InvalidConfig(ConfigFailure {
                     field: "bucket".into(),
                     rule: m(),
+                    message: m(),
                 }),
                 None,
                 &[],

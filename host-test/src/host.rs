@@ -195,7 +195,8 @@ impl Host {
         })?;
         let mut b = WasiCtx::builder();
         // Must precede preopened_dir: the flag is copied into each directory when it is
-        // added, and without it guest file access is 35-40x slower (wasm-notes.md §5).
+        // added, and without it guest file access is 35-40x slower
+        // (docs/wasm-host.md#blocking-file-access).
         b.allow_blocking_current_thread(true);
         b.preopened_dir(&opts.cache_dir, GUEST_CACHE_DIR, FsPerms::ReadWrite)
             .map_err(|e| {

@@ -20,7 +20,8 @@ type SendFuture =
     Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 /// The pooled client every store shares: connections are reused across requests and
-/// stores, which matters most against real GCS over TLS (wasm-notes.md §4).
+/// stores, which matters most against real GCS over TLS
+/// (`docs/wasm-host.md#connection-pooling`).
 pub type Pool = Client<hyper_rustls::HttpsConnector<HttpConnector>, WasiBody>;
 
 /// Build the pool.

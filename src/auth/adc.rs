@@ -1,10 +1,12 @@
-//! Application Default Credentials discovery: which source to use (gcs-api.md §4.1).
+//! Application Default Credentials discovery: which source to use
+//! (`docs/gcs.md#credential-sources`).
 //!
 //! 1. The file named by `GOOGLE_APPLICATION_CREDENTIALS`: it was set on purpose, so every
 //!    problem with it is an error.
 //! 2. gcloud's ADC file. Absent is normal (fall through); present but unreadable, broken or
 //!    later rejected is an error with its remedy. The TypeScript client swallowed those
-//!    errors and reported "no credentials", hiding the session-expired hint (H14).
+//!    errors and reported "no credentials", hiding the session-expired hint
+//!    (`docs/hazards.md#gcloud-adc-errors-swallowed`).
 //! 3. The metadata server.
 //!
 //! Discovery runs on every refresh (about hourly), not once: a user who runs
@@ -139,13 +141,13 @@ mod tests {
     use super::*;
     use crate::auth::test_support::{test_key_json, user_json, FakeEnv};
 
-    const GCLOUD: &str = "/home/u/.config/gcloud/application_default_credentials.json";
+    const GCLOUD: &str = "/users/u/.config/gcloud/application_default_credentials.json";
 
     #[test]
     fn env_file_wins_over_gcloud_file() {
         let env = FakeEnv::new()
             .var("GOOGLE_APPLICATION_CREDENTIALS", "/k/sa.json")
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file("/k/sa.json", &test_key_json("https://t/token"))
             .file(GCLOUD, &user_json("https://t/token"));
         match discover(&env).unwrap() {
@@ -161,7 +163,7 @@ mod tests {
     fn gcloud_file_used_when_env_unset_or_empty() {
         let env = FakeEnv::new()
             .var("GOOGLE_APPLICATION_CREDENTIALS", "")
-            .var("HOME", "/home/u/")
+            .var("HOME", "/users/u/")
             .file(GCLOUD, &user_json("https://t/token"));
         assert!(matches!(
             discover(&env).unwrap(),
@@ -173,13 +175,13 @@ mod tests {
     fn cloudsdk_config_overrides_home() {
         let env = FakeEnv::new()
             .var("CLOUDSDK_CONFIG", "/cfg")
-            .var("HOME", "/home/u");
+            .var("HOME", "/users/u");
         assert_eq!(
             gcloud_adc_path(&env).unwrap(),
             "/cfg/application_default_credentials.json"
         );
         assert_eq!(
-            gcloud_adc_path(&FakeEnv::new().var("HOME", "/home/u")).unwrap(),
+            gcloud_adc_path(&FakeEnv::new().var("HOME", "/users/u")).unwrap(),
             GCLOUD
         );
         assert_eq!(gcloud_adc_path(&FakeEnv::new()), None);
@@ -188,7 +190,7 @@ mod tests {
     #[test]
     fn metadata_when_no_file() {
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .var("GCE_METADATA_HOST", "127.0.0.1:9");
         assert!(matches!(discover(&env).unwrap(), Source::Metadata(h) if h == "127.0.0.1:9"));
     }
@@ -197,30 +199,34 @@ mod tests {
     fn missing_env_file_is_an_error_not_a_fallthrough() {
         let env = FakeEnv::new()
             .var("GOOGLE_APPLICATION_CREDENTIALS", "/nope.json")
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://t/token"));
         let err = discover(&env).unwrap_err();
-        assert!(err.message.contains("/nope.json"), "{}", err.message);
+        assert!(err.message().contains("/nope.json"), "{}", err.message());
         assert!(
-            matches!(err.kind, ErrorKind::Unauthenticated { ref hint } if hint == hints::BAD_ENV_FILE)
+            matches!(err.kind(), ErrorKind::Unauthenticated { ref hint } if hint == hints::BAD_ENV_FILE)
         );
     }
 
     #[test]
     fn broken_gcloud_file_is_an_error_not_a_fallthrough() {
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, "{ not json");
         let err = discover(&env).unwrap_err();
-        assert!(err.message.contains("gcloud ADC file"), "{}", err.message);
         assert!(
-            matches!(err.kind, ErrorKind::Unauthenticated { ref hint } if hint == hints::BAD_GCLOUD_FILE)
+            err.message().contains("gcloud ADC file"),
+            "{}",
+            err.message()
+        );
+        assert!(
+            matches!(err.kind(), ErrorKind::Unauthenticated { ref hint } if hint == hints::BAD_GCLOUD_FILE)
         );
     }
 
     #[test]
     fn unreadable_gcloud_file_is_an_error() {
-        let env = FakeEnv::new().var("HOME", "/home/u").unreadable(GCLOUD);
+        let env = FakeEnv::new().var("HOME", "/users/u").unreadable(GCLOUD);
         assert!(discover(&env).is_err());
     }
 
@@ -234,11 +240,11 @@ mod tests {
             );
         let err = discover(&env).unwrap_err();
         assert_eq!(
-            err.message,
+            err.message(),
             "Unsupported credential type in GOOGLE_APPLICATION_CREDENTIALS file /k/wif.json: external_account"
         );
         assert!(
-            matches!(err.kind, ErrorKind::Unauthenticated { ref hint } if hint == hints::UNSUPPORTED_TYPE)
+            matches!(err.kind(), ErrorKind::Unauthenticated { ref hint } if hint == hints::UNSUPPORTED_TYPE)
         );
     }
 }

@@ -1,5 +1,5 @@
 //! `authorized_user` credentials (what `gcloud auth application-default login` writes): a
-//! refresh token exchanged for an access token (gcs-api.md §4.3).
+//! refresh token exchanged for an access token (`docs/gcs.md#authorized-user-credentials`).
 
 use std::fmt;
 
@@ -91,7 +91,7 @@ mod tests {
     use serde_json::json;
 
     fn origin() -> Origin {
-        Origin::GcloudFile("/home/u/.config/gcloud/application_default_credentials.json".into())
+        Origin::GcloudFile("/users/u/.config/gcloud/application_default_credentials.json".into())
     }
 
     #[test]
@@ -108,8 +108,12 @@ mod tests {
     fn missing_refresh_token_names_field_with_gcloud_hint() {
         let v = json!({"client_id":"cid","client_secret":"cs"});
         let err = AuthorizedUser::from_json(&v, &origin()).unwrap_err();
-        assert!(err.message.contains("`refresh_token`"), "{}", err.message);
-        match err.kind {
+        assert!(
+            err.message().contains("`refresh_token`"),
+            "{}",
+            err.message()
+        );
+        match err.kind() {
             ErrorKind::Unauthenticated { hint } => assert!(hint.contains("gcloud auth")),
             k => panic!("{k:?}"),
         }

@@ -158,9 +158,9 @@ fn status_failure(ex: &Exchange<'_>, status: u16, body: &[u8]) -> Error {
     if ex.is_metadata() {
         return ex.unauthenticated(hints::NO_CREDENTIALS, detail);
     }
-    // H14: `invalid_grant` means the grant itself is dead (revoked refresh token, deleted
-    // key). Say so, whichever source it came from; retrying or falling back would only
-    // hide it behind a vaguer message.
+    // `invalid_grant` (docs/hazards.md#gcloud-adc-errors-swallowed) means the grant itself is dead
+    // (revoked refresh token, deleted key). Say so, whichever source it came from; retrying or
+    // falling back would only hide it behind a vaguer message.
     if String::from_utf8_lossy(body).contains("invalid_grant") {
         return ex.unauthenticated(hints::SESSION_EXPIRED, detail);
     }

@@ -1,6 +1,6 @@
 //! The remedies shown to the user next to a credential error.
 //!
-//! The texts follow the TypeScript client (behaviour.md §3.3) so that users who met the old
+//! The texts follow the TypeScript client's so that users who met the old
 //! messages recognise the new ones. Each one names what to do, not what went wrong: the
 //! error message carries the "what".
 

@@ -1,4 +1,4 @@
-//! The GCE/GKE/Cloud Run metadata server: the last ADC source (gcs-api.md §4.4).
+//! The GCE/GKE/Cloud Run metadata server: the last ADC source (`docs/gcs.md#metadata-server`).
 
 use super::endpoint::{request_token, Exchange, FetchedToken, Origin};
 use super::CredentialEnv;

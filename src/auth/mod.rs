@@ -8,14 +8,15 @@
 //!
 //! Layout:
 //! - `adc.rs`: source discovery: `GOOGLE_APPLICATION_CREDENTIALS`, then gcloud's ADC
-//!   file, then the metadata server (gcs-api.md §4.1).
-//! - `service_account.rs`: RS256 JWT assertion and the JWT bearer grant (§4.2).
-//! - `authorized_user.rs`: the refresh-token grant (§4.3).
-//! - `metadata.rs`: the GCE/GKE/Cloud Run metadata server (§4.4).
+//!   file, then the metadata server (`docs/gcs.md#credential-sources`).
+//! - `service_account.rs`: RS256 JWT assertion and the JWT bearer grant
+//!   (`docs/gcs.md#service-account-keys`).
+//! - `authorized_user.rs`: the refresh-token grant (`docs/gcs.md#authorized-user-credentials`).
+//! - `metadata.rs`: the GCE/GKE/Cloud Run metadata server (`docs/gcs.md#metadata-server`).
 //! - `endpoint.rs`: one bounded token request and the mapping of its failures.
-//! - `token_cache.rs`: refresh margin and failure backoff (§4.7).
+//! - `token_cache.rs`: refresh margin and failure backoff (`docs/gcs.md#token-caching`).
 //! - `provider.rs`: [`TokenProvider`], the single-flight cache the GCS client calls.
-//! - `hints.rs`: the remedies shown with credential errors (behaviour.md §3.3).
+//! - `hints.rs`: the remedies shown with credential errors (the TypeScript client's texts).
 //! - `secret.rs`: redaction; no token, key, assertion or refresh token ever reaches an
 //!   error message, a `Debug` string or a panic.
 //!

@@ -155,7 +155,7 @@ mod tests {
     use crate::transport::{Method, TransportError};
     use futures_util::future::join;
 
-    const GCLOUD: &str = "/home/u/.config/gcloud/application_default_credentials.json";
+    const GCLOUD: &str = "/users/u/.config/gcloud/application_default_credentials.json";
     const TOKEN_OK: &str = r#"{"access_token":"tok-1","expires_in":3600,"token_type":"Bearer"}"#;
     const TOKEN_OK_2: &str = r#"{"access_token":"tok-2","expires_in":3600,"token_type":"Bearer"}"#;
 
@@ -204,7 +204,7 @@ mod tests {
     #[test]
     fn authorized_user_posts_refresh_grant() {
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let p = TokenProvider::new(env);
         let t = FakeTransport::new().reply(200, TOKEN_OK);
@@ -240,14 +240,14 @@ mod tests {
 
     #[test]
     fn no_metadata_server_gives_the_no_credentials_hint() {
-        let p = TokenProvider::new(FakeEnv::new().var("HOME", "/home/u"));
+        let p = TokenProvider::new(FakeEnv::new().var("HOME", "/users/u"));
         let t = FakeTransport::new().fail(TransportError::Connection("refused".into()));
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert_eq!(hint_of(&err.kind), hints::NO_CREDENTIALS);
+        assert_eq!(hint_of(err.kind()), hints::NO_CREDENTIALS);
         assert!(
-            err.message.contains("metadata.google.internal"),
+            err.message().contains("metadata.google.internal"),
             "{}",
-            err.message
+            err.message()
         );
         assert!(t.sent()[0]
             .0
@@ -256,9 +256,9 @@ mod tests {
     }
 
     #[test]
-    fn h14_invalid_grant_from_gcloud_file_is_surfaced_not_swallowed() {
+    fn invalid_grant_from_gcloud_file_is_surfaced_not_swallowed() {
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let p = TokenProvider::new(env);
         // Only one scripted answer: a fall-through to the metadata server would panic in
@@ -268,21 +268,27 @@ mod tests {
             r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
         );
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert_eq!(hint_of(&err.kind), hints::SESSION_EXPIRED);
-        assert!(!err.retryable);
-        assert!(err.message.contains("User credential token refresh failed"));
-        assert!(err.message.contains("gcloud ADC file"), "{}", err.message);
+        assert_eq!(hint_of(err.kind()), hints::SESSION_EXPIRED);
+        assert!(!err.is_retryable());
+        assert!(err
+            .message()
+            .contains("User credential token refresh failed"));
         assert!(
-            err.message.contains("HTTP 400 invalid_grant"),
+            err.message().contains("gcloud ADC file"),
             "{}",
-            err.message
+            err.message()
         );
         assert!(
-            err.message.contains("expired or revoked"),
+            err.message().contains("HTTP 400 invalid_grant"),
             "{}",
-            err.message
+            err.message()
         );
-        assert!(!err.message.contains("SECRET"), "{}", err.message);
+        assert!(
+            err.message().contains("expired or revoked"),
+            "{}",
+            err.message()
+        );
+        assert!(!err.message().contains("SECRET"), "{}", err.message());
         assert_eq!(t.sent().len(), 1);
     }
 
@@ -294,9 +300,9 @@ mod tests {
             r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#,
         );
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert_eq!(hint_of(&err.kind), hints::SESSION_EXPIRED);
+        assert_eq!(hint_of(err.kind()), hints::SESSION_EXPIRED);
         assert!(err
-            .message
+            .message()
             .starts_with("Service account token exchange failed"));
     }
 
@@ -305,13 +311,13 @@ mod tests {
         let p = TokenProvider::new(sa_env());
         let t = FakeTransport::new().reply(503, "backend unavailable");
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert_eq!(hint_of(&err.kind), hints::TOKEN_REFRESH_FAILED);
-        assert!(err.retryable);
-        assert!(err.message.contains("HTTP 503"), "{}", err.message);
+        assert_eq!(hint_of(err.kind()), hints::TOKEN_REFRESH_FAILED);
+        assert!(err.is_retryable());
+        assert!(err.message().contains("HTTP 503"), "{}", err.message());
         assert!(
-            err.message.contains("backend unavailable"),
+            err.message().contains("backend unavailable"),
             "{}",
-            err.message
+            err.message()
         );
     }
 
@@ -320,14 +326,14 @@ mod tests {
         let p = TokenProvider::new(sa_env());
         let t = FakeTransport::new().fail(TransportError::Timeout);
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Timeout);
-        assert!(err.message.contains("2000ms"), "{}", err.message);
+        assert_eq!(err.kind(), ErrorKind::Timeout);
+        assert!(err.message().contains("2000ms"), "{}", err.message());
     }
 
     #[test]
     fn errors_never_echo_secrets() {
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let p = TokenProvider::new(env);
         // A misbehaving proxy that echoes the request and leaks a token.
@@ -336,8 +342,8 @@ mod tests {
             "echo: refresh_token=1//refresh-SECRET client_secret=cs-SECRET ya29.a0AfH6SMBx3jLh8Qk2pZ",
         );
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert!(!err.message.contains("SECRET"), "{}", err.message);
-        assert!(!err.message.contains("ya29.a0"), "{}", err.message);
+        assert!(!err.message().contains("SECRET"), "{}", err.message());
+        assert!(!err.message().contains("ya29.a0"), "{}", err.message());
         assert!(!format!("{err:?}").contains("SECRET"));
         assert!(!format!("{p:?}").contains("SECRET"));
     }
@@ -347,8 +353,8 @@ mod tests {
         let p = TokenProvider::new(sa_env());
         let t = FakeTransport::new().reply(200, r#"{"access_token":"","leak":"LEAKED"}"#);
         let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
-        assert!(err.message.contains("malformed token response"));
-        assert!(!err.message.contains("LEAKED"));
+        assert!(err.message().contains("malformed token response"));
+        assert!(!err.message().contains("LEAKED"));
     }
 
     #[test]
@@ -433,7 +439,7 @@ mod tests {
         // First the user's login is dead; after `gcloud auth application-default login`
         // the file changes and the next refresh (after the backoff) uses it.
         let env = FakeEnv::new()
-            .var("HOME", "/home/u")
+            .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let files = env.files_handle();
         let p = TokenProvider::new(env);

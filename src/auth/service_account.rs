@@ -1,5 +1,5 @@
 //! Service-account keys: an RS256-signed JWT assertion exchanged for an access token
-//! (the JWT bearer grant, RFC 7523; gcs-api.md §4.2).
+//! (the JWT bearer grant, RFC 7523; `docs/gcs.md#service-account-keys`).
 
 use std::fmt;
 
@@ -20,7 +20,7 @@ use crate::transport::{HttpRequest, Method, Transport};
 /// objects and the lock needs preconditions on all of them.
 pub(crate) const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.full_control";
 
-/// The JWT bearer grant type (RFC 7523 §2.1).
+/// The JWT bearer grant type (RFC 7523, section 2.1).
 pub(crate) const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// Assertion lifetime. Google refuses anything longer than an hour.
@@ -245,13 +245,17 @@ pub(crate) mod tests {
     fn missing_field_is_named_and_broken_key_is_not_quoted() {
         let v = json!({"private_key": TEST_KEY_PEM});
         let err = ServiceAccountKey::from_json(&v, &origin()).unwrap_err();
-        assert!(err.message.contains("`client_email`"), "{}", err.message);
+        assert!(
+            err.message().contains("`client_email`"),
+            "{}",
+            err.message()
+        );
 
         let v = json!({"client_email":"a@b","private_key":"-----BEGIN PRIVATE KEY-----\nQUJDRA==\n-----END PRIVATE KEY-----\n"});
         let k = ServiceAccountKey::from_json(&v, &origin()).unwrap();
         let err = k.assertion(1, &origin()).unwrap_err();
-        assert!(!err.message.contains("QUJD"), "{}", err.message);
-        assert!(matches!(err.kind, ErrorKind::Unauthenticated { .. }));
+        assert!(!err.message().contains("QUJD"), "{}", err.message());
+        assert!(matches!(err.kind(), ErrorKind::Unauthenticated { .. }));
     }
 
     #[test]

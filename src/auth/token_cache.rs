@@ -8,7 +8,7 @@ use super::secret::Secret;
 use crate::error::Error;
 
 /// A token is refreshed this long before it expires: 3 min 45 s, the threshold
-/// google-auth uses (gcs-api.md §4.7).
+/// google-auth uses (`docs/gcs.md#token-caching`).
 ///
 /// Why not more: the GKE metadata server hands out the *same* cached token until about
 /// 4 minutes before its expiry. With a margin of 4 minutes or more, a token fresh from

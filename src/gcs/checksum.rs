@@ -89,7 +89,7 @@ pub fn md5_b64(data: &[u8]) -> String {
 }
 
 /// The hashes announced in an `x-goog-hash` header (`crc32c=...,md5=...`).
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AnnouncedHashes {
     /// Base64 CRC32C.
     pub crc32c: Option<String>,

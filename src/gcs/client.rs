@@ -2,7 +2,8 @@
 //! transport seam with deadlines and retries, checks integrity, and maps answers to errors
 //! (`response.rs`).
 
-use super::checksum::{crc32c_b64, md5_b64, parse_goog_hash, verify};
+use super::checksum::{crc32c_b64, md5_b64, parse_goog_hash, verify, AnnouncedHashes};
+use super::generation::Generation;
 use super::request::{self as rq, Preconditions};
 use super::response::{classify, transport_error, ListPage, ObjectMeta, RewriteStatus};
 use crate::config::Config;
@@ -39,7 +40,11 @@ pub struct Download {
     /// The bytes, integrity-checked.
     pub data: Vec<u8>,
     /// `x-goog-generation` of exactly these bytes (empty when the server did not say).
-    pub generation: String,
+    pub generation: Generation,
+    /// `x-goog-metageneration` (empty when the server did not say).
+    pub metageneration: String,
+    /// The hashes the server announced in `x-goog-hash` (and the bytes matched).
+    pub hashes: AnnouncedHashes,
 }
 
 /// The GCS JSON-API client of one datastore.
@@ -262,10 +267,10 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         }
     }
 
-    /// A conditional write, retried on transient failures. Because a retried conditional
-    /// write fails with 412 when our own earlier attempt committed but its reply was lost
-    /// (gcs-api.md §2), any 412 or ambiguous failure after a first ambiguous failure is
-    /// settled by reading the object back: same content means the write was ours.
+    /// A conditional write, retried on transient failures. Because a retried conditional write
+    /// fails with 412 when our own earlier attempt committed but its reply was lost
+    /// (`docs/gcs.md#lost-replies`), any 412 or ambiguous failure after a first ambiguous failure
+    /// is settled by reading the object back: same content means the write was ours.
     async fn conditional_write<'a, F, Fut>(
         &'a self,
         key: &'a str,
@@ -280,7 +285,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         let outcome = self
             .retried(Idempotency::Conditional, |_| async {
                 match attempt(key).await {
-                    Err(e) if e.retryable && e.kind != ErrorKind::RateLimited => {
+                    Err(e) if e.is_retryable() && e.kind() != ErrorKind::RateLimited => {
                         // A 5xx or broken connection may have happened after the commit.
                         ambiguous.set(true);
                         Err(e)
@@ -291,7 +296,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
             .await;
         match outcome {
             Ok(reply) => Ok(reply),
-            Err(e) if ambiguous.get() && (e.is_precondition_failed() || e.retryable) => {
+            Err(e) if ambiguous.get() && (e.is_precondition_failed() || e.is_retryable()) => {
                 match self.read_back_matches(key, data).await? {
                     Some(meta) => Ok(WriteReply::Meta(meta)),
                     None => Err(e),
@@ -361,7 +366,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
                 Err(e) if e.is_committed_reply_lost() => {
                     self.query_session(key, data, &session, e).await?
                 }
-                Err(e) if e.retryable || e.is_not_found() => {
+                Err(e) if e.is_retryable() || e.is_not_found() => {
                     failures += 1;
                     let budget_spent = failures >= self.cfg.retry.max_attempts
                         || self.platform.now_ms().saturating_sub(started)
@@ -427,7 +432,8 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         };
         // The session cannot say (it is gone, or its answers are lost too); the object
         // can. Only an object holding exactly these bytes counts as finished.
-        let gone = failure.is_not_found() || failure.gcs.as_ref().is_some_and(|g| g.status == 410);
+        let gone =
+            failure.is_not_found() || failure.gcs().as_ref().is_some_and(|g| g.status == 410);
         match self.read_back_matches(key, data).await? {
             Some(meta) => Ok(Session::Finished(meta)),
             None if gone => Err(why.context(format!(
@@ -632,7 +638,17 @@ fn persisted_offset(resp: &HttpResponse) -> u64 {
 
 /// Integrity check of a whole-object download.
 fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
-    let generation = resp.header("x-goog-generation").unwrap_or("").to_string();
+    let generation = Generation::new(resp.header("x-goog-generation").unwrap_or(""));
+    let metageneration = resp
+        .header("x-goog-metageneration")
+        .unwrap_or("")
+        .to_string();
+    let announced = parse_goog_hash(
+        resp.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("x-goog-hash"))
+            .map(|(_, v)| v.as_str()),
+    );
     let gzip_stored = resp
         .header("x-goog-stored-content-encoding")
         .is_some_and(|e| e.eq_ignore_ascii_case("gzip"));
@@ -652,12 +668,6 @@ fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
                 .retryable(true));
             }
         }
-        let announced = parse_goog_hash(
-            resp.headers
-                .iter()
-                .filter(|(k, _)| k.eq_ignore_ascii_case("x-goog-hash"))
-                .map(|(_, v)| v.as_str()),
-        );
         if let Err(m) = verify(&resp.body, &announced) {
             return Err(Error::new(
                 ErrorKind::Integrity,
@@ -669,6 +679,8 @@ fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
     Ok(Download {
         data: resp.body,
         generation,
+        metageneration,
+        hashes: announced,
     })
 }
 
@@ -777,7 +789,7 @@ mod tests {
         ]);
         let c = client(t.clone(), r#","retryMaxAttempts":2"#);
         let err = run(c.download("k")).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Integrity);
+        assert_eq!(err.kind(), ErrorKind::Integrity);
         assert_eq!(t.sent.borrow().len(), 2, "integrity failures are retried");
 
         let t = Scripted::new(vec![ok(
@@ -800,7 +812,7 @@ mod tests {
             b"12345",
         )]);
         let err = run(client(t, r#","retryMaxAttempts":1"#).download("k")).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::Integrity);
+        assert_eq!(err.kind(), ErrorKind::Integrity);
     }
 
     #[test]
@@ -982,7 +994,7 @@ mod tests {
             ok(200, &[], &object_json("big", b"other", "4")),
         ]);
         let e = run(resumable_client(t).upload("big", &data, None)).unwrap_err();
-        assert!(e.message.contains("session is gone"), "{}", e.message);
+        assert!(e.message().contains("session is gone"), "{}", e.message());
     }
 
     #[test]
@@ -994,7 +1006,7 @@ mod tests {
             ok(200, &[], &object_json("big", &data[1..], "3")),
         ]);
         let e = run(resumable_client(t).upload("big", &data, None)).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Integrity, "{}", e.message);
+        assert_eq!(e.kind(), ErrorKind::Integrity, "{}", e.message());
     }
 
     #[test]

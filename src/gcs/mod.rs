@@ -1,5 +1,6 @@
 //! The GCS JSON-API client.
 //!
+//! - `generation.rs`: PURE generations: fingerprint, write condition, match.
 //! - `encode.rs`: percent-encoding of object names (one path segment) and queries.
 //! - `checksum.rs`: CRC32C and MD5 as GCS encodes them, `x-goog-hash` parsing and checks.
 //! - `request.rs`: PURE request builders, one per API call.
@@ -9,9 +10,11 @@
 pub mod checksum;
 pub mod client;
 pub mod encode;
+pub mod generation;
 pub mod request;
 pub mod response;
 
 pub use client::{Authorizer, Download, GcsClient, NoAuth};
+pub use generation::Generation;
 pub use request::Preconditions;
 pub use response::{ListPage, ObjectMeta};

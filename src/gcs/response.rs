@@ -1,6 +1,7 @@
 //! Response models and the ONE function that turns a GCS answer into an `Error`.
 
-use crate::error::{Error, ErrorKind, GcsDetail, Result, TransportKind};
+use super::generation::Generation;
+use crate::error::{Error, ErrorKind, GcsDetail, Missing, Result, TransportKind};
 use crate::transport::{HttpResponse, TransportError};
 use serde_json::Value;
 
@@ -20,7 +21,7 @@ pub struct ObjectMeta {
     /// Size in bytes.
     pub size: u64,
     /// Generation, decimal.
-    pub generation: String,
+    pub generation: Generation,
     /// Metageneration, decimal.
     pub metageneration: String,
     /// RFC 3339 update time.
@@ -77,7 +78,7 @@ impl ObjectMeta {
             size: int_string(v.get("size"))
                 .and_then(|s| s.parse().ok())
                 .unwrap_or(0),
-            generation: int_string(v.get("generation")).unwrap_or_default(),
+            generation: Generation::new(int_string(v.get("generation")).unwrap_or_default()),
             metageneration: int_string(v.get("metageneration")).unwrap_or_default(),
             updated: str_field(v, "updated"),
             crc32c: str_field(v, "crc32c"),
@@ -204,7 +205,8 @@ pub fn classify(op: &str, key: &str, resp: &HttpResponse) -> Error {
         .unwrap_or_default();
     let base = format!("GCS {op}{what} failed: HTTP {status}{reason_text}");
     let (kind, retryable) = match status {
-        404 => (ErrorKind::NotFound, false),
+        404 if op == "bucketGet" || op == "list" => (ErrorKind::NotFound(Missing::Bucket), false),
+        404 => (ErrorKind::NotFound(Missing::Object(key.to_string())), false),
         304 => (ErrorKind::PreconditionFailed, false),
         // 412 is also used for a few IAM problems; only a precondition reason (or none, as
         // some emulators send) means "lost the race".
@@ -308,18 +310,26 @@ mod tests {
             (503, Some("backendError"), "Remote", true),
             (400, Some("invalid"), "Remote", false),
         ];
+        // A 404 says what is missing: the bucket for bucket calls, else the object.
+        let missing = |op| classify(op, "a/b", &resp(404, "", false)).kind().clone();
+        assert_eq!(missing("bucketGet"), ErrorKind::NotFound(Missing::Bucket));
+        assert_eq!(missing("list"), ErrorKind::NotFound(Missing::Bucket));
+        assert_eq!(
+            missing("download"),
+            ErrorKind::NotFound(Missing::Object("a/b".into()))
+        );
         for (status, reason, kind, retryable) in table {
             let body = reason.map(|r| envelope(status, r)).unwrap_or_default();
             let e = classify("download", "a/b", &resp(status, &body, reason.is_some()));
-            let got = format!("{:?}", e.kind);
+            let got = format!("{:?}", e.kind());
             assert!(got.starts_with(kind), "{status} {reason:?}: {got}");
-            assert_eq!(e.retryable, retryable, "{status}");
-            let g = e.gcs.as_ref().unwrap();
+            assert_eq!(e.is_retryable(), retryable, "{status}");
+            let g = e.gcs().unwrap();
             assert_eq!(g.status, status);
             assert_eq!(g.reason.as_deref(), reason);
             assert_eq!(g.upload_id.as_deref(), Some("UP1"));
             assert!(e
-                .message
+                .message()
                 .starts_with(&format!("GCS download a/b failed: HTTP {status}")));
         }
     }
@@ -328,9 +338,9 @@ mod tests {
     fn previews_are_capped_and_one_line() {
         let long = "x".repeat(1000) + "\nend";
         let e = classify("list", "", &resp(500, &long, false));
-        let p = e.gcs.unwrap().body_preview.unwrap();
+        let p = e.gcs().unwrap().body_preview.clone().unwrap();
         assert!(p.contains("…(748 more bytes)"), "{p}");
-        assert!(!e.message.contains('\n'));
+        assert!(!e.message().contains('\n'));
     }
 
     #[test]
@@ -355,13 +365,13 @@ mod tests {
             let r = resp(503, body, true);
             assert_eq!(envelope_reason(&r).as_deref(), reason, "{body}");
             let e = classify("download", "a/b", &r);
-            assert!(!e.message.contains("503 503"), "{}", e.message);
-            assert!(!e.message.contains('\n'), "{}", e.message);
+            assert!(!e.message().contains("503 503"), "{}", e.message());
+            assert!(!e.message().contains('\n'), "{}", e.message());
             let want = match reason {
                 Some(r) => format!("GCS download a/b failed: HTTP 503 {r} bodyPreview="),
                 None => "GCS download a/b failed: HTTP 503 bodyPreview=".to_string(),
             };
-            assert!(e.message.starts_with(&want), "{}", e.message);
+            assert!(e.message().starts_with(&want), "{}", e.message());
         }
         assert_eq!(envelope_reason(&resp(500, "{}", false)), None);
     }
@@ -407,13 +417,13 @@ mod tests {
         ];
         for (err, kind, status, retryable) in table {
             let e = transport_error("download", "k", &err, 1000);
-            let got = match e.kind {
-                ErrorKind::Transport { kind, status } => Some((kind, status)),
+            let got = match e.kind() {
+                ErrorKind::Transport { kind, status } => Some((*kind, *status)),
                 _ => None,
             };
             assert_eq!(got, kind.map(|k| (k, status)), "{err:?}");
-            assert_eq!(e.retryable, retryable, "{err:?}");
-            assert!(e.message.starts_with("GCS download k"), "{}", e.message);
+            assert_eq!(e.is_retryable(), retryable, "{err:?}");
+            assert!(e.message().starts_with("GCS download k"), "{}", e.message());
         }
         let cut = transport_error(
             "upload",

@@ -1,5 +1,6 @@
 //! The lock object's body: what a holder writes into the lock object and what `inspect`
-//! reports (behaviour.md §2.5, swamp core's `LockInfo`).
+//! reports (docs/formats.md#lock-body; swamp core's `LockInfo`,
+//! docs/swamp-contract.md#lock).
 //!
 //! Writing follows the TypeScript client byte for byte (`JSON.stringify(body, null, 2)`:
 //! two-space indent, fields in the order holder, hostname, pid, acquiredAt, ttlMs, nonce,

@@ -4,12 +4,13 @@
 /// Shortest wait after stealing a stale lock before trying to create it.
 ///
 /// The TypeScript client waits a random 200..=499 ms here. GCS allows about one mutation
-/// per second per object name (gcs-api.md §3), and a steal has just spent one (the delete)
-/// with the create following: at 200 ms, and with several contenders stealing at once, the
-/// create is likely to meet a 429. We wait 1000..=1499 ms instead. The price is up to about
-/// a second of extra latency on a path that only runs after a holder has been silent for a
-/// whole TTL (30 s by default), and that a TS contender stealing at the same moment will
-/// usually win the race for the freed name; both are harmless, a lock needs one winner.
+/// per second per object name (docs/gcs.md#rate-limits), and a steal has just spent one
+/// (the delete) with the create following: at 200 ms, and with several contenders stealing
+/// at once, the create is likely to meet a 429. We wait 1000..=1499 ms instead
+/// (docs/lock.md#stealing-a-stale-lock). The price is up to about a second of extra latency
+/// on a path that only runs after a holder has been silent for a whole TTL (30 s by
+/// default), and that a TS contender stealing at the same moment will usually win the race
+/// for the freed name; both are harmless, a lock needs one winner.
 pub const STEAL_BACKOFF_MIN_MS: u64 = 1000;
 
 /// Width of the random part of the post-steal wait (`0..STEAL_BACKOFF_JITTER_MS` is

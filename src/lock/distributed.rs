@@ -1,4 +1,4 @@
-//! The lock object protocol (behaviour.md §3.5), shared with TypeScript holders.
+//! The lock object protocol (docs/lock.md), shared with TypeScript holders.
 //!
 //! - acquire: create-only write (`ifGenerationMatch=0`); on 412 read the holder and, when
 //!   its `updated` time is older than its TTL, delete exactly that generation, back off
@@ -32,11 +32,15 @@ use super::decide::{
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::checksum::crc32c_b64;
-use crate::gcs::{Authorizer, GcsClient};
-use crate::sync::timefmt::{format_iso_ms, parse_iso_ms, MAX_JS_TIME_MS};
+use crate::gcs::{Authorizer, GcsClient, Generation};
+use crate::timefmt::{format_iso_ms, parse_iso_ms, MAX_JS_TIME_MS};
 use crate::transport::{Clock, Transport};
 use std::cell::RefCell;
 use std::rc::Rc;
+
+/// Reads and conditional deletes a break-glass release tries while the holder keeps
+/// rewriting the lock (each heartbeat is a new generation).
+const FORCE_RELEASE_ATTEMPTS: usize = 3;
 
 /// Key of the global lock when the options name none.
 pub const DEFAULT_LOCK_KEY: &str = ".datastore.lock";
@@ -133,7 +137,7 @@ struct Held {
     /// Nonce of the acquisition, in every body we write until release.
     nonce: String,
     /// Generation of our last write; every write or delete is conditional on it.
-    generation: String,
+    generation: Generation,
     /// The body of that write.
     body: LockBody,
 }
@@ -143,13 +147,13 @@ struct Current {
     /// The parsed body; `None` when the object is not a lock body.
     body: Option<LockBody>,
     /// The generation of exactly those bytes; empty when it could not be established.
-    generation: String,
+    generation: Generation,
 }
 
 impl Current {
     /// True when the object bears `nonce`, i.e. one of our own writes is in place.
     fn is_ours(&self, nonce: &str) -> bool {
-        !self.generation.is_empty()
+        self.generation.is_known()
             && self.body.as_ref().and_then(|b| b.nonce.as_deref()) == Some(nonce)
     }
 }
@@ -165,7 +169,7 @@ enum Step {
 /// A failure after which the server may or may not have carried out the request (broken
 /// connection, timeout, 5xx). A 429 is retryable but certain: nothing was written.
 fn is_ambiguous(err: &Error) -> bool {
-    err.retryable && err.kind != ErrorKind::RateLimited
+    err.is_retryable() && err.kind() != ErrorKind::RateLimited
 }
 
 /// One named lock in the bucket (swamp core's `DistributedLock`).
@@ -278,13 +282,16 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         };
         let updated = meta.updated.as_deref().and_then(parse_iso_ms);
         let now = self.client.platform().unix_ms();
-        if meta.generation.is_empty() || !is_stale(updated, ttl, now) {
+        if !meta.generation.is_known() || !is_stale(updated, ttl, now) {
             return Ok(Step::Wait(Contended::Held));
         }
         // Only the generation judged stale: if the holder heartbeated or another contender
         // stole it meanwhile, this fails with 412 and the newer lock survives. Every error
         // is ignored, the next create attempt tells us where we stand.
-        let _ = self.client.delete(key, Some(&meta.generation)).await;
+        let _ = self
+            .client
+            .delete(key, Some(meta.generation.as_str()))
+            .await;
         Ok(Step::Wait(Contended::Stole))
     }
 
@@ -309,7 +316,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
             let body = self.fresh_body(&nonce);
             let err = match self
                 .client
-                .upload(key, body.to_json().as_bytes(), Some(&generation))
+                .upload(key, body.to_json().as_bytes(), Some(generation.as_str()))
                 .await
             {
                 Ok(meta) => return Ok(self.after_extend(&nonce, meta.generation, body).await),
@@ -352,7 +359,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
     /// Record a successful heartbeat write. If the lock was released while the write was in
     /// flight (only possible when futures on one handle are interleaved), the write just
     /// put our lock back: delete it again, best effort.
-    async fn after_extend(&self, nonce: &str, generation: String, body: LockBody) -> bool {
+    async fn after_extend(&self, nonce: &str, generation: Generation, body: LockBody) -> bool {
         if let Some(h) = self.held.borrow_mut().as_mut().filter(|h| h.nonce == nonce) {
             h.generation = generation;
             h.body = body;
@@ -360,7 +367,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         }
         let _ = self
             .client
-            .delete(&self.options.key, Some(&generation))
+            .delete(&self.options.key, Some(generation.as_str()))
             .await;
         false
     }
@@ -381,7 +388,11 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         let held = self.held.borrow_mut().take()?;
         let key = self.options.key.as_str();
         // Ok(false) is a 404: already gone (stolen and released, or force-released).
-        let err = match self.client.delete(key, Some(&held.generation)).await {
+        let err = match self
+            .client
+            .delete(key, Some(held.generation.as_str()))
+            .await
+        {
             Ok(_) => return None,
             Err(e) => e,
         };
@@ -390,7 +401,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
             // ours landed unseen: delete that generation. Otherwise it is a successor's.
             if let Ok(Some(cur)) = self.current().await {
                 if cur.is_ours(&held.nonce) {
-                    return match self.client.delete(key, Some(&cur.generation)).await {
+                    return match self.client.delete(key, Some(cur.generation.as_str())).await {
                         Ok(_) => None,
                         Err(e) => Some(release_warning(key, &e)),
                     };
@@ -412,29 +423,35 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
 
     /// Break-glass release: delete the lock only when its stored nonce equals `nonce`, and
     /// only the generation whose nonce was checked. `Ok(false)` when absent, when the nonce
-    /// differs or is missing, or when the object changed before the delete (412).
+    /// differs or is missing, or when the object kept changing before the delete. A 412
+    /// means the object moved on since it was read: most often the holder's own heartbeat,
+    /// so it is read again and, while the nonce still matches, deleted at its new
+    /// generation (a few times at most).
     pub async fn force_release(&self, nonce: &str) -> Result<bool> {
-        let Some(cur) = self.current().await? else {
-            return Ok(false);
-        };
-        if !cur.is_ours(nonce) {
-            return Ok(false);
-        }
-        match self
-            .client
-            .delete(&self.options.key, Some(&cur.generation))
-            .await
-        {
-            Ok(deleted) => {
-                if deleted {
-                    // If it was this handle's own acquisition, it is no longer held.
-                    self.lose(nonce);
-                }
-                Ok(deleted)
+        for _ in 0..FORCE_RELEASE_ATTEMPTS {
+            let Some(cur) = self.current().await? else {
+                return Ok(false);
+            };
+            if !cur.is_ours(nonce) {
+                return Ok(false);
             }
-            Err(e) if e.is_precondition_failed() => Ok(false),
-            Err(e) => Err(e),
+            match self
+                .client
+                .delete(&self.options.key, Some(cur.generation.as_str()))
+                .await
+            {
+                Ok(deleted) => {
+                    if deleted {
+                        // If it was this handle's own acquisition, it is no longer held.
+                        self.lose(nonce);
+                    }
+                    return Ok(deleted);
+                }
+                Err(e) if e.is_precondition_failed() => continue,
+                Err(e) => return Err(e),
+            }
         }
+        Ok(false)
     }
 
     /// A body for `nonce` stamped now.
@@ -449,7 +466,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         }
     }
 
-    fn take_hold(&self, nonce: String, generation: String, body: LockBody) -> LockBody {
+    fn take_hold(&self, nonce: String, generation: Generation, body: LockBody) -> LockBody {
         *self.held.borrow_mut() = Some(Held {
             nonce,
             generation,
@@ -467,7 +484,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
             Err(e) => return Err(e),
         };
         let mut generation = d.generation;
-        if generation.is_empty() {
+        if !generation.is_known() {
             // A server that omits `x-goog-generation`: take the metadata's, but only when
             // its checksum ties it to the bytes we read (the object may have moved on).
             let crc = crc32c_b64(&d.data);
@@ -515,7 +532,7 @@ fn release_warning(key: &str, err: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_fake::{run, FakeGcs, Fault};
+    use crate::test_fake::{run, FakeGcs, Fault, Kind};
 
     const KEY: &str = ".datastore.lock";
 
@@ -606,7 +623,7 @@ mod tests {
         let b = lock(&fake, "bob", quick(3000));
         let err = run(b.acquire()).unwrap_err();
         assert_eq!(
-            err.message,
+            err.message(),
             "Lock \".datastore.lock\" held by alice@build-7 (pid 12345) — timed out after 3000ms"
         );
         assert!(!b.is_held());
@@ -658,9 +675,9 @@ mod tests {
         let b = lock(&fake, "bob", quick(1200));
         let err = run(b.acquire()).unwrap_err();
         assert!(
-            err.message.contains("held by alice@build-7"),
+            err.message().contains("held by alice@build-7"),
             "{}",
-            err.message
+            err.message()
         );
         assert!(fake.uploads() <= 2, "{} attempts in 1.2 s", fake.uploads());
         assert!(fake.sleeps.borrow().first().is_some_and(|&s| s >= 1000));
@@ -730,6 +747,27 @@ mod tests {
     }
 
     #[test]
+    fn force_release_outlasts_a_heartbeat_between_its_read_and_its_delete() {
+        let fake = FakeGcs::new();
+        let a = lock(&fake, "alice", LockOptions::default());
+        let body = run(a.acquire()).unwrap();
+        // The holder rewrites its lock (same nonce, new generation) just before the
+        // delete arrives: the delete fails its precondition, and the release reads again.
+        let rewritten = body.to_json();
+        fake.on_request(Kind::Delete, KEY, move |f| {
+            f.put(KEY, rewritten.as_bytes(), 0)
+        });
+        let b = lock(&fake, "bob", LockOptions::default());
+        assert!(run(b.force_release(body.nonce.as_deref().unwrap())).unwrap());
+        assert_eq!(fake.data(KEY), None);
+        assert_eq!(
+            fake.count(Kind::Delete),
+            2,
+            "one lost to the heartbeat, one landed"
+        );
+    }
+
+    #[test]
     fn lost_create_reply_still_acquires_exactly_once() {
         // The client's own read-back settles it.
         let fake = FakeGcs::new();
@@ -768,13 +806,13 @@ mod tests {
         );
         let err = run(a.acquire()).unwrap_err();
         assert!(
-            err.message.starts_with("acquire lock .datastore.lock: "),
+            err.message().starts_with("acquire lock .datastore.lock: "),
             "{}",
-            err.message
+            err.message()
         );
         assert!(
             matches!(
-                err.kind,
+                err.kind(),
                 ErrorKind::Transport {
                     kind: crate::error::TransportKind::ConnectionLost,
                     ..

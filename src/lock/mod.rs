@@ -6,7 +6,7 @@
 //!   create-only acquire, generation-CAS heartbeat and release, nonce-checked force release.
 //!
 //! Timestamps (`acquiredAt`, the object's `updated`) go through
-//! [`sync::timefmt`](crate::sync::timefmt), the crate's JS-compatible formatter and parser.
+//! [`sync::timefmt`](crate::timefmt), the crate's JS-compatible formatter and parser.
 //!
 //! Mutual exclusion rests on GCS preconditions alone: `ifGenerationMatch=0` lets exactly
 //! one writer create the object, and every later write or delete names the generation it

@@ -48,7 +48,7 @@ pub(super) fn batch_error(op: &str, verb: &str, total: usize, failures: Vec<Erro
     let mut parts: Vec<String> = failures
         .iter()
         .take(NAMED_FAILURES)
-        .map(|e| e.message.clone())
+        .map(|e| e.message().clone())
         .collect();
     if count > NAMED_FAILURES {
         parts.push(format!("and {} more", count - NAMED_FAILURES));
@@ -58,10 +58,7 @@ pub(super) fn batch_error(op: &str, verb: &str, total: usize, failures: Vec<Erro
         parts.join("; ")
     );
     match failures.into_iter().next() {
-        Some(first) => Error {
-            message: Error::other(message).message,
-            ..first
-        },
+        Some(first) => first.reworded(message),
         None => Error::other(message),
     }
 }
@@ -91,10 +88,10 @@ mod tests {
             .collect();
         let e = batch_error("push", "upload", 9, failures);
         assert_eq!(
-            e.message,
+            e.message(),
             "push: failed to upload 5 of 9 file(s): push data/0: HTTP 503; push data/1: HTTP 503; push data/2: HTTP 503; and 2 more"
         );
-        assert_eq!(e.kind, ErrorKind::Remote);
+        assert_eq!(e.kind(), ErrorKind::Remote);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! `markDirty` (§3.9, core contract §7.4): a cheap, idempotent pre-write hint. It only
-//! records — no stat, no network — and persists the v2 sidecar so a restart keeps the
-//! set. The rules themselves live in [`SyncState::mark_dirty`](super::sync_state::SyncState::mark_dirty).
+//! `markDirty` (docs/sync.md#dirty-tracking, docs/swamp-contract.md#markdirty-rules): a
+//! cheap, idempotent pre-write hint. It only records — no stat, no network — and
+//! persists the v2 sidecar so a restart keeps the set. The rules themselves live in
+//! [`SyncState::mark_dirty`](super::core::sync_state::SyncState::mark_dirty).
 
 use super::service::{SyncOptions, SyncService};
 use crate::error::Result;

@@ -1,26 +1,20 @@
-//! The sync engine: a pure core (formats, path rules, dirty tracking, change
+//! The sync engine: a pure core ([`core`]: formats, dirty tracking, change
 //! detection, walk planning — no I/O; callers pass in bytes, stat results,
 //! listings and hashing closures) and, on top of it, [`SyncService`], which
-//! does the I/O: the cache through `std::fs`, the bucket through
-//! [`GcsClient`](crate::gcs::GcsClient).
+//! does the I/O: the cache through [`LocalCache`](crate::cache::LocalCache), the bucket
+//! through [`GcsClient`](crate::gcs::GcsClient).
 //!
 //! Everything must stay byte- and behaviour-compatible with the TypeScript
-//! client sharing the bucket and cache (`/work/shared/docs/behaviour.md`).
+//! client sharing the bucket and cache (docs/compatibility.md; docs/README.md lists the
+//! rest of the documentation).
+//!
+//! The pure rules, no I/O:
 //!
 //! | file | holds |
 //! |---|---|
-//! | [`timefmt`] | JS `toISOString()` formatting, ISO/RFC 3339 parsing, mtime → ms |
-//! | [`paths`] | `normalize_rel`, `is_internal_cache_file`, lazy/namespace tests, `safe_index_key` |
-//! | [`keys`] | object keys (`[ns/]…`) and cache-relative local paths |
-//! | [`json_text`] | JSON.parse/stringify compatibility helpers (key order, truthiness, sort) |
-//! | [`index`] | monolithic index, ordered entry map, tolerant parse, scrub, merge |
-//! | [`partition`] | partition keys from paths and models, grouping an index |
-//! | [`partition_files`] | `_index/{key}.json` and `_index/_meta.json` v1/v2 |
-//! | [`sidecar`] | `.datastore-sync-state.json` load rules and v2 writer |
-//! | [`sync_state`] | markDirty / markSynced state machine, walk mode, fast-path predicates |
-//! | [`change`] | three-branch `fileNeedsPush`, `ChangeReason`, SHA-256 hex |
-//! | [`plan`] | scoped/full push walk plans with deletions, completeness check |
-//! | [`reconcile`] | three-way decisions against the last-synced base: pull plan, push verdicts, conflicts |
+//! | [`crate::timefmt`] | JS `toISOString()` formatting, ISO/RFC 3339 parsing, mtime → ms |
+//! | [`crate::paths`] | `normalize_rel`, `is_internal_cache_file`, lazy/namespace tests, `safe_index_key`, `CachePath` |
+//! | [`core`] | formats (index, partitions, meta, sidecar), dirty tracking, change detection, walk plans, three-way reconcile, reports — its own table lists the files |
 //!
 //! The service (I/O), generic over the transport/clock and the authorizer:
 //!
@@ -28,60 +22,48 @@
 //! |---|---|
 //! | `service.rs` | [`SyncService`], [`SyncOptions`], namespace binding, sidecar load/persist |
 //! | `mark_dirty.rs` | `mark_dirty`: persist the pre-write hint |
-//! | `push.rs` | `push`: fast path, walk, uploads/deletes, CAS monolith write, partitions |
+//! | `push.rs` | `push` in phases: fast path, fresh index, walk, uploads/deletes, publish or settle |
 //! | `pull.rs` | `pull`: fast path, scoped/monolith index, atomic downloads; `hydrate_file` |
 //! | `status.rs` | `status`: dry run of the next push |
-//! | `walk.rs` | the push walk over the real cache + change detection |
-//! | `index_io.rs` | monolith GET (+ discovery), shards, `_meta.json` |
-//! | [`local_fs`] | symlink-safe walks, stats and reads |
+//! | `push_plan.rs` | the push walk over the real cache + change detection and three-way verdicts |
+//! | `remote_index.rs` | `IndexStore`: monolith GET (+ discovery), CAS publish, shards, `_meta.json` |
 //! | `batch.rs` | sliding-window concurrency, batch errors |
-//! | [`report`] | [`SyncReport`], [`StatusReport`], [`Capabilities`] |
+//! | [`crate::cache`] | [`LocalCache`](crate::cache::LocalCache): symlink-safe walks, stats, reads, atomic writes |
 //!
 //! Layout support: v1 (monolith authoritative, partitions dual-written) only. A
 //! bucket whose `_index/_meta.json` is version 2 (shard-first) is refused with a
 //! clear error, never read stale or demoted (scoped pulls read partitions only,
 //! so they work on either layout). Namespaces are supported except the one-off
-//! root → namespace data migration (§3.20).
+//! root → namespace data migration (docs/sync.md#not-implemented).
 //!
-//! Tests (native, in-memory fake GCS + temporary caches): `compat_fixtures.rs`
-//! (golden formats), `tests_seed.rs` (the 14 tests of the seed change, §4.5),
-//! `tests_push.rs` / `tests_pull.rs` (the §5.4 sync tests), `tests_traps.rs`
-//! (§8.4 traps, hazards H1/H10/H12/H15), `tests_scale.rs` (1000 files / 50
-//! models: request budgets, round trip, two pushers without a lock).
+//! Tests (native, in-memory fake GCS + temporary caches): `core/compat_fixtures.rs`
+//! (golden formats), `tests_seed.rs` (the 14 tests of the seed change) and
+//! `tests_push.rs` / `tests_pull.rs` (the sync-service tests), all named after their
+//! TypeScript counterparts (docs/compatibility.md#counterparts-of-the-typescript-tests),
+//! `tests_traps.rs` (one regression per hazard of docs/hazards.md, e.g.
+//! #clean-sidecar-with-a-stale-dirty-set, #downloads-written-in-place,
+//! #unsafe-index-key-throws-out-of-push, #overlapping-dirty-paths-processed-twice),
+//! `tests_scale.rs` (1000 files / 50 models: request budgets, round trip, two pushers
+//! without a lock).
 
-pub mod change;
-pub mod index;
-pub mod json_text;
-pub mod keys;
-pub mod partition;
-pub mod partition_files;
-pub mod paths;
-pub mod plan;
-pub mod reconcile;
-pub mod sidecar;
-pub mod sync_state;
-pub mod timefmt;
+pub mod core;
 
 mod batch;
-mod index_io;
-pub mod local_fs;
 mod mark_dirty;
 mod pull;
 mod push;
-pub mod report;
+mod push_plan;
+mod remote_index;
 mod service;
 mod status;
-mod walk;
 
-pub use push::INDEX_WRITE_ATTEMPTS;
-pub use report::{
+pub use self::core::report::{
     Capabilities, PhaseTiming, PlannedUpload, SidecarSummary, SkipCounts, StatusReport, SyncReport,
     SUPPORTED_CAPABILITIES,
 };
+pub use remote_index::INDEX_WRITE_ATTEMPTS;
 pub use service::{SyncOptions, SyncService};
 
-#[cfg(test)]
-mod compat_fixtures;
 #[cfg(test)]
 mod tests_pull;
 #[cfg(test)]
@@ -91,6 +73,6 @@ mod tests_scale;
 #[cfg(test)]
 mod tests_seed;
 #[cfg(test)]
-mod tests_support;
+pub(crate) mod tests_support;
 #[cfg(test)]
 mod tests_traps;

@@ -1,6 +1,8 @@
-//! `pushChanged` (§3.15, v1 layout): fast path, fresh index, walk, uploads, deletions,
-//! then the index writeback — monolith first, then only the touched partitions and the
-//! v1 `_meta.json`, then the local copy and the sidecar.
+//! `pushChanged` (docs/sync.md#push, v1 layout), as phases: fast path; fresh index
+//! ([`IndexStore`]); walk and decisions ([`super::push_plan`]); transfer (uploads and
+//! deletions); then publish — monolith first, then only the touched partitions and the
+//! v1 `_meta.json`, then the local copy and the sidecar — or, with nothing to publish,
+//! settle (repair lagging partitions, record what this cache holds).
 //!
 //! Beyond upstream (deliberate):
 //! * The monolith PUT carries `ifGenerationMatch` of the index the changes were merged
@@ -14,9 +16,9 @@
 //!   hides the unindexed files behind the fast path.
 //! * No index entry is written for an upload that did not succeed: any failed upload or
 //!   delete aborts the push before the writeback, leaving the sidecar dirty.
-//! * The clean transition also needs a complete walk (see `walk.rs`).
+//! * The clean transition also needs a complete walk (see `push_plan.rs`).
 //! * Change detection is three-way against the local index copy, the version this cache
-//!   last synced ([`super::reconcile`]): a file merely older than the remote is not a
+//!   last synced ([`super::core::reconcile`]): a file merely older than the remote is not a
 //!   change, so a bulk push never reverts a newer remote version; a file changed here
 //!   while the remote moved on is reported as a conflict and neither uploaded nor
 //!   deleted. The local copy records what this cache holds (not the merged remote index),
@@ -29,28 +31,30 @@
 //!   partitions stale until some later push happened to touch them.
 
 use super::batch::{batch_error, run_bounded, split_results};
-use super::change::sha256_hex;
-use super::index::{merge_onto, Index, IndexChanges, IndexEntry};
-use super::index_io::{refuse_v2, MetaState, RemoteIndex};
-use super::keys::{data_key, index_key, local_rel_path};
-use super::local_fs;
-use super::partition::dirty_partition_keys;
-use super::paths::safe_index_key;
-use super::plan::local_has_all_remote_entries;
-use super::reconcile::{base_covers, push_next_base};
-use super::report::{PhaseClock, SyncReport};
+use super::core::change::sha256_hex;
+use super::core::index::{Index, IndexChanges, IndexEntry};
+use super::core::keys::data_key;
+use super::core::partition::dirty_partition_keys;
+use super::core::plan::local_has_all_remote_entries;
+use super::core::reconcile::{base_covers, push_next_base};
+use super::core::report::{PhaseClock, SyncReport};
+use super::core::sync_state::verified_at_baseline_ms;
+use super::push_plan::{Content, PushWork, Upload};
+use super::remote_index::{refuse_v2, IndexStore, MetaState, RemoteIndex};
 use super::service::{SyncOptions, SyncService};
-use super::sync_state::verified_at_baseline_ms;
-use super::walk::Upload;
+use crate::cache::is_absent;
 use crate::error::{Error, Result};
 use crate::gcs::Authorizer;
-use crate::retry::{backoff_delay, unit_from};
+use crate::paths::CachePath;
 use crate::transport::{Clock, Transport};
 
-/// Attempts at the conditional monolith write before the push gives up. Each loss means
-/// another writer published in between; ten in a row means heavy contention that a lock
-/// should serialise instead.
-pub const INDEX_WRITE_ATTEMPTS: u32 = 10;
+/// One push in progress: where it writes and what it has reported so far.
+struct PushRun<'a, P, A> {
+    ns: Option<&'a str>,
+    store: IndexStore<'a, P, A>,
+    report: SyncReport,
+    clock: PhaseClock,
+}
 
 impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// Upload what changed locally and publish the merged index. Returns the files pushed
@@ -58,136 +62,193 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     pub async fn push(&self, opts: &SyncOptions) -> Result<SyncReport> {
         let ns = self.bind_namespace(opts.namespace.as_deref())?;
         let ns = ns.as_deref();
-        let mut report = SyncReport::default();
-        let mut clock = PhaseClock::start(self.now_ms());
+        let mut run = PushRun {
+            ns,
+            store: IndexStore::new(&self.client, ns),
+            report: SyncReport::default(),
+            clock: PhaseClock::start(self.now_ms()),
+        };
         self.client.check_deadline("pushChanged")?;
 
-        let hit = self.push_fast_path(ns).await;
-        let verdict = if hit { "hit" } else { "miss" };
-        clock.record(&mut report, self.now_ms(), "pushChanged.fastpath", verdict);
+        let hit = self.push_fast_path(&run.store).await;
+        self.record(
+            &mut run,
+            "pushChanged.fastpath",
+            if hit { "hit" } else { "miss" },
+        );
         if hit {
-            report.fast_path = true;
-            return Ok(report);
+            run.report.fast_path = true;
+            return Ok(run.report);
         }
 
         crate::progress::phase("index");
-        let mut meta = self.read_meta(ns, "push").await?;
+        let (meta, remote) = self.push_read_index(&mut run).await?;
+        crate::progress::phase("walk");
+        self.client.check_deadline("push walk")?;
+        let base = self.read_base();
+        let work = self.plan_push(ns, &remote.index, base.as_ref())?;
+        run.report.conflicts = work.conflicts.clone();
+        self.record(&mut run, "pushChanged.walk", walk_detail(&work));
+        let sizes = work.uploads.iter().map(|u| u.size);
+        crate::progress::plan("upload", sizes.chain(work.deletions.iter().map(|_| 0)));
+
+        let changes = self.push_transfer(&mut run, &work).await?;
+        if changes.is_empty() && !remote.needs_writeback {
+            self.push_settle(&mut run, &meta, &remote, base.as_ref(), &work)
+                .await;
+        } else {
+            self.push_publish(&mut run, meta, remote, base.as_ref(), &work, changes)
+                .await?;
+        }
+        Ok(run.report)
+    }
+
+    /// Record a phase of `run`.
+    fn record(&self, run: &mut PushRun<'_, P, A>, phase: &str, detail: impl Into<String>) {
+        run.clock
+            .record(&mut run.report, self.now_ms(), phase, detail.into());
+    }
+
+    /// The push fast path: a clean sidecar with a fingerprint and one metadata GET of the
+    /// index whose generation equals it. Any error is a miss (the slow path will report
+    /// real problems).
+    async fn push_fast_path(&self, store: &IndexStore<'_, P, A>) -> bool {
+        let Some(fingerprint) = self.with_state(|s| {
+            s.push_fast_path_allowed()
+                .then(|| s.generation_fingerprint().map(str::to_string))
+                .flatten()
+        }) else {
+            return false;
+        };
+        store
+            .generation()
+            .await
+            .is_some_and(|g| g.matches(Some(&fingerprint)))
+    }
+
+    /// Phase 1: the meta (a v2 repository is refused) and the monolith, fresh.
+    async fn push_read_index(
+        &self,
+        run: &mut PushRun<'_, P, A>,
+    ) -> Result<(MetaState, RemoteIndex)> {
+        let meta = run.store.read_meta("push").await?;
         refuse_v2(&meta, "push")?;
-        let partitions_pending = self.with_state(|s| s.partitions_pending());
-        let remote = self.fetch_index(ns, "push").await?;
+        let remote = run.store.fetch("push").await?;
         if let Some(n) = remote.discovered {
-            clock.record(
-                &mut report,
-                self.now_ms(),
-                "pullIndex.discover",
-                format!("n={n}"),
-            );
+            self.record(run, "pullIndex.discover", format!("n={n}"));
         }
         let detail = format!(
             "entries={} dropped={}",
             remote.index.entries.len(),
             remote.report.dropped
         );
-        clock.record(&mut report, self.now_ms(), "pushChanged.pullIndex", detail);
-        crate::progress::phase("walk");
-        self.client.check_deadline("push walk")?;
+        self.record(run, "pushChanged.pullIndex", detail);
+        Ok((meta, remote))
+    }
 
-        let base = self.read_base();
-        let work = self.plan_push(ns, &remote.index, base.as_ref())?;
-        report.conflicts = work.conflicts.clone();
-        let s = &work.skipped;
-        let detail = format!(
-            "toPush={} toDelete={} mode={} symlinksSkipped={} unsafeSkipped={} unreadable={} conflicts={}",
-            work.uploads.len(),
-            work.deletions.len(),
-            if work.scoped { "scoped" } else { "full" },
-            s.symlinks,
-            s.unsafe_names,
-            s.unreadable,
-            work.conflicts.len()
-        );
-        clock.record(&mut report, self.now_ms(), "pushChanged.walk", detail);
-        let sizes = work.uploads.iter().map(|u| u.size);
-        crate::progress::plan("upload", sizes.chain(work.deletions.iter().map(|_| 0)));
-
+    /// Phase 3: mark the cache dirty before the first upload (a crash between the uploads
+    /// and the index write must not leave a clean sidecar), upload, delete. Any failure
+    /// fails the push before anything is published.
+    async fn push_transfer(
+        &self,
+        run: &mut PushRun<'_, P, A>,
+        work: &PushWork,
+    ) -> Result<IndexChanges> {
         let has_work = !work.uploads.is_empty() || !work.deletions.is_empty();
         if has_work && !self.with_state(|s| s.local_dirty()) {
             self.update_state(|s| s.mark_dirty(None))
                 .map_err(|e| e.context("push: mark the cache dirty before uploading"))?;
         }
         self.client.check_deadline("push upload")?;
-        let (upserts, bytes) = self.upload_all(ns, &work.uploads).await?;
-        clock.record(
-            &mut report,
-            self.now_ms(),
+        let (upserts, bytes) = self.upload_all(run.ns, &work.uploads).await?;
+        self.record(
+            run,
             "pushChanged.upload",
             format!("pushed={}", upserts.len()),
         );
         self.client.check_deadline("push delete")?;
-        let deletions = self.delete_all(ns, &work.deletions).await?;
-        clock.record(
-            &mut report,
-            self.now_ms(),
+        let deletions = self.delete_all(run.ns, &work.deletions).await?;
+        self.record(
+            run,
             "pushChanged.delete",
             format!("deleted={}", deletions.len()),
         );
-        report.files = upserts.len() as u32;
-        report.deleted = deletions.len() as u32;
-        report.bytes = bytes;
+        run.report.files = upserts.len() as u32;
+        run.report.deleted = deletions.len() as u32;
+        run.report.bytes = bytes;
         crate::progress::phase("writeback");
+        Ok(IndexChanges { upserts, deletions })
+    }
 
-        let changes = IndexChanges { upserts, deletions };
-        if changes.is_empty() && !remote.needs_writeback {
-            let next_base =
-                self.next_base_after_push(ns, base.as_ref(), &remote.index, &work.adopted, &[]);
-            let mut detail = String::new();
-            if partitions_pending {
-                // An earlier push published this monolith but not all its partitions.
-                let repaired = self.write_partitions(ns, &remote.index, None, &meta).await;
-                if repaired.failures.is_empty() {
-                    self.update_state_best_effort(|s| s.set_partitions_pending(false));
-                }
-                detail = format!("repair {} ", repaired.detail());
+    /// Phase 4, nothing to publish: repair partitions an earlier push left behind, record
+    /// what this cache holds, and arm the fast path when that covers the remote. The
+    /// GET's generation describes exactly the index compared against, so it may serve as
+    /// the fingerprint — but only if this cache holds every remote entry (a reader that
+    /// never pulled must not look clean), each at the version the remote lists.
+    async fn push_settle(
+        &self,
+        run: &mut PushRun<'_, P, A>,
+        meta: &MetaState,
+        remote: &RemoteIndex,
+        base: Option<&Index>,
+        work: &PushWork,
+    ) {
+        let ns = run.ns;
+        let partitions_pending = self.with_state(|s| s.partitions_pending());
+        let next_base = self.next_base_after_push(ns, base, &remote.index, &work.adopted, &[]);
+        let mut detail = String::new();
+        if partitions_pending {
+            // An earlier push published this monolith but not all its partitions.
+            let repaired = run.store.write_partitions(&remote.index, None, meta).await;
+            if repaired.failures.is_empty() {
+                self.update_state_best_effort(|s| s.set_partitions_pending(false));
             }
-            // It may have died before writing the local copy too.
-            let local = if partitions_pending || base.as_ref() != Some(&next_base) {
-                let written = next_base
-                    .to_pretty_json()
-                    .and_then(|text| self.write_local_index(&text));
-                if written.is_ok() {
-                    "written"
-                } else {
-                    "failed"
-                }
-            } else {
-                "unchanged"
-            };
-            detail.push_str(&format!("localIndex={local}"));
-            clock.record(&mut report, self.now_ms(), "pushChanged.writeback", detail);
-            // No writeback: the GET's generation describes exactly the index we compared
-            // against, so it may arm the fast path — but only if this cache holds every
-            // remote entry (a reader that never pulled must not look clean, #1225), and
-            // holds each at the version the remote lists.
-            if let Some(g) = remote.fingerprint() {
-                if work.complete
-                    && local != "failed"
-                    && base_covers(&next_base, &remote.index)
-                    && self.local_has_all(&remote.index, ns)
-                {
-                    self.mark_synced_best_effort(g);
-                }
-            }
-            return Ok(report);
+            detail = format!("repair {} ", repaired.detail());
         }
+        // It may have died before writing the local copy too.
+        let local = if partitions_pending || base != Some(&next_base) {
+            match self.write_local_index(&next_base) {
+                Ok(()) => "written",
+                Err(_) => "failed",
+            }
+        } else {
+            "unchanged"
+        };
+        detail.push_str(&format!("localIndex={local}"));
+        self.record(run, "pushChanged.writeback", detail);
+        if let Some(g) = remote.fingerprint() {
+            if work.complete
+                && local != "failed"
+                && base_covers(&next_base, &remote.index)
+                && self.local_has_all(&remote.index, ns)
+            {
+                self.mark_synced_best_effort(g);
+            }
+        }
+    }
 
+    /// Phase 4, publish: the merged monolith (conditional, re-merged on a lost race), the
+    /// touched partitions and the meta, the local copy, and the sidecar — clean only when
+    /// the walk was complete and this cache holds what was published.
+    async fn push_publish(
+        &self,
+        run: &mut PushRun<'_, P, A>,
+        mut meta: MetaState,
+        remote: RemoteIndex,
+        base: Option<&Index>,
+        work: &PushWork,
+        changes: IndexChanges,
+    ) -> Result<()> {
+        let ns = run.ns;
+        let partitions_pending = self.with_state(|s| s.partitions_pending());
         self.client.check_deadline("push writeback")?;
         // Persisted before the monolith write, so that a crash between it and the last
         // partition still tells the next push that the partitions lag. Best effort, like
-        // every sidecar write after a successful transfer (§8.4 item 10): the uploads are
-        // done and must be published; an unwritable sidecar only loses the repair hint.
+        // every sidecar write after a successful transfer
+        // (docs/hazards.md#best-effort-sidecar-writes): the uploads are done and must be
+        // published; an unwritable sidecar only loses the repair hint.
         self.update_state_best_effort(|s| s.set_partitions_pending(true));
-        let (merged, generation, attempts) =
-            self.publish_merged(ns, remote, &changes, &mut meta).await?;
+        let (merged, generation, attempts) = run.store.publish(remote, &changes, &mut meta).await?;
         let dirty = if changes.is_empty() || partitions_pending {
             // Scrub or discovery only (upstream writes all too), or an earlier push left
             // partitions unwritten and we do not know which: every partition.
@@ -200,7 +261,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 .chain(changes.deletions.iter().map(String::as_str));
             Some(dirty_partition_keys(rels))
         };
-        let partitions = self.write_partitions(ns, &merged, dirty, &meta).await;
+        let partitions = run.store.write_partitions(&merged, dirty, &meta).await;
         if partitions.failures.is_empty() {
             self.update_state_best_effort(|s| s.set_partitions_pending(false));
         }
@@ -210,18 +271,16 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             .chain(&work.adopted)
             .cloned()
             .collect();
-        let next_base =
-            self.next_base_after_push(ns, base.as_ref(), &merged, &recorded, &changes.deletions);
-        let local_written = next_base
-            .to_pretty_json()
-            .and_then(|text| self.write_local_index(&text))
-            .is_ok();
+        let next_base = self.next_base_after_push(ns, base, &merged, &recorded, &changes.deletions);
+        let local_written = self.write_local_index(&next_base).is_ok();
         let clean = work.complete
             && local_written
             && base_covers(&next_base, &merged)
             && self.local_has_all(&merged, ns);
         if clean {
-            self.mark_synced_best_effort(&generation);
+            if let Some(g) = generation.fingerprint() {
+                self.mark_synced_best_effort(g);
+            }
         }
         let detail = format!(
             "indexAttempts={attempts} {} localIndex={} sidecar={}",
@@ -229,66 +288,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             if local_written { "written" } else { "failed" },
             if clean { "clean" } else { "dirty" }
         );
-        clock.record(&mut report, self.now_ms(), "pushChanged.writeback", detail);
-        Ok(report)
-    }
-
-    /// The push fast path: a clean sidecar with a fingerprint and one metadata GET of the
-    /// index whose generation equals it. Any error is a miss (the slow path will report
-    /// real problems).
-    async fn push_fast_path(&self, ns: Option<&str>) -> bool {
-        let Some(fingerprint) = self.with_state(|s| {
-            if s.push_fast_path_allowed() {
-                s.generation_fingerprint().map(str::to_string)
-            } else {
-                None
-            }
-        }) else {
-            return false;
-        };
-        match self.client.stat(&index_key(ns)).await {
-            Ok(Some(meta)) => {
-                !meta.generation.is_empty()
-                    && meta.generation != "0"
-                    && meta.generation == fingerprint
-            }
-            _ => false,
-        }
-    }
-
-    /// Merge `changes` onto the fetched index and write it with `ifGenerationMatch`; on a
-    /// lost race re-fetch (and re-check the meta), re-merge and retry. Returns the
-    /// published index, its generation and the attempts used.
-    async fn publish_merged(
-        &self,
-        ns: Option<&str>,
-        mut base: RemoteIndex,
-        changes: &IndexChanges,
-        meta: &mut MetaState,
-    ) -> Result<(Index, String, u32)> {
-        let key = index_key(ns);
-        for attempt in 1..=INDEX_WRITE_ATTEMPTS {
-            let mut merged = base.index.clone();
-            if !merge_onto(&mut merged, changes, &self.now_iso()) && base.discovered.is_some() {
-                merged.last_pulled = self.now_iso();
-            }
-            match self.put_index(ns, &merged, base.write_condition()).await {
-                Ok(generation) => return Ok((merged, generation, attempt)),
-                Err(e) if e.is_precondition_failed() => {
-                    let unit = unit_from(self.client.platform().random_u64());
-                    let wait = backoff_delay(&self.client.cfg.retry, attempt - 1, unit, false);
-                    self.client.platform().sleep(wait).await;
-                    self.client.check_deadline("push index retry")?;
-                    *meta = self.read_meta(ns, "push").await?;
-                    refuse_v2(meta, "push")?;
-                    base = self.fetch_index(ns, "push").await?;
-                }
-                Err(e) => return Err(e.context(format!("push: write index {key}"))),
-            }
-        }
-        Err(Error::other(format!(
-            "push: write index {key}: another writer changed it {INDEX_WRITE_ATTEMPTS} times in a row; the uploads are kept and the next push will publish them"
-        )))
+        self.record(run, "pushChanged.writeback", detail);
+        Ok(())
     }
 
     /// Upload every file, `pushConcurrency` at a time. All or nothing for the index:
@@ -308,17 +309,25 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         Ok((entries, bytes))
     }
 
-    /// Read, hash and upload one file; its entry records what was uploaded. The mtime is
-    /// taken before the read: if the file changes afterwards its mtime differs from the
-    /// recorded one and the next push compares hashes (and uploads the new content).
+    /// Upload one file; its entry records what was uploaded, with the mtime the walk saw
+    /// before any read. The bytes the plan read for hashing are used as they are;
+    /// otherwise the file is read and hashed here, once.
     async fn upload_one(&self, ns: Option<&str>, upload: &Upload) -> Result<IndexEntry> {
         let shown = format!("push {}", upload.rel);
-        let stat = local_fs::stat_file(&self.root, &upload.cache_rel)
-            .map_err(|e| Error::io("stat", &upload.cache_rel, &e).context(&shown))?
-            .ok_or_else(|| Error::other(format!("{shown}: the file disappeared before upload")))?;
-        let data = local_fs::read_file(&self.root, &upload.cache_rel)
-            .map_err(|e| Error::io("read", &upload.cache_rel, &e).context(&shown))?;
-        let sha256 = sha256_hex(&data);
+        let Content { data, sha256 } = match upload.content.take() {
+            Some(content) => content,
+            None => {
+                let data = self.cache.read(&upload.path).map_err(|e| {
+                    if is_absent(&e) {
+                        Error::other(format!("{shown}: the file disappeared before upload"))
+                    } else {
+                        Error::io("read", upload.path.as_str(), &e).context(&shown)
+                    }
+                })?;
+                let sha256 = sha256_hex(&data);
+                Content { data, sha256 }
+            }
+        };
         self.client
             .upload(&data_key(ns, &upload.rel), &data, None)
             .await
@@ -328,7 +337,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             key: upload.rel.clone(),
             size: data.len() as u64,
             last_modified: self.now_iso(),
-            local_mtime: stat.mtime_iso,
+            local_mtime: upload.mtime_iso.clone(),
             sha256: Some(sha256),
         })
     }
@@ -367,8 +376,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         let mut next = push_next_base(base, &remote.last_pulled, recorded, deleted);
         next.entries.retain(|e| {
             remote.entries.contains(&e.key)
-                || (safe_index_key(&e.key).is_ok()
-                    && self.stat_size(&local_rel_path(ns, &e.key)).is_some())
+                || CachePath::for_key(ns, &e.key).is_ok_and(|p| self.stat_size(&p).is_some())
         });
         next
     }
@@ -384,4 +392,19 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         let at = verified_at_baseline_ms(self.unix_ms(), self.local_index_mtime_ms());
         self.update_state_best_effort(|s| s.mark_synced(generation, at));
     }
+}
+
+/// The walk phase's trace detail.
+fn walk_detail(work: &PushWork) -> String {
+    let s = &work.skipped;
+    format!(
+        "toPush={} toDelete={} mode={} symlinksSkipped={} unsafeSkipped={} unreadable={} conflicts={}",
+        work.uploads.len(),
+        work.deletions.len(),
+        if work.scoped { "scoped" } else { "full" },
+        s.symlinks,
+        s.unsafe_names,
+        s.unreadable,
+        work.conflicts.len()
+    )
 }

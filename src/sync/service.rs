@@ -10,16 +10,15 @@ use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::index::Index;
-use super::keys::{INDEX_FILE, SYNC_STATE_FILE as SIDECAR_FILE};
-use super::local_fs;
-use super::report::{Capabilities, SidecarSummary, SUPPORTED_CAPABILITIES};
-use super::sidecar::MAX_SIDECAR_BYTES;
-use super::sync_state::{Outcome, SidecarOrigin, SyncState};
-use super::timefmt::format_iso_ms;
-use crate::cache_fs::write_atomic_path;
-use crate::error::{Error, Result};
+use super::core::index::Index;
+use super::core::report::{Capabilities, SidecarSummary, SUPPORTED_CAPABILITIES};
+use super::core::sidecar::MAX_SIDECAR_BYTES;
+use super::core::sync_state::{Outcome, SidecarOrigin, SyncState};
+use crate::cache::{LocalCache, OwnFile};
+use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::{Authorizer, GcsClient};
+use crate::paths::CachePath;
+use crate::timefmt::format_iso_ms;
 use crate::transport::{Clock, Transport};
 
 /// Options of one call (swamp core's `DatastoreSyncOptions`, minus the signal: the
@@ -39,7 +38,7 @@ pub struct SyncOptions {
 /// The sync service of one cache directory and one bucket (prefix).
 pub struct SyncService<P, A> {
     pub(super) client: Rc<GcsClient<P, A>>,
-    pub(super) root: PathBuf,
+    pub(super) cache: LocalCache,
     state: RefCell<Option<SyncState>>,
     /// `None` = not bound yet; `Some(None)` = bound to solo mode.
     bound: RefCell<Option<Option<String>>>,
@@ -50,7 +49,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     pub fn new(client: Rc<GcsClient<P, A>>, cache_root: PathBuf) -> Self {
         SyncService {
             client,
-            root: cache_root,
+            cache: LocalCache::new(cache_root),
             state: RefCell::new(None),
             bound: RefCell::new(None),
         }
@@ -64,7 +63,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
     /// The cache root.
     pub fn cache_root(&self) -> &Path {
-        &self.root
+        self.cache.root()
     }
 
     /// The client (for the caller to set deadlines).
@@ -89,11 +88,17 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 Ok(requested)
             }
             Some(current) if *current == requested => Ok(requested),
-            Some(current) => Err(Error::other(format!(
-                "Namespace mismatch: bound to {} but called with {}",
-                json_or_null(current.as_deref()),
-                json_or_null(requested.as_deref())
-            ))),
+            Some(current) => Err(Error::new(
+                ErrorKind::NamespaceMismatch {
+                    bound: current.clone(),
+                    requested: requested.clone(),
+                },
+                format!(
+                    "Namespace mismatch: bound to {} but called with {}",
+                    json_or_null(current.as_deref()),
+                    json_or_null(requested.as_deref())
+                ),
+            )),
         }
     }
 
@@ -104,21 +109,15 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
     // ----- sync state (sidecar) -----
 
-    fn sidecar_path(&self) -> PathBuf {
-        self.root.join(SIDECAR_FILE)
-    }
-
     /// Load the sidecar once per instance. Any read failure means "no sidecar", which is
     /// the safe reading: no fast path, full walk.
     fn ensure_state(&self) {
         if self.state.borrow().is_some() {
             return;
         }
-        let path = self.sidecar_path();
-        let bytes = std::fs::symlink_metadata(&path)
-            .ok()
-            .filter(|m| m.is_file() && m.len() <= MAX_SIDECAR_BYTES as u64)
-            .and_then(|_| std::fs::read(&path).ok());
+        let bytes = self
+            .cache
+            .read_own(OwnFile::Sidecar, MAX_SIDECAR_BYTES as u64);
         *self.state.borrow_mut() = Some(SyncState::load(bytes.as_deref()));
     }
 
@@ -142,11 +141,13 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             state.to_pretty_json()?
         };
         let nonce = self.client.platform().random_u64();
-        write_atomic_path(&self.sidecar_path(), SIDECAR_FILE, text.as_bytes(), nonce).map(drop)
+        self.cache
+            .write_own(OwnFile::Sidecar, text.as_bytes(), nonce)
     }
 
     /// [`Self::update_state`] for writes after a successful transfer: a failure to
-    /// persist must not fail the sync (§8.4 item 10); the worst outcome is a slow path.
+    /// persist must not fail the sync (docs/hazards.md#best-effort-sidecar-writes); the
+    /// worst outcome is a slow path.
     pub(super) fn update_state_best_effort(
         &self,
         f: impl FnOnce(&mut SyncState) -> Outcome,
@@ -176,39 +177,29 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
     /// Modification time of the local index copy (unix ms), if it exists.
     pub(super) fn local_index_mtime_ms(&self) -> Option<i64> {
-        local_fs::stat_file(&self.root, INDEX_FILE)
-            .ok()
-            .flatten()
-            .and_then(|s| s.mtime_ms)
+        self.cache.own_mtime_ms(OwnFile::LocalIndex)
     }
 
     /// The local index copy as this cache last wrote it: the base of the three-way
-    /// decisions ([`super::reconcile`]). `None` when missing, not a regular file (a link
-    /// is never followed), larger than [`MAX_LOCAL_INDEX_BYTES`] or unreadable as an
+    /// decisions ([`super::core::reconcile`]). `None` when missing, not a regular file (a
+    /// link is never followed), larger than [`MAX_LOCAL_INDEX_BYTES`] or unreadable as an
     /// index: with no record of the last sync, nothing is deleted and no local file
     /// that differs from the remote is overwritten.
     pub(super) fn read_base(&self) -> Option<Index> {
-        let path = self.root.join(INDEX_FILE);
-        let meta = std::fs::symlink_metadata(&path).ok()?;
-        if !meta.is_file() || meta.len() > MAX_LOCAL_INDEX_BYTES {
-            return None;
-        }
-        let bytes = std::fs::read(&path).ok()?;
+        let bytes = self
+            .cache
+            .read_own(OwnFile::LocalIndex, MAX_LOCAL_INDEX_BYTES)?;
         let (mut index, _) = Index::parse(&bytes).ok()?;
         index.scrub();
         Some(index)
     }
 
     /// Write the local index copy (pretty, atomically).
-    pub(super) fn write_local_index(&self, text: &str) -> Result<()> {
+    pub(super) fn write_local_index(&self, index: &Index) -> Result<()> {
+        let text = index.to_pretty_json()?;
         let nonce = self.client.platform().random_u64();
-        write_atomic_path(
-            &self.root.join(INDEX_FILE),
-            INDEX_FILE,
-            text.as_bytes(),
-            nonce,
-        )
-        .map(drop)
+        self.cache
+            .write_own(OwnFile::LocalIndex, text.as_bytes(), nonce)
     }
 
     // ----- clocks -----
@@ -228,12 +219,9 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         self.client.platform().unix_ms()
     }
 
-    /// Stat a regular file at a cache-relative path (`None` for anything else).
-    pub(super) fn stat_size(&self, cache_rel: &str) -> Option<u64> {
-        local_fs::stat_file(&self.root, cache_rel)
-            .ok()
-            .flatten()
-            .map(|s| s.size)
+    /// The size of the regular file at `path` (`None` for anything else).
+    pub(super) fn stat_size(&self, path: &CachePath) -> Option<u64> {
+        self.cache.stat(path).ok().flatten().map(|s| s.size)
     }
 }
 
@@ -241,7 +229,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 /// about 30 MB).
 const MAX_LOCAL_INDEX_BYTES: u64 = 256 << 20;
 
-/// A namespace is one path segment: no separators, no `.`/`..`, no NUL (§3.7 rules).
+/// A namespace is one path segment: no separators, no `.`/`..`, no NUL
+/// (docs/sync.md#namespaces-and-keys).
 fn validate_namespace(ns: &str) -> Result<()> {
     let bad = ns.contains(['/', '\\', '\0']) || ns == "." || ns == "..";
     if bad {

@@ -2,9 +2,9 @@
 //! delete right now. Nothing is transferred except the index GET, nothing is written
 //! (stale temporary files found by the walk are still removed).
 
-use super::index::Index;
-use super::keys::index_key;
-use super::report::{PlannedUpload, StatusReport};
+use super::core::index::Index;
+use super::core::report::{PlannedUpload, StatusReport};
+use super::remote_index::IndexStore;
 use super::service::{SyncOptions, SyncService};
 use crate::error::Result;
 use crate::gcs::Authorizer;
@@ -16,16 +16,12 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     pub async fn status(&self, opts: &SyncOptions) -> Result<StatusReport> {
         let ns = self.bind_namespace(opts.namespace.as_deref())?;
         let ns = ns.as_deref();
-        let key = index_key(ns);
-        let (index, generation) = match self.client.download(&key).await {
-            Ok(d) => {
-                let (mut index, _) = Index::parse(&d.data)
-                    .map_err(|e| e.context(format!("status: remote index {key} is unreadable")))?;
-                index.scrub();
-                (index, Some(d.generation))
-            }
-            Err(e) if e.is_not_found() => (Index::new(""), None),
-            Err(e) => return Err(e.context(format!("status: read remote index {key}"))),
+        let (index, generation) = match IndexStore::new(&self.client, ns)
+            .fetch_existing("status")
+            .await?
+        {
+            Some((index, generation)) => (index, Some(generation.into_string())),
+            None => (Index::new(""), None),
         };
         let work = self.plan_push(ns, &index, self.read_base().as_ref())?;
         Ok(StatusReport {

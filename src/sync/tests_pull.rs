@@ -1,5 +1,6 @@
-//! Pull counterparts of the upstream `[seed]` sync tests (behaviour.md §5.4 groups A, B,
-//! E, F, M), dangling entries, namespaces, the bucket prefix and `status`.
+//! Pull counterparts of the upstream `[seed]` sync tests, each doc comment quoting the
+//! TypeScript test it mirrors (docs/compatibility.md#counterparts-of-the-typescript-tests),
+//! then dangling entries, namespaces, the bucket prefix and `status`.
 
 use super::tests_support::*;
 use crate::error::ErrorKind;
@@ -15,13 +16,13 @@ fn iso_ms_shape(s: &str) -> bool {
         && s.chars().filter(|c| c.is_ascii_digit()).count() == 17
 }
 
-// ----- A. internal files -----
+// ----- internal files -----
 
 /// "pullChanged walker: skips zombies even if re-injected post-scrub" and "pullChanged:
 /// skips zombie _catalog.db* entries from remote index"; "pullIndex GCS-fetch path:
 /// scrubs in-memory and rewrites local cache file" (and the remote one).
 #[test]
-fn a_pull_skips_zombie_entries_and_rewrites_the_scrubbed_index() {
+fn pull_skips_zombie_entries_and_rewrites_the_scrubbed_index() {
     let fake = FakeGcs::new();
     for k in [
         "_catalog.db",
@@ -46,7 +47,7 @@ fn a_pull_skips_zombie_entries_and_rewrites_the_scrubbed_index() {
     let report = pull(&service(&fake, &cache, ""));
     assert_eq!(report.files, 1);
     assert!(!cache.exists("_catalog.db") && !cache.exists("_index/x.json"));
-    let local = super::index::Index::parse(&cache.read(".datastore-index.json").unwrap())
+    let local = super::core::index::Index::parse(&cache.read(".datastore-index.json").unwrap())
         .unwrap()
         .0;
     assert_eq!(local.entries.keys().collect::<Vec<_>>(), ["audit/ok"]);
@@ -63,12 +64,12 @@ fn a_pull_skips_zombie_entries_and_rewrites_the_scrubbed_index() {
     );
 }
 
-// ----- B. discovery -----
+// ----- discovery -----
 
 /// "pullIndex: discovers files when remote index is missing", "pullChanged: hydrates an
 /// unindexed bucket via discovery", "pullIndex discovery: skips internal cache files".
 #[test]
-fn b_pull_hydrates_an_unindexed_bucket_via_discovery_skipping_internal_files() {
+fn pull_hydrates_an_unindexed_bucket_via_discovery_skipping_internal_files() {
     let fake = FakeGcs::new();
     for k in [
         "audit/a",
@@ -106,7 +107,7 @@ fn b_pull_hydrates_an_unindexed_bucket_via_discovery_skipping_internal_files() {
 
 /// "pullIndex discovery: empty bucket falls through to empty index (regression pin)".
 #[test]
-fn b_discovery_empty_bucket_falls_through_to_empty_index() {
+fn discovery_empty_bucket_falls_through_to_empty_index() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("b-empty");
     let report = pull(&service(&fake, &cache, ""));
@@ -114,11 +115,11 @@ fn b_discovery_empty_bucket_falls_through_to_empty_index() {
     assert_eq!(fake.uploads(), 0, "nothing to publish");
 }
 
-// ----- E. fast path and fingerprints -----
+// ----- fast path and fingerprints -----
 
 /// "pullChanged: post-verified second call hits fast path with zero index GETs".
 #[test]
-fn e_pull_post_verified_second_call_hits_fast_path_with_zero_index_gets() {
+fn pull_post_verified_second_call_hits_fast_path_with_zero_index_gets() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a")]);
     let cache = TempDir::new("e-pull-fast");
@@ -133,7 +134,7 @@ fn e_pull_post_verified_second_call_hits_fast_path_with_zero_index_gets() {
 /// "pullChanged: corrupt sidecar (bad JSON / wrong version / missing fields) falls
 /// through to slow path".
 #[test]
-fn e_pull_corrupt_sidecar_falls_through_to_slow_path() {
+fn pull_corrupt_sidecar_falls_through_to_slow_path() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a")]);
     let generation = fake.generation(".datastore-index.json").unwrap();
@@ -157,7 +158,7 @@ fn e_pull_corrupt_sidecar_falls_through_to_slow_path() {
 
 /// "pullChanged: remote index generation change bypasses fast path".
 #[test]
-fn e_pull_remote_index_generation_change_bypasses_fast_path() {
+fn pull_remote_index_generation_change_bypasses_fast_path() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a")]);
     let cache = TempDir::new("e-gen-change");
@@ -170,9 +171,10 @@ fn e_pull_remote_index_generation_change_bypasses_fast_path() {
 }
 
 /// "pullChanged: slow path force-fetches the remote index even when a previous process's
-/// local index is mtime-fresh" (H16: the local copy is never a cache).
+/// local index is mtime-fresh" (the local copy is never a cache:
+/// docs/hazards.md#local-index-reuse-within-sixty-seconds).
 #[test]
-fn e_pull_slow_path_force_fetches_even_when_local_index_is_fresh() {
+fn pull_slow_path_force_fetches_even_when_local_index_is_fresh() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a")]);
     let cache = TempDir::new("e-force");
@@ -187,7 +189,7 @@ fn e_pull_slow_path_force_fetches_even_when_local_index_is_fresh() {
 
 /// "pullChanged: empty-string generation bypasses fast path".
 #[test]
-fn e_pull_empty_string_generation_bypasses_fast_path() {
+fn pull_empty_string_generation_bypasses_fast_path() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a")]);
     let cache = TempDir::new("e-empty-gen");
@@ -209,7 +211,7 @@ fn e_pull_empty_string_generation_bypasses_fast_path() {
 /// "pullChanged: records generation from pullIndex GET, not post-walk getMetadata
 /// (swamp-club #168)": a writer that publishes while our downloads run is not masked.
 #[test]
-fn e_pull_records_generation_from_the_index_get_not_a_later_probe() {
+fn pull_records_generation_from_the_index_get_not_a_later_probe() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a")]);
     let first = fake.generation(".datastore-index.json").unwrap();
@@ -226,11 +228,11 @@ fn e_pull_records_generation_from_the_index_get_not_a_later_probe() {
     assert_eq!(report.files, 1, "the racing writer's file arrives");
 }
 
-// ----- F. retries and batch errors -----
+// ----- retries and batch errors -----
 
 /// "DEF-2 integration: 503-then-200 pullFile retries and succeeds".
 #[test]
-fn f_pull_file_503_then_200_retries_and_succeeds() {
+fn pull_file_503_then_200_retries_and_succeeds() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a")]);
     fake.fail("audit/a", Kind::Media, 503, 1);
@@ -242,7 +244,7 @@ fn f_pull_file_503_then_200_retries_and_succeeds() {
 /// "DEF-2 integration: 403 throws immediately with credential hint, no retry" — and the
 /// error names the file, the operation and the cause on one line.
 #[test]
-fn f_pull_403_fails_immediately_naming_the_file() {
+fn pull_403_fails_immediately_naming_the_file() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a"), ("audit/b", b"b")]);
     fake.fail("audit/b", Kind::Media, 403, 1);
@@ -250,16 +252,16 @@ fn f_pull_403_fails_immediately_naming_the_file() {
     let err = run(service(&fake, &cache, "").pull(&opts())).unwrap_err();
     assert_eq!(fake.count_on(Kind::Media, "audit/b"), 1);
     assert!(
-        matches!(err.kind, ErrorKind::PermissionDenied { .. }),
+        matches!(err.kind(), ErrorKind::PermissionDenied { .. }),
         "{err:?}"
     );
     assert!(
-        err.message
+        err.message()
             .starts_with("pull: failed to download 1 of 2 file(s): pull audit/b: "),
         "{}",
-        err.message
+        err.message()
     );
-    assert!(!err.message.contains('\n'));
+    assert!(!err.message().contains('\n'));
     assert!(
         !cache.exists(".datastore-sync-state.json"),
         "no fingerprint after a failed pull"
@@ -268,7 +270,7 @@ fn f_pull_403_fails_immediately_naming_the_file() {
 
 /// "pushChanged: batch failure message includes underlying error details".
 #[test]
-fn f_push_batch_failure_message_includes_underlying_error_details() {
+fn push_batch_failure_message_includes_underlying_error_details() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("f-batch");
     for i in 0..5 {
@@ -278,13 +280,13 @@ fn f_push_batch_failure_message_includes_underlying_error_details() {
     cache.write("audit/ok", b"fine");
     let err = run(service(&fake, &cache, r#","retryMaxAttempts":2"#).push(&opts())).unwrap_err();
     assert!(
-        err.message
+        err.message()
             .starts_with("push: failed to upload 5 of 6 file(s): push audit/f0: "),
         "{}",
-        err.message
+        err.message()
     );
-    assert!(err.message.contains("500"), "{}", err.message);
-    assert!(err.message.ends_with("and 2 more"), "{}", err.message);
+    assert!(err.message().contains("500"), "{}", err.message());
+    assert!(err.message().ends_with("and 2 more"), "{}", err.message());
     assert!(
         fake.data(".datastore-index.json").is_none(),
         "no writeback of unconfirmed entries"
@@ -321,14 +323,14 @@ fn pull_dangling_entry_is_dropped_and_the_index_written_back() {
     assert_eq!(put.if_generation_match, Some(read.to_string()));
 }
 
-// ----- M. lazy hydration -----
+// ----- lazy hydration -----
 
 /// "pullChanged: metadataOnly skips raw files" (parents created, flag set), "pushChanged:
 /// lazy hydration guard prevents deletion of un-hydrated files", "pullChanged: without
 /// metadataOnly downloads everything including raw" (flag cleared), "hydrateFile:
 /// downloads a single file on demand".
 #[test]
-fn m_lazy_pull_skips_raws_guards_deletion_and_a_full_pull_completes_it() {
+fn lazy_pull_skips_raws_guards_deletion_and_a_full_pull_completes_it() {
     let fake = FakeGcs::new();
     let raw = "data/t/m/main/1/raw";
     put_remote_files(
@@ -402,8 +404,15 @@ fn ns_round_trip_uses_prefixed_keys_and_paths() {
 
     let err = run(svc.push(&opts())).unwrap_err();
     assert_eq!(
-        err.message,
+        err.message(),
         r#"Namespace mismatch: bound to "ns1" but called with null"#
+    );
+    assert_eq!(
+        err.kind(),
+        crate::error::ErrorKind::NamespaceMismatch {
+            bound: Some("ns1".into()),
+            requested: None
+        }
     );
 
     let b = TempDir::new("ns-b");
@@ -494,10 +503,32 @@ fn status_reports_what_a_push_would_do_with_one_request() {
     );
     assert_eq!(
         status.to_upload[0].reason,
-        super::change::ChangeReason::SizeChanged
+        super::core::change::ChangeReason::SizeChanged
     );
     assert_eq!(status.to_delete, ["audit/b"]);
     assert_eq!(status.sidecar.dirty_paths, ["audit/a", "audit/b"]);
     assert!(status.remote_index_found && status.remote_entries == 2);
     assert!(iso_ms_shape(&status.sidecar.last_verified_at));
+}
+
+#[test]
+fn pull_of_a_malformed_remote_index_names_the_object_by_kind() {
+    let fake = FakeGcs::new();
+    fake.put(".datastore-index.json", b"{not json", 0);
+    let cache = TempDir::new("malformed-index");
+    let err = run(service(&fake, &cache, "").pull(&opts())).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ErrorKind::MalformedRemote {
+            key: ".datastore-index.json".into()
+        },
+        "{}",
+        err.message()
+    );
+    assert!(err.message().contains("is unreadable"), "{}", err.message());
+    assert!(
+        cache.files().is_empty(),
+        "nothing written: {:?}",
+        cache.files()
+    );
 }

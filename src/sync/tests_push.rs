@@ -1,15 +1,16 @@
-//! Push counterparts of the upstream `[seed]` sync tests (behaviour.md §5.4 groups A–E
-//! and H) and the later absence-deletion group D, named after them.
+//! Push counterparts of the upstream `[seed]` sync tests and the later absence-deletion
+//! tests, each doc comment quoting the TypeScript test it mirrors
+//! (docs/compatibility.md#counterparts-of-the-typescript-tests).
 
 use super::tests_support::*;
 use crate::error::ErrorKind;
 use crate::test_fake::{run, FakeGcs, Kind};
 
-// ----- A. internal files and scrub -----
+// ----- internal files and scrub -----
 
 /// "pushChanged: skips _catalog.db and its WAL/SHM sidecars".
 #[test]
-fn a_push_skips_catalog_db_and_its_wal_shm_sidecars() {
+fn push_skips_catalog_db_and_its_wal_shm_sidecars() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("a-catalog");
     for f in [
@@ -28,7 +29,7 @@ fn a_push_skips_catalog_db_and_its_wal_shm_sidecars() {
 /// "pushChanged: still skips .datastore-index.json/.push-queue.json/.datastore.lock" —
 /// plus per-target `.lock` files and the sidecar itself.
 #[test]
-fn a_push_still_skips_index_push_queue_lock_and_sidecar_files() {
+fn push_still_skips_index_push_queue_lock_and_sidecar_files() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("a-internal");
     for f in [
@@ -51,7 +52,7 @@ fn a_push_still_skips_index_push_queue_lock_and_sidecar_files() {
 
 /// "pushChanged: scrubs remote zombies and writes back clean, second call is quiet".
 #[test]
-fn a_push_scrubs_remote_zombies_and_writes_back_clean_second_call_is_quiet() {
+fn push_scrubs_remote_zombies_and_writes_back_clean_second_call_is_quiet() {
     let fake = FakeGcs::new();
     put_remote_index(
         &fake,
@@ -69,12 +70,12 @@ fn a_push_scrubs_remote_zombies_and_writes_back_clean_second_call_is_quiet() {
     assert_eq!(fake.request_count(), 1);
 }
 
-// ----- B. discovery -----
+// ----- discovery -----
 
 /// "pushChanged: against unindexed populated bucket builds a complete index" — in one
 /// index write (the discovered entries are merged with ours, not published twice).
 #[test]
-fn b_push_against_unindexed_populated_bucket_builds_a_complete_index() {
+fn push_against_unindexed_populated_bucket_builds_a_complete_index() {
     let fake = FakeGcs::new();
     fake.put("audit/a", b"a", 0);
     fake.put("data/t/m/d/1/raw", b"raw", 0);
@@ -100,11 +101,11 @@ fn b_push_against_unindexed_populated_bucket_builds_a_complete_index() {
     );
 }
 
-// ----- C. merge onto the remote index, error propagation -----
+// ----- merge onto the remote index, error propagation -----
 
 /// "pushChanged: preserves remote index entries for files absent from local cache".
 #[test]
-fn c_push_preserves_remote_index_entries_for_files_absent_from_local_cache() {
+fn push_preserves_remote_index_entries_for_files_absent_from_local_cache() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/theirs", b"theirs")]);
     let cache = TempDir::new("c-preserve");
@@ -116,10 +117,11 @@ fn c_push_preserves_remote_index_entries_for_files_absent_from_local_cache() {
     assert_eq!(fake.count(Kind::Delete), 0);
 }
 
-/// "pushChanged: propagates non-NotFound remote errors and skips writeback" (§8.4 item 1:
-/// a failed index read is never an empty index).
+/// "pushChanged: propagates non-NotFound remote errors and skips writeback" (a failed
+/// index read is never an empty index:
+/// docs/hazards.md#index-read-errors-taken-as-an-empty-index).
 #[test]
-fn c_push_propagates_non_not_found_remote_errors_and_skips_writeback() {
+fn push_propagates_non_not_found_remote_errors_and_skips_writeback() {
     for status in [503u16, 403] {
         let fake = FakeGcs::new();
         put_remote_files(&fake, &[("audit/theirs", b"theirs")]);
@@ -130,22 +132,26 @@ fn c_push_propagates_non_not_found_remote_errors_and_skips_writeback() {
         let err =
             run(service(&fake, &cache, r#","retryMaxAttempts":2"#).push(&opts())).unwrap_err();
         assert!(
-            err.message
+            err.message()
                 .starts_with("push: read remote index .datastore-index.json"),
             "{}",
-            err.message
+            err.message()
         );
-        assert!(err.message.contains(&status.to_string()), "{}", err.message);
+        assert!(
+            err.message().contains(&status.to_string()),
+            "{}",
+            err.message()
+        );
         assert_eq!(fake.uploads(), 0, "nothing uploaded, nothing written back");
         assert_eq!(fake.data(".datastore-index.json"), before);
     }
 }
 
-// ----- D. absence-on-disk deletion -----
+// ----- absence-on-disk deletion -----
 
 /// "pushChanged: scoped walk deletes absent dirty path from GCS and index".
 #[test]
-fn d_push_scoped_walk_deletes_absent_dirty_path_from_gcs_and_index() {
+fn push_scoped_walk_deletes_absent_dirty_path_from_gcs_and_index() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("d-absent");
     cache.write("data/t/m/d/1/raw", b"one");
@@ -163,7 +169,7 @@ fn d_push_scoped_walk_deletes_absent_dirty_path_from_gcs_and_index() {
 
 /// "pushChanged: bulk markDirty (no relPath) does NOT delete orphaned index entries".
 #[test]
-fn d_push_bulk_mark_dirty_does_not_delete_orphaned_index_entries() {
+fn push_bulk_mark_dirty_does_not_delete_orphaned_index_entries() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("d-bulk");
     cache.write("audit/a", b"a");
@@ -179,7 +185,7 @@ fn d_push_bulk_mark_dirty_does_not_delete_orphaned_index_entries() {
 
 /// "pushChanged: no markDirty means no deletion (reader-side safety)".
 #[test]
-fn d_push_no_mark_dirty_means_no_deletion() {
+fn push_no_mark_dirty_means_no_deletion() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a"), ("audit/b", b"b")]);
     let cache = TempDir::new("d-reader");
@@ -191,7 +197,7 @@ fn d_push_no_mark_dirty_means_no_deletion() {
 
 /// "pushChanged: scoped walk detects partial deletion inside surviving directory".
 #[test]
-fn d_push_scoped_walk_detects_partial_deletion_inside_surviving_directory() {
+fn push_scoped_walk_detects_partial_deletion_inside_surviving_directory() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("d-partial");
     cache.write("data/t/m/d/1/raw", b"one");
@@ -206,9 +212,10 @@ fn d_push_scoped_walk_detects_partial_deletion_inside_surviving_directory() {
     assert!(fake.data("data/t/m/d/1/raw").is_some());
 }
 
-/// Only after an overflow does a full walk delete orphans (§8.4 item 4).
+/// Only after an overflow does a full walk delete orphans
+/// (docs/hazards.md#deletion-without-a-dirty-signal).
 #[test]
-fn d_push_overflow_full_walk_deletes_orphans() {
+fn push_overflow_full_walk_deletes_orphans() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("d-overflow");
     cache.write("audit/a", b"a");
@@ -223,11 +230,11 @@ fn d_push_overflow_full_walk_deletes_orphans() {
     assert!(fake.data("audit/gone").is_none());
 }
 
-// ----- E. fast path, sidecar, markSynced gates, markDirty basics -----
+// ----- fast path, sidecar, markSynced gates, markDirty basics -----
 
 /// "pushChanged: post-verified second call hits fast path with zero index GETs".
 #[test]
-fn e_push_post_verified_second_call_hits_fast_path_with_zero_index_gets() {
+fn push_post_verified_second_call_hits_fast_path_with_zero_index_gets() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("e-fast");
     cache.write("audit/a", b"a");
@@ -243,7 +250,7 @@ fn e_push_post_verified_second_call_hits_fast_path_with_zero_index_gets() {
 
 /// "pushChanged: local file mutation since last sync forces real push work".
 #[test]
-fn e_push_local_file_mutation_since_last_sync_forces_real_push_work() {
+fn push_local_file_mutation_since_last_sync_forces_real_push_work() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("e-mutation");
     cache.write("audit/a", b"a");
@@ -259,7 +266,7 @@ fn e_push_local_file_mutation_since_last_sync_forces_real_push_work() {
 /// "pushChanged: direct Deno.writeFile bypasses localDirty tracking (contract)": a write
 /// without `markDirty` behind a clean sidecar is not seen (the fast path answers).
 #[test]
-fn e_push_direct_write_bypasses_local_dirty_tracking() {
+fn push_direct_write_bypasses_local_dirty_tracking() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("e-direct");
     cache.write("audit/a", b"a");
@@ -272,7 +279,7 @@ fn e_push_direct_write_bypasses_local_dirty_tracking() {
 
 /// "markDirty: flips sidecar localDirty and forces slow-path on next pushChanged".
 #[test]
-fn e_mark_dirty_flips_sidecar_local_dirty_and_forces_slow_path() {
+fn mark_dirty_flips_sidecar_local_dirty_and_forces_slow_path() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("e-flip");
     cache.write("audit/a", b"a");
@@ -292,7 +299,7 @@ fn e_mark_dirty_flips_sidecar_local_dirty_and_forces_slow_path() {
 
 /// "markDirty: is idempotent — repeated calls don't thrash the sidecar".
 #[test]
-fn e_mark_dirty_is_idempotent() {
+fn mark_dirty_is_idempotent() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("e-idem");
     let svc = service(&fake, &cache, "");
@@ -305,7 +312,7 @@ fn e_mark_dirty_is_idempotent() {
     run(svc.mark_dirty(&opts())).unwrap();
     mark(&svc, "data/b");
     assert_eq!(
-        super::local_fs::stat_file(cache.path(), ".datastore-sync-state.json")
+        super::tests_support::stat_of(&cache, ".datastore-sync-state.json")
             .unwrap()
             .unwrap()
             .mtime_ms,
@@ -318,7 +325,7 @@ fn e_mark_dirty_is_idempotent() {
 /// "pushChanged no-writeback: does NOT mark the sidecar clean when nothing was pushed
 /// (swamp-club #1225)": remote-only files were never pulled.
 #[test]
-fn e_push_no_writeback_does_not_mark_clean_when_remote_only_files_exist() {
+fn push_no_writeback_does_not_mark_clean_when_remote_only_files_exist() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/theirs", b"theirs")]);
     let cache = TempDir::new("e-1225");
@@ -336,7 +343,7 @@ fn e_push_no_writeback_does_not_mark_clean_when_remote_only_files_exist() {
 /// "pushChanged no-writeback: regenerates sidecar when local fully matches remote
 /// (swamp-club #1225 recovery)".
 #[test]
-fn e_push_no_writeback_regenerates_sidecar_when_local_fully_matches_remote() {
+fn push_no_writeback_regenerates_sidecar_when_local_fully_matches_remote() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/theirs", b"theirs")]);
     let cache = TempDir::new("e-regen");
@@ -357,7 +364,7 @@ fn e_push_no_writeback_regenerates_sidecar_when_local_fully_matches_remote() {
 /// "pushChanged writeback: does NOT mark sidecar clean when local is missing remote-only
 /// entries (swamp-club #1225)".
 #[test]
-fn e_push_writeback_does_not_mark_clean_when_local_is_missing_remote_only_entries() {
+fn push_writeback_does_not_mark_clean_when_local_is_missing_remote_only_entries() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/theirs", b"theirs")]);
     let cache = TempDir::new("e-writeback");
@@ -377,9 +384,9 @@ fn e_push_writeback_does_not_mark_clean_when_local_is_missing_remote_only_entrie
 /// for entries carrying a hash (the other machine's `localMtime` differs from ours, the
 /// content does not).
 #[test]
-fn e_fresh_process_push_after_pull_does_not_redundantly_upload() {
+fn fresh_process_push_after_pull_does_not_redundantly_upload() {
     let fake = FakeGcs::new();
-    let sha = super::change::sha256_hex(b"b");
+    let sha = super::core::change::sha256_hex(b"b");
     put_remote_index(
         &fake,
         &[
@@ -404,7 +411,7 @@ fn e_fresh_process_push_after_pull_does_not_redundantly_upload() {
 /// "pullChanged / pushChanged: AbortSignal cancellation propagates" — here the call
 /// deadline: an expired deadline fails the call before any request.
 #[test]
-fn e_deadline_expiry_propagates() {
+fn deadline_expiry_propagates() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("e-deadline");
     cache.write("audit/a", b"a");
@@ -414,16 +421,16 @@ fn e_deadline_expiry_propagates() {
         run(svc.push(&opts())).unwrap_err(),
         run(svc.pull(&opts())).unwrap_err(),
     ] {
-        assert_eq!(err.kind, ErrorKind::Timeout);
+        assert_eq!(err.kind(), ErrorKind::Timeout);
     }
     assert_eq!(fake.request_count(), 0);
 }
 
-// ----- H. scoped walk and SHA-256 change detection (#1307) -----
+// ----- scoped walk and SHA-256 change detection -----
 
 /// "pushChanged: SHA-256 fallback detects same-size change when mtime matches (#1307)".
 #[test]
-fn h_push_sha256_fallback_detects_same_size_change_when_mtime_matches() {
+fn push_sha256_fallback_detects_same_size_change_when_mtime_matches() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("h-1307");
     cache.write("audit/a", b"aaaa");
@@ -440,7 +447,7 @@ fn h_push_sha256_fallback_detects_same_size_change_when_mtime_matches() {
 /// "pushChanged: SHA-256 fallback skips push when mtime matches and content unchanged
 /// (#1307)".
 #[test]
-fn h_push_sha256_fallback_skips_push_when_mtime_matches_and_content_unchanged() {
+fn push_sha256_fallback_skips_push_when_mtime_matches_and_content_unchanged() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("h-1307-same");
     cache.write("audit/a", b"aaaa");
@@ -454,7 +461,7 @@ fn h_push_sha256_fallback_skips_push_when_mtime_matches_and_content_unchanged() 
 
 /// Every pushed entry records sha256, size, lastModified and localMtime (ms, `Z`).
 #[test]
-fn h_pushed_entries_record_hash_size_and_times() {
+fn pushed_entries_record_hash_size_and_times() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("h-entry");
     cache.write("audit/a", b"hello");
@@ -463,7 +470,7 @@ fn h_pushed_entries_record_hash_size_and_times() {
     assert_eq!(entry.size, 5);
     assert_eq!(
         entry.sha256.as_deref(),
-        Some(super::change::sha256_hex(b"hello").as_str())
+        Some(super::core::change::sha256_hex(b"hello").as_str())
     );
     assert_eq!(
         entry.local_mtime.as_deref(),

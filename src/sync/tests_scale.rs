@@ -1,10 +1,12 @@
-//! The 1000-file / 50-model scenarios of baseline.md, on the in-memory fake, with the
-//! request log as the measure: the "done when" budgets (no-op push and no-op
-//! pull: exactly one request; one modified file: at most 3 GET + 4 PUT), the round trip
-//! between two caches, scoped pulls reading exactly one model's partitions, dirty-only
-//! partition writes (#436 tests 1–5), and two pushers without a lock.
+//! The 1000-file / 50-model scenarios of BENCHMARKS.md (seeded as BENCHMARKS.md#seeding
+//! describes), on the in-memory fake, with the request log as the measure: the issue's
+//! "done when" budgets (no-op push and no-op pull: exactly one request; one modified file:
+//! at most 3 GET + 4 PUT), the round trip between two caches, scoped pulls reading exactly
+//! one model's partitions, dirty-only partition writes (what the TypeScript dirty-only
+//! partition-write tests check, docs/sync.md#index-publish), and two pushers without a
+//! lock.
 
-use super::partition::partition_keys_for_model;
+use super::core::partition::partition_keys_for_model;
 use super::tests_support::*;
 use crate::test_fake::{run, FakeGcs, Kind};
 
@@ -67,7 +69,7 @@ fn scale_round_trip_1000_files_50_models_request_budgets() {
     assert!(report.fast_path);
     assert_eq!(fake.request_count(), 1);
 
-    // A fresh-process push on B right after its pull uploads nothing (#222).
+    // A fresh-process push on B right after its pull uploads nothing.
     fake.clear_log();
     assert!(push(&service(&fake, &b, "")).fast_path);
 
@@ -100,18 +102,19 @@ fn scale_round_trip_1000_files_50_models_request_budgets() {
             dirty_shard
         ]
     );
-    // #436 test 3: the meta still lists all 50 partitions.
+    // Dirty-only partition writes: the meta still lists all 50 partitions.
     let meta: serde_json::Value =
         serde_json::from_slice(&fake.data("_index/_meta.json").unwrap()).unwrap();
     assert_eq!(meta["partitions"].as_array().unwrap().len(), MODELS);
-    // H1: B's sidecar is clean and carries no stale dirty set.
+    // B's sidecar is clean and carries no stale dirty set
+    // (docs/hazards.md#clean-sidecar-with-a-stale-dirty-set).
     let s = sidecar(&b);
     assert_eq!(
         (s["localDirty"].clone(), s["dirtyPaths"].clone()),
         (serde_json::json!(false), serde_json::json!([]))
     );
 
-    // #436 test 4: a scoped pull of an untouched model on A reads exactly its partitions
+    // A scoped pull of an untouched model on A reads exactly its partitions
     // and downloads nothing.
     let keys1 = partition_keys_for_model(&seeded[1].model_type, &seeded[1].model_id);
     fake.clear_log();
@@ -132,7 +135,7 @@ fn scale_round_trip_1000_files_50_models_request_budgets() {
     );
     assert_eq!(fake.count(Kind::Metadata), 1, "the fast-path probe");
 
-    // #436 test 5: a scoped pull of the dirty model on A gets the update.
+    // A scoped pull of the dirty model on A gets the update.
     fake.clear_log();
     let report =
         run(service(&fake, &a, "").pull(&models(&[(&seeded[0].model_type, &seeded[0].model_id)])))
@@ -158,8 +161,8 @@ fn scale_round_trip_1000_files_50_models_request_budgets() {
     assert_eq!(fake.request_count(), 2);
 }
 
-/// Scenario 4 / #436 test 2: 201 dirty paths overflow into a full walk, and exactly the
-/// touched partitions (41) are rewritten.
+/// Scenario 4 of BENCHMARKS.md, and the TypeScript dirty-only partition writes: 201 dirty
+/// paths overflow into a full walk, and exactly the touched partitions (41) are rewritten.
 #[test]
 fn scale_overflow_to_full_walk_writes_touched_partitions() {
     let fake = FakeGcs::new();

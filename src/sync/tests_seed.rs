@@ -1,16 +1,17 @@
-//! Counterparts of the 14 tests the seed change (#434) added upstream (behaviour.md
-//! §4.5), numbered and named after them, with the key assertions listed there.
+//! Counterparts of the 14 tests the seed change added upstream, numbered and named after
+//! them, with the key assertions of the table in
+//! docs/compatibility.md#counterparts-of-the-typescript-tests.
 
-use super::change::sha256_hex;
-use super::paths::is_internal_cache_file;
+use super::core::change::sha256_hex;
 use super::tests_support::*;
-use super::timefmt::format_iso_ms;
+use crate::paths::is_internal_cache_file;
 use crate::test_fake::{run, FakeGcs, Kind};
+use crate::timefmt::format_iso_ms;
 
-/// §4.5 #1 "isInternalCacheFile: excludes _index/ partition directory" — the predicate,
+/// #1 "isInternalCacheFile: excludes _index/ partition directory" — the predicate,
 /// and a push that never uploads local `_index/` files.
 #[test]
-fn s01_internal_cache_file_excludes_index_partition_directory() {
+fn internal_cache_file_excludes_index_partition_directory() {
     assert!(is_internal_cache_file("_index"));
     assert!(is_internal_cache_file("_index/_meta.json"));
     assert!(is_internal_cache_file("_index/data--t--m.json"));
@@ -30,9 +31,9 @@ fn s01_internal_cache_file_excludes_index_partition_directory() {
     assert!(shard.starts_with(br#"{"version":1,"entries":{"data/t/m/d/1/raw""#));
 }
 
-/// §4.5 #2 "markDirty with relPath: tracks individual dirty paths".
+/// #2 "markDirty with relPath: tracks individual dirty paths".
 #[test]
-fn s02_mark_dirty_with_rel_path_tracks_individual_dirty_paths() {
+fn mark_dirty_with_rel_path_tracks_individual_dirty_paths() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("s02");
     let svc = service(&fake, &cache, "");
@@ -53,9 +54,9 @@ fn s02_mark_dirty_with_rel_path_tracks_individual_dirty_paths() {
     );
 }
 
-/// §4.5 #3 "markDirty with relPath: caps at 200 and flips bulkInvalidated".
+/// #3 "markDirty with relPath: caps at 200 and flips bulkInvalidated".
 #[test]
-fn s03_mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated() {
+fn mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("s03");
     let svc = service(&fake, &cache, "");
@@ -72,9 +73,9 @@ fn s03_mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated() {
     assert_eq!(s["localDirty"], true);
 }
 
-/// §4.5 #4 "markDirty with relPath: path-escape triggers bulkInvalidated".
+/// #4 "markDirty with relPath: path-escape triggers bulkInvalidated".
 #[test]
-fn s04_mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated() {
+fn mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("s04");
     let svc = service(&fake, &cache, "");
@@ -85,9 +86,9 @@ fn s04_mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated() {
     assert_eq!(s["dirtyPathsOverflowed"], false);
 }
 
-/// §4.5 #5 "markDirty without relPath: bulk invalidation (legacy path)".
+/// #5 "markDirty without relPath: bulk invalidation (legacy path)".
 #[test]
-fn s05_mark_dirty_without_rel_path_bulk_invalidation() {
+fn mark_dirty_without_rel_path_bulk_invalidation() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("s05");
     let svc = service(&fake, &cache, "");
@@ -98,9 +99,9 @@ fn s05_mark_dirty_without_rel_path_bulk_invalidation() {
     assert_eq!(s["localDirty"], true);
 }
 
-/// §4.5 #6 "pushChanged: scoped walk only visits dirty paths".
+/// #6 "pushChanged: scoped walk only visits dirty paths".
 #[test]
-fn s06_push_scoped_walk_only_visits_dirty_paths() {
+fn push_scoped_walk_only_visits_dirty_paths() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("s06");
     cache.write("data/t/m1/d/1/raw", b"one");
@@ -128,10 +129,10 @@ fn s06_push_scoped_walk_only_visits_dirty_paths() {
     );
 }
 
-/// §4.5 #7 "pushChanged: SHA-256 content hashing prevents redundant push when only mtime
+/// #7 "pushChanged: SHA-256 content hashing prevents redundant push when only mtime
 /// changed".
 #[test]
-fn s07_push_sha256_prevents_redundant_push_when_only_mtime_changed() {
+fn push_sha256_prevents_redundant_push_when_only_mtime_changed() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("s07");
     cache.write("data/t/m/d/1/raw", b"hello");
@@ -145,9 +146,9 @@ fn s07_push_sha256_prevents_redundant_push_when_only_mtime_changed() {
     assert_eq!(fake.uploads(), 0);
 }
 
-/// §4.5 #8 "pushChanged: SHA-256 mismatch triggers push even with same size".
+/// #8 "pushChanged: SHA-256 mismatch triggers push even with same size".
 #[test]
-fn s08_push_sha256_mismatch_triggers_push_even_with_same_size() {
+fn push_sha256_mismatch_triggers_push_even_with_same_size() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("s08");
     cache.write("data/t/m/d/1/raw", b"hello");
@@ -169,9 +170,9 @@ fn s08_push_sha256_mismatch_triggers_push_even_with_same_size() {
     assert_eq!(entry.sha256.as_deref(), Some(sha256_hex(b"hello").as_str()));
 }
 
-/// §4.5 #9 "pushChanged: writes partitioned index alongside monolithic".
+/// #9 "pushChanged: writes partitioned index alongside monolithic".
 #[test]
-fn s09_push_writes_partitioned_index_alongside_monolithic() {
+fn push_writes_partitioned_index_alongside_monolithic() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("s09");
     cache.write("data/gcp/compute/instance/abc/main/1/raw", b"vm");
@@ -190,9 +191,9 @@ fn s09_push_writes_partitioned_index_alongside_monolithic() {
     assert!(!shard["entries"].as_object().unwrap().is_empty());
 }
 
-/// §4.5 #10 "pullChanged: scoped pull reads partition files when context.models provided".
+/// #10 "pullChanged: scoped pull reads partition files when context.models provided".
 #[test]
-fn s10_pull_scoped_reads_partition_files_when_models_provided() {
+fn pull_scoped_reads_partition_files_when_models_provided() {
     let fake = FakeGcs::new();
     let rel = "data/gcp/compute/instance/abc/main/1/raw";
     fake.put(rel, b"vm bytes", 0);
@@ -213,9 +214,9 @@ fn s10_pull_scoped_reads_partition_files_when_models_provided() {
     assert_eq!(fake.count_on(Kind::Media, ".datastore-index.json"), 0);
 }
 
-/// §4.5 #11 "pullChanged: scoped pull falls back to monolithic when partition missing".
+/// #11 "pullChanged: scoped pull falls back to monolithic when partition missing".
 #[test]
-fn s11_pull_scoped_falls_back_to_monolithic_when_partition_missing() {
+fn pull_scoped_falls_back_to_monolithic_when_partition_missing() {
     let fake = FakeGcs::new();
     let rel = "data/gcp/compute/instance/abc/main/1/raw";
     put_remote_files(&fake, &[(rel, b"vm bytes")]);
@@ -231,18 +232,18 @@ fn s11_pull_scoped_falls_back_to_monolithic_when_partition_missing() {
     assert_eq!(fake.count_on(Kind::Media, ".datastore-index.json"), 1);
 }
 
-/// §4.5 #12 "capabilities: returns scopedSync true".
+/// #12 "capabilities: returns scopedSync true".
 #[test]
-fn s12_capabilities_returns_scoped_sync_true() {
+fn capabilities_returns_scoped_sync_true() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("s12");
     assert!(service(&fake, &cache, "").capabilities().scoped_sync);
 }
 
-/// §4.5 #13 "configurable concurrency: respects custom pullConcurrency" — all three files
+/// #13 "configurable concurrency: respects custom pullConcurrency" — all three files
 /// arrive, and at most (and at least) two downloads were in flight at once.
 #[test]
-fn s13_configurable_concurrency_respects_custom_pull_concurrency() {
+fn configurable_concurrency_respects_custom_pull_concurrency() {
     let fake = FakeGcs::new();
     put_remote_files(
         &fake,
@@ -257,9 +258,9 @@ fn s13_configurable_concurrency_respects_custom_pull_concurrency() {
     assert_eq!(fake.max_in_flight(), 2);
 }
 
-/// §4.5 #14 "v1 sidecar migration: version 1 sidecar triggers full walk (no dirtyPaths)".
+/// #14 "v1 sidecar migration: version 1 sidecar triggers full walk (no dirtyPaths)".
 #[test]
-fn s14_v1_sidecar_triggers_full_walk() {
+fn v1_sidecar_triggers_full_walk() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/old", b"old")]);
     let cache = TempDir::new("s14");
@@ -280,7 +281,7 @@ fn s14_v1_sidecar_triggers_full_walk() {
 }
 
 fn mtime_ms(cache: &TempDir, rel: &str) -> i64 {
-    super::local_fs::stat_file(cache.path(), rel)
+    super::tests_support::stat_of(cache, rel)
         .unwrap()
         .unwrap()
         .mtime_ms

@@ -1,12 +1,12 @@
 //! Test-only helpers for the sync service: temporary cache directories, a service on the
-//! in-memory fake GCS, and the benchmark seeding of baseline.md.
+//! in-memory fake GCS, and the benchmark seeding of BENCHMARKS.md#seeding.
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::index::Index;
+use super::core::index::Index;
 use super::service::{SyncOptions, SyncService};
 use crate::gcs::NoAuth;
 use crate::test_fake::{run, FakeGcs};
@@ -75,8 +75,8 @@ impl TempDir {
 
     /// Every file below the directory (relative, sorted), internal files included.
     pub fn files(&self) -> Vec<String> {
-        let mut stats = super::local_fs::WalkStats::default();
-        super::local_fs::walk_files(&self.path, "", &mut stats)
+        let mut stats = crate::cache::WalkStats::default();
+        crate::cache::LocalCache::new(&self.path).walk("", &mut stats)
     }
 }
 
@@ -160,7 +160,7 @@ pub struct Model {
     pub files: Vec<String>,
 }
 
-/// Seed `cache` like the benchmark (baseline.md): `models` models with `per_model` files
+/// Seed `cache` like the benchmark (BENCHMARKS.md#seeding): `models` models with `per_model` files
 /// each at `data/@test/model-type-NNN/<uuid>/file-NNNN.json`, JSON bodies padded with
 /// `pad` × `x`.
 pub fn seed(cache: &TempDir, models: usize, per_model: usize, pad: usize) -> Vec<Model> {
@@ -195,7 +195,7 @@ pub type EntrySpec<'a> = (&'a str, u64, Option<&'a str>, Option<&'a str>);
 pub fn put_remote_index_at(fake: &FakeGcs, key: &str, entries: &[EntrySpec<'_>]) {
     let mut index = Index::new("2026-07-01T00:00:00.000Z");
     for (k, size, mtime, sha) in entries {
-        index.entries.insert(super::index::IndexEntry {
+        index.entries.insert(super::core::index::IndexEntry {
             key: k.to_string(),
             size: *size,
             last_modified: "2026-07-01T00:00:00.000Z".to_string(),
@@ -242,9 +242,16 @@ pub fn uploaded_data(fake: &FakeGcs) -> Vec<String> {
 
 /// Local mtime of `rel` as the `localMtime` string.
 pub fn mtime_iso(cache: &TempDir, rel: &str) -> String {
-    super::local_fs::stat_file(cache.path(), rel)
+    stat_of(cache, rel)
         .expect("stat")
         .expect("file")
         .mtime_iso
         .expect("mtime")
+}
+
+/// Stat a file of a test cache through the cache object.
+pub fn stat_of(cache: &TempDir, rel: &str) -> std::io::Result<Option<crate::cache::LocalStat>> {
+    let path =
+        crate::paths::CachePath::new(rel).map_err(|e| std::io::Error::other(e.to_string()))?;
+    crate::cache::LocalCache::new(cache.path()).stat(&path)
 }

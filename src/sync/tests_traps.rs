@@ -1,15 +1,16 @@
-//! Regressions for the traps of behaviour.md §8.4 (items 1–5, 8–10) and the hazards
-//! H1, H10, H12, H15 of §8.3: our behaviour is the correct one, not upstream's.
+//! Regressions for the hazards of docs/hazards.md (each test names its heading): our
+//! behaviour is the correct one, not upstream's.
 
-use super::change::sha256_hex;
+use super::core::change::sha256_hex;
 use super::tests_support::*;
 use crate::error::ErrorKind;
 use crate::test_fake::{run, FakeGcs, Kind};
 
-/// §8.4 item 1: push merges onto a freshly fetched index, never onto one it saw earlier
-/// (same instance) nor the local copy (H16).
+/// #index-read-errors-taken-as-an-empty-index, #local-index-reuse-within-sixty-seconds:
+/// push merges onto a freshly fetched index, never onto one it saw earlier (same
+/// instance) nor the local copy.
 #[test]
-fn trap1_push_merges_onto_a_fresh_index_never_a_cached_one() {
+fn push_merges_onto_a_fresh_index_never_a_cached_one() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("trap1");
     cache.write("audit/mine", b"1");
@@ -19,7 +20,7 @@ fn trap1_push_merges_onto_a_fresh_index_never_a_cached_one() {
     let mut theirs = remote_index(&fake);
     theirs
         .entries
-        .insert(super::index::IndexEntry::new("audit/theirs", 1, "t"));
+        .insert(super::core::index::IndexEntry::new("audit/theirs", 1, "t"));
     fake.put(
         ".datastore-index.json",
         theirs.to_compact_json().unwrap().as_bytes(),
@@ -38,11 +39,12 @@ fn trap1_push_merges_onto_a_fresh_index_never_a_cached_one() {
     assert_eq!(index.entries.get("audit/mine").unwrap().size, 2);
 }
 
-/// §8.4 item 2: a fingerprint is recorded only from the GET that delivered the index we
-/// compared (push no-writeback) or our own PUT, only when local ⊇ remote, never while
-/// lazy — and the PUT's generation is the one recorded after a writeback.
+/// #fingerprint-from-the-wrong-response: a fingerprint is recorded only from the GET
+/// that delivered the index we compared (push no-writeback) or our own PUT, only when
+/// local ⊇ remote, never while lazy — and the PUT's generation is the one recorded after
+/// a writeback.
 #[test]
-fn trap2_fingerprint_comes_from_our_put_and_only_when_complete() {
+fn fingerprint_comes_from_our_put_and_only_when_complete() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("trap2");
     cache.write("audit/a", b"a");
@@ -61,11 +63,12 @@ fn trap2_fingerprint_comes_from_our_put_and_only_when_complete() {
     );
 }
 
-/// §8.4 item 3 + H1: markDirty persists across restarts, and a clean transition clears the
-/// whole dirty set — so marking the same path again after a push is recorded and pushed
-/// (upstream's commitPush left the set in a clean sidecar and swallowed the second edit).
+/// #dirty-signals-lost-on-pull, #clean-sidecar-with-a-stale-dirty-set: markDirty persists
+/// across restarts, and a clean transition clears the whole dirty set — so marking the
+/// same path again after a push is recorded and pushed (upstream's commitPush left the set
+/// in a clean sidecar and swallowed the second edit).
 #[test]
-fn trap3_h1_dirty_set_survives_restart_and_is_cleared_by_a_clean_push() {
+fn dirty_set_survives_restart_and_is_cleared_by_a_clean_push() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("trap3");
     cache.write("audit/a", b"v1");
@@ -82,9 +85,10 @@ fn trap3_h1_dirty_set_survives_restart_and_is_cleared_by_a_clean_push() {
     }
 }
 
-/// §8.4 item 3: a pull does not wipe unpushed dirty signals (upstream's markSynced did).
+/// #dirty-signals-lost-on-pull: a pull does not wipe unpushed dirty signals (upstream's
+/// markSynced did).
 #[test]
-fn trap3_pull_keeps_unpushed_dirty_signals() {
+fn pull_keeps_unpushed_dirty_signals() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("trap3-pull");
     cache.write("audit/a", b"aaaa");
@@ -111,11 +115,12 @@ fn trap3_pull_keeps_unpushed_dirty_signals() {
     assert_eq!(fake.data("audit/a").unwrap(), b"bbbb");
 }
 
-/// §8.4 item 5: v1 write order — data, then the monolith (conditional), then only the
-/// touched partitions, then the meta; and a v2 meta is never demoted: a v2 repo is
-/// refused outright (push and pull), and a migration landing mid-push wins the meta.
+/// #partitions-written-before-the-monolith, #demoting-a-shard-first-meta: v1 write
+/// order — data, then the monolith (conditional), then only the touched partitions, then
+/// the meta; and a v2 meta is never demoted: a v2 repo is refused outright (push and
+/// pull), and a migration landing mid-push wins the meta.
 #[test]
-fn trap5_write_order_and_v2_meta_never_demoted() {
+fn write_order_and_v2_meta_never_demoted() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("trap5");
     cache.write("audit/a", b"a");
@@ -133,7 +138,8 @@ fn trap5_write_order_and_v2_meta_never_demoted() {
     cache.write("audit/a", b"changed");
     fake.clear_log();
     let err = run(svc.push(&opts())).unwrap_err();
-    assert!(err.message.contains("shard-first"), "{}", err.message);
+    assert!(err.message().contains("shard-first"), "{}", err.message());
+    assert_eq!(err.kind(), crate::error::ErrorKind::UnsupportedLayout);
     assert_eq!(fake.uploads(), 0);
     assert!(run(service(&fake, &TempDir::new("trap5-pull"), "").pull(&opts())).is_err());
 
@@ -149,15 +155,16 @@ fn trap5_write_order_and_v2_meta_never_demoted() {
     assert_eq!(fake.data("_index/_meta.json").unwrap(), v2);
 }
 
-/// §8.4 item 8: `localMtime` is written like JS `toISOString()` and persisted in the
-/// local index after a pull; equal mtimes with a hash still compare hashes.
+/// #mtime-formatting-drift: `localMtime` is written like JS `toISOString()` and
+/// persisted in the local index after a pull; equal mtimes with a hash still compare
+/// hashes.
 #[test]
-fn trap8_local_mtime_is_js_iso_and_written_back_after_pull() {
+fn local_mtime_is_js_iso_and_written_back_after_pull() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a")]);
     let cache = TempDir::new("trap8");
     pull(&service(&fake, &cache, ""));
-    let local = super::index::Index::parse(&cache.read(".datastore-index.json").unwrap())
+    let local = super::core::index::Index::parse(&cache.read(".datastore-index.json").unwrap())
         .unwrap()
         .0;
     let m = local
@@ -183,10 +190,11 @@ fn trap8_local_mtime_is_js_iso_and_written_back_after_pull() {
     );
 }
 
-/// §8.4 item 9: partition reads retry transient errors, treat 404 as missing (monolith
-/// fallback), and fail on anything else — never a silent fallback.
+/// #silent-fallback-from-an-unreadable-shard: partition reads retry transient errors,
+/// treat 404 as missing (monolith fallback), and fail on anything else — never a silent
+/// fallback.
 #[test]
-fn trap9_partition_reads_retry_404_falls_back_other_errors_fail() {
+fn partition_reads_retry_404_falls_back_other_errors_fail() {
     let rel = "data/t/m/d/1/raw";
     let shard = "_index/data--t--m.json";
     let setup = || {
@@ -210,18 +218,18 @@ fn trap9_partition_reads_retry_404_falls_back_other_errors_fail() {
     let err =
         run(service(&fake, &TempDir::new("trap9b"), "").pull(&models(&[("t", "m")]))).unwrap_err();
     assert!(
-        err.message
+        err.message()
             .starts_with("pull: read partition _index/data--t--m.json"),
         "{}",
-        err.message
+        err.message()
     );
     assert_eq!(fake.count_on(Kind::Media, ".datastore-index.json"), 0);
 }
 
-/// §8.4 item 10: sidecar writes after a successful transfer are best effort; a markDirty
-/// that cannot persist fails loudly.
+/// #best-effort-sidecar-writes: sidecar writes after a successful transfer are best
+/// effort; a markDirty that cannot persist fails loudly.
 #[test]
-fn trap10_sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirty() {
+fn sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirty() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("trap10");
     cache.write("audit/a", b"a");
@@ -235,10 +243,10 @@ fn trap10_sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirt
     assert!(fake.data("audit/a").is_some() && fake.data(".datastore-index.json").is_some());
     let err = run(svc.mark_dirty(&rel("audit/b"))).unwrap_err();
     assert!(
-        err.message
+        err.message()
             .starts_with("markDirty audit/b: persist the sync-state sidecar"),
         "{}",
-        err.message
+        err.message()
     );
     // Without a way to record "dirty" first, a push with work refuses to upload: a crash
     // mid-push could otherwise hide the uploads behind an old clean sidecar.
@@ -246,17 +254,18 @@ fn trap10_sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirt
     cache.write("audit/c", b"c");
     let err = run(fresh.push(&opts())).unwrap_err();
     assert!(
-        err.message
+        err.message()
             .starts_with("push: mark the cache dirty before uploading"),
         "{}",
-        err.message
+        err.message()
     );
 }
 
-/// H10: downloads are written through a temporary file and a rename only after the
-/// integrity check; a corrupt download leaves the old file intact and no debris.
+/// #downloads-written-in-place: downloads are written through a temporary file and a
+/// rename only after the integrity check; a corrupt download leaves the old file intact
+/// and no debris.
 #[test]
-fn h10_downloads_are_atomic_and_checked_before_writing() {
+fn downloads_are_atomic_and_checked_before_writing() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("h10");
     put_remote_files(&fake, &[("audit/a", b"old")]);
@@ -264,7 +273,7 @@ fn h10_downloads_are_atomic_and_checked_before_writing() {
     put_remote_files(&fake, &[("audit/a", b"remote version")]);
     fake.corrupt("audit/a");
     let err = run(service(&fake, &cache, r#","retryMaxAttempts":2"#).pull(&opts())).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::Integrity, "{}", err.message);
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{}", err.message());
     assert_eq!(cache.read("audit/a").unwrap(), b"old");
     assert!(cache.files().iter().all(|f| !f.contains("swamp-tmp")));
     assert!(
@@ -275,10 +284,11 @@ fn h10_downloads_are_atomic_and_checked_before_writing() {
     );
 }
 
-/// H12: index keys that could escape the cache are skipped and counted on pull, and make
-/// the completeness check false on push instead of throwing.
+/// #unsafe-index-key-throws-out-of-push: index keys that could escape the cache are
+/// skipped and counted on pull, and make the completeness check false on push instead of
+/// throwing.
 #[test]
-fn h12_unsafe_index_keys_are_skipped_never_written_outside_the_cache() {
+fn unsafe_index_keys_are_skipped_never_written_outside_the_cache() {
     let fake = FakeGcs::new();
     let evil = [
         "../evil",
@@ -328,9 +338,10 @@ fn h12_unsafe_index_keys_are_skipped_never_written_outside_the_cache() {
     );
 }
 
-/// H15: overlapping dirty paths (a file and its directory) upload once, delete once.
+/// #overlapping-dirty-paths-processed-twice: overlapping dirty paths (a file and its
+/// directory) upload once, delete once.
 #[test]
-fn h15_overlapping_dirty_paths_upload_and_delete_once() {
+fn overlapping_dirty_paths_upload_and_delete_once() {
     let fake = FakeGcs::new();
     let cache = TempDir::new("h15");
     cache.write("data/t/m/d/1/raw", b"1");
@@ -385,7 +396,7 @@ fn symlinks_are_never_followed() {
     put_remote_files(&other, &[("data/x/y", b"would land outside")]);
     cache.remove(".datastore-sync-state.json");
     let err = run(service(&other, &cache, "").pull(&opts())).unwrap_err();
-    assert_eq!(err.kind, ErrorKind::UnsafePath, "{}", err.message);
+    assert_eq!(err.kind(), ErrorKind::UnsafePath, "{}", err.message());
     assert!(!outside.exists("x/y"));
 }
 

@@ -7,13 +7,13 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use super::{config, hostile, lit, number, shaped_object, text, with_bom};
-use crate::sync::index::{EntryMap, Index, IndexEntry, ParseReport};
-use crate::sync::json_text::{
+use crate::paths::safe_index_key;
+use crate::sync::core::index::{EntryMap, Index, IndexEntry, ParseReport};
+use crate::sync::core::json_text::{
     js_safe_uint, parse_value, to_compact, to_pretty, utf16_cmp, MAX_SAFE_INTEGER,
 };
-use crate::sync::partition_files::{Meta, PartitionFile};
-use crate::sync::paths::safe_index_key;
-use crate::sync::sidecar::Sidecar;
+use crate::sync::core::partition_files::{Meta, PartitionFile};
+use crate::sync::core::sidecar::Sidecar;
 
 // ---- generators of valid structures ----
 
@@ -333,7 +333,7 @@ proptest! {
     ) {
         let bytes = with_bom(bytes, bom);
         match Index::parse(&bytes) {
-            Err(e) => prop_assert!(e.message.len() < 1000, "{}", e.message.len()),
+            Err(e) => prop_assert!(e.message().len() < 1000, "{}", e.message().len()),
             Ok((index, report)) => {
                 let raw = raw_entries(&bytes).expect("an accepted index has an entries object");
                 check_tolerant_entries(&raw, &index.entries, &report)?;
@@ -368,7 +368,7 @@ proptest! {
     ) {
         let bytes = with_bom(bytes, bom);
         match PartitionFile::parse(&bytes) {
-            Err(e) => prop_assert!(e.message.len() < 1000, "{}", e.message.len()),
+            Err(e) => prop_assert!(e.message().len() < 1000, "{}", e.message().len()),
             Ok(None) => {
                 // "Missing" is only for a readable object with another version.
                 let value = parse_value(&bytes).expect("treated as missing, so it is JSON");
@@ -420,7 +420,7 @@ proptest! {
     ) {
         let bytes = with_bom(bytes, bom);
         match Meta::parse(&bytes) {
-            Err(e) => prop_assert!(e.message.len() < 1000, "{}", e.message.len()),
+            Err(e) => prop_assert!(e.message().len() < 1000, "{}", e.message().len()),
             Ok(None) => {
                 let value = parse_value(&bytes).expect("treated as absent, so it is JSON");
                 prop_assert!(value.is_object());
@@ -460,7 +460,7 @@ proptest! {
     ) {
         let bytes = with_bom(bytes, bom);
         let loaded = Sidecar::parse(&bytes);
-        // The load rules of behaviour.md §2.4, stated over the raw JSON.
+        // The load rules of docs/formats.md#sync-state-sidecar, stated over the raw JSON.
         let value = parse_value(&bytes).ok();
         let field = |name: &str| value.as_ref().and_then(|v| v.get(name));
         let accepted = value.as_ref().is_some_and(Value::is_object)

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{config, hostile, lit, number, shaped_object, text};
 use crate::lock::LockBody;
-use crate::sync::json_text::{js_safe_uint, to_pretty, MAX_SAFE_INTEGER};
+use crate::sync::core::json_text::{js_safe_uint, to_pretty, MAX_SAFE_INTEGER};
 
 fn body() -> impl Strategy<Value = LockBody> {
     (

@@ -1,14 +1,14 @@
-//! Property tests (proptest) for the pure core, the "Fuzzing" part of the reliability
-//! work: every parser of a persisted format survives any input and reads back exactly
-//! what the crate's own writer wrote, partition keys follow behaviour.md §2.2, and no
-//! path the crate accepts can leave the cache.
+//! Property tests (proptest) for the pure core, the "Fuzzing" part of the reliability work: every
+//! parser of a persisted format survives any input and reads back exactly what the crate's own
+//! writer wrote, partition keys follow `docs/formats.md#partition-keys`, and no path the crate
+//! accepts can leave the cache.
 //!
 //! | file | covers |
 //! |---|---|
 //! | `formats.rs` | the monolithic index, partition files, `_meta.json`, the sidecar |
 //! | `lock_body.rs` | the lock object's body |
 //! | `partition_keys.rs` | partition keys, grouping, object keys vs local paths |
-//! | `paths.rs` | `normalize_rel`, `safe_index_key`, `check_rel`, `CacheDir::path` |
+//! | `paths.rs` | `normalize_rel`, `safe_index_key`, `check_rel`, `CachePath` |
 //!
 //! Hostile inputs come in four flavours, because each reaches different code: raw bytes
 //! (UTF-8 and JSON syntax errors), byte-level mutations of valid files (truncation, the

@@ -1,14 +1,14 @@
-//! Partition keys (behaviour.md §2.2) and the object-key / local-path helpers: total and
-//! deterministic on any string, the segment-count rules as the spec words them, model
-//! keys equal to the keys of the files they cover, and grouping consistent with the
-//! per-path rule.
+//! Partition keys (`docs/formats.md#partition-keys`) and the object-key / local-path
+//! helpers: total and deterministic on any string, the segment-count rules as that section
+//! words them, model keys equal to the keys of the files they cover, and grouping
+//! consistent with the per-path rule.
 
 use proptest::prelude::*;
 
 use super::{config, text};
-use crate::sync::index::{Index, IndexEntry};
-use crate::sync::keys::{bare_rel, data_key, local_rel_path, shard_key, shard_prefix};
-use crate::sync::partition::{
+use crate::sync::core::index::{Index, IndexEntry};
+use crate::sync::core::keys::{bare_rel, data_key, local_rel_path, shard_key, shard_prefix};
+use crate::sync::core::partition::{
     dirty_partition_keys, group_by_partition, partition_key_from_path, partition_keys_for_model,
     ROOT_PARTITION,
 };
@@ -69,8 +69,9 @@ proptest! {
         }
     }
 
-    /// §2.2 as worded: fewer than 4 segments → none; ≥ 6 → drop the last 3;
-    /// otherwise drop the last 1; join with `--` (a lone directory name is a root file).
+    /// The rule as `docs/formats.md#partition-keys` words it: fewer than 4 segments → none; ≥ 6 →
+    /// drop the last 3; otherwise drop the last 1; join with `--` (a lone directory name is a root
+    /// file).
     #[test]
     fn per_model_keys_follow_the_segment_count_rule(
         dir in prop::sample::select(PER_MODEL_DIRS),
@@ -105,8 +106,9 @@ proptest! {
         }
     }
 
-    /// H6, kept for interop: the `latest` marker `data/{type…}/{id}/{name}/latest` of a
-    /// multi-segment type lands in the type-level partition (no model id), not the model's.
+    /// Kept for interop (`docs/hazards.md#latest-markers-in-a-type-level-partition`): the `latest`
+    /// marker `data/{type…}/{id}/{name}/latest` of a multi-segment type lands in the type-level
+    /// partition (no model id), not the model's.
     #[test]
     fn latest_marker_lands_in_the_type_level_partition(
         model_type in prop::collection::vec(nonempty_segment(), 2..5),

@@ -8,8 +8,8 @@ use std::path::{Component, Path};
 use proptest::prelude::*;
 
 use super::config;
-use crate::cache_fs::{check_rel, CacheDir};
-use crate::sync::paths::{normalize_rel, safe_index_key};
+use crate::paths::{check_rel, CachePath};
+use crate::paths::{normalize_rel, safe_index_key};
 
 /// Why `p`, joined to a cache root on a POSIX or a Windows host, could name something
 /// outside it. Deliberately written without the crate's helpers.
@@ -143,15 +143,16 @@ proptest! {
         prop_assert_eq!(normalize_rel(&key), Some(key.clone()));
     }
 
-    /// `check_rel` guards every local path built from a key; what it accepts cannot
-    /// leave the cache, is normalised, and is also a safe index key (the stricter
-    /// checker must not let through what the index check refuses).
+    /// A `CachePath` names every local file; what it accepts cannot leave the cache, is
+    /// normalised, and is also a safe index key (the stricter checker must not let
+    /// through what the index check refuses).
     #[test]
-    fn check_rel_accepts_only_paths_inside_the_cache(rel in hostile_path()) {
+    fn cache_paths_stay_inside_the_cache(rel in hostile_path()) {
         let checked = check_rel(&rel);
-        let built = CacheDir::new("/cache").path(&rel);
+        let built = CachePath::new(&rel);
         prop_assert_eq!(checked.is_ok(), built.is_ok());
         let Ok(path) = built else { return Ok(()) };
+        let path = Path::new("/cache").join(path.as_str());
         prop_assert_eq!(escape_reason(&rel), None, "{:?}", rel);
         prop_assert_eq!(normalize_rel(&rel), Some(rel.clone()));
         prop_assert!(safe_index_key(&rel).is_ok(), "{:?}", rel);

@@ -40,6 +40,12 @@ function oneLine(s: string): string {
 const HINTS: Record<string, string> = {
   "not-found":
     "check `bucket` and `prefix` in the datastore config; the bucket must exist",
+  "unsupported-layout":
+    "this datastore syncs only the monolithic (v1) index layout; use the TypeScript @swamp/gcs-datastore for this bucket until shard-first support lands",
+  "malformed-remote":
+    "a sync file in the bucket is not in its format (written by another tool, or damaged) and nothing was written; inspect that object",
+  "namespace-mismatch":
+    "one sync service serves one namespace; use a separate datastore for each namespace",
   "precondition-failed":
     "another client changed the same object at the same moment; run the command again",
   "rate-limited":
@@ -92,20 +98,28 @@ export function fromGuest(e: unknown): Error {
         oneLine(l.message),
       );
     }
-    case "cancelled":
-      return new DOMException(oneLine(String(val)), "AbortError");
+    case "not-found": {
+      const n = val as {
+        missing: { tag: string; val?: string };
+        message: string;
+      };
+      const hint = n.missing.tag === "bucket"
+        ? "the bucket does not exist: check `bucket` in the datastore config, or create the bucket"
+        : n.missing.tag === "object"
+        ? `the bucket holds no object ${
+          JSON.stringify(n.missing.val)
+        }: check the key and \`prefix\` in the datastore config`
+        : `the cache holds no file ${JSON.stringify(n.missing.val)}`;
+      return new DatastoreError(tag, oneLine(n.message), hint);
+    }
     case "unauthenticated":
     case "permission-denied": {
       const c = val as { message: string; hint: string };
       return new DatastoreError(tag, oneLine(c.message), oneLine(c.hint));
     }
     case "invalid-config": {
-      const c = val as { field: string; rule: string };
-      return new DatastoreError(
-        tag,
-        oneLine(`invalid config field \`${c.field}\`: ${c.rule}`),
-        HINTS[tag],
-      );
+      const c = val as { message: string };
+      return new DatastoreError(tag, oneLine(c.message), HINTS[tag]);
     }
     case "transport": {
       const t = val as { kind: string; message: string };
@@ -115,6 +129,8 @@ export function fromGuest(e: unknown): Error {
         TRANSPORT_HINTS[t.kind] ?? HINTS.other,
       );
     }
+    case "malformed-remote":
+    case "namespace-mismatch":
     case "remote": {
       const r = val as { message: string };
       return new DatastoreError(tag, oneLine(r.message), HINTS[tag]);

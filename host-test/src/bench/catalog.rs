@@ -1,5 +1,6 @@
 //! Every scenario: stable id, display name, group, what it does, and the TypeScript
-//! numbers of baseline.md where the scenario has a TypeScript counterpart.
+//! numbers (measured elsewhere, see `BENCHMARKS.md`) where the scenario has a TypeScript
+//! counterpart.
 
 use serde::{Deserialize, Serialize};
 
@@ -103,14 +104,14 @@ pub enum Kind {
         /// Downloads in flight.
         concurrency: usize,
     },
-    /// baseline.md's scenario 6: the second cache edits without marking, its push
-    /// fast-paths, the timed pull is a fast-path hit.
+    /// The TypeScript suite's scenario 6 as written: the second cache edits without marking, its
+    /// push fast-paths, the timed pull is a fast-path hit.
     PullOneUncorrected,
     /// A second cache pushes a real change first; the timed pull fetches it.
     PullOne,
     /// Pull on a clean cache.
     NoopPull,
-    /// baseline.md's scenario 8: a scoped pull answered by the fast path.
+    /// The TypeScript suite's scenario 8 as written: a scoped pull answered by the fast path.
     ScopedUncorrected,
     /// The remote changed in model 0 first; the scoped pull reads its partitions.
     Scoped,
@@ -377,7 +378,7 @@ pub fn native_twin(id: &str) -> Option<String> {
     })
 }
 
-/// A TypeScript number from baseline.md.
+/// A TypeScript figure, measured elsewhere (see the introduction of `BENCHMARKS.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ts {
     /// Run A average, ms.

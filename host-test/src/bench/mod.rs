@@ -11,7 +11,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `catalog.rs` | scenario ids, names, kinds, TypeScript numbers |
-//! | `seed.rs` | baseline.md's seeding and edits; scale seeds written into bucket and cache |
+//! | `seed.rs` | the TypeScript suite's seeding and edits (`BENCHMARKS.md#seeding`); scale seeds written into bucket and cache |
 //! | `native.rs` | the plain native client on the host's pool |
 //! | `driver.rs` | datastores opened as `swamp-gcs` opens them; the timing probe |
 //! | `scenarios.rs` | one trial of each v1 / native / sweep scenario |

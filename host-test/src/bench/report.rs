@@ -89,7 +89,7 @@ pub struct Memory {
 pub struct ScenarioResult {
     /// Stable id, e.g. `v1-02-push-one`.
     pub id: String,
-    /// Display name (baseline.md's for the v1 scenarios).
+    /// Display name (the TypeScript suite's for the v1 scenarios).
     pub name: String,
     /// Group: `v1`, `native`, `sweep`, `scale`.
     pub group: String,

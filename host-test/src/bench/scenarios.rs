@@ -246,7 +246,7 @@ async fn pull_cold_progress(ctx: &mut Ctx, st: &mut State, shown: bool) -> Resul
     Ok(s)
 }
 
-/// baseline.md's scenario 6 as written: the scratch copy edits without `markDirty`, its
+/// The TypeScript suite's scenario 6 as written: the scratch copy edits without `markDirty`, its
 /// push takes the fast path, so the timed pull has nothing to do.
 async fn pull_one_uncorrected(ctx: &mut Ctx, st: &mut State, v: usize) -> Result<TrialSample> {
     let seeded = pushed(ctx).await?;

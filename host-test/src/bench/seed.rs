@@ -1,8 +1,9 @@
-//! Seeding, exactly as baseline.md says for the v1 scenarios (1000 files over 50 models,
-//! ≈5.1 KB JSON each), the "modify" helpers, and the scale seeds (1000 models × 1, 10 or
-//! 100 small files) written straight into the bucket — objects by concurrent native
-//! uploads, then a TypeScript-format monolith, partitions and v1 `_index/_meta.json` —
-//! and into a template cache with the matching local index and a clean sidecar.
+//! Seeding, exactly as the TypeScript suite seeds its v1 scenarios (1000 files over 50
+//! models, ≈5.1 KB JSON each; `BENCHMARKS.md#seeding`), the "modify" helpers, and the
+//! scale seeds (1000 models × 1, 10 or 100 small files) written straight into the
+//! bucket — objects by concurrent native uploads, then a TypeScript-format monolith,
+//! partitions and v1 `_index/_meta.json` — and into a template cache with the matching
+//! local index and a clean sidecar.
 
 use super::native::NativeGcs;
 use anyhow::{Context as _, Result};

@@ -66,8 +66,10 @@ fn release_by_nonce_and_a_lost_holder() {
             "acquire",
             "--hold-ms",
             "20000",
+            // Long enough that a loaded machine delaying a heartbeat (every ttl/3) never
+            // makes the lock look stale to the waiting sync below.
             "--ttl-ms",
-            "600",
+            "6000",
             "--json",
             "--config",
             &config,

@@ -1,6 +1,6 @@
-//! Configuration through the component's `configure` export: invalid configs are rejected
-//! with `invalid-config` naming the field (behaviour.md §3.0), defaults are applied,
-//! unknown keys are ignored, and `SWAMP_GCS_REQUEST_TIMEOUT_MS` overrides the timeout.
+//! Configuration through the component's `configure` export: invalid configs are rejected with
+//! `invalid-config` naming the field (`docs/swamp-contract.md#configuration`), defaults are
+//! applied, unknown keys are ignored, and `SWAMP_GCS_REQUEST_TIMEOUT_MS` overrides the timeout.
 
 use crate::common::*;
 use host_test::datastore::GuestError;

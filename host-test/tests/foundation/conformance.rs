@@ -106,6 +106,24 @@ pub async fn upload_download_round_trip(c: &mut Ctx) {
             .unwrap();
     assert_eq!(got.generation, put.generation, "{}", c.server.name());
     assert_eq!(got.size, data.len() as u64);
+    // What the server said about the object, never computed locally: a hash or
+    // metageneration the download did not announce stays unknown.
+    for (what, announced, stored) in [
+        ("crc32c", &got.crc32c, &put.crc32c),
+        ("md5", &got.md5_hash, &put.md5_hash),
+    ] {
+        if announced.is_some() {
+            assert_eq!(announced, stored, "{what} of {}", c.server.name());
+        }
+    }
+    if !got.metageneration.is_empty() {
+        assert_eq!(
+            got.metageneration,
+            put.metageneration,
+            "{}",
+            c.server.name()
+        );
+    }
     assert_eq!(c.cache.read("down/model.json"), data);
 
     let (bytes, generation) = c.ds.get_bytes("rt/model.json").await.unwrap();
@@ -145,7 +163,8 @@ pub async fn stat_present_and_absent(c: &mut Ctx) {
 }
 
 /// Object names with `/`, `@`, spaces, unicode and URL metacharacters survive every
-/// operation (the name is one percent-encoded path segment, gcs-api.md §1).
+/// operation (the name is one percent-encoded path segment,
+/// `docs/gcs.md#object-names`).
 pub async fn names_round_trip(c: &mut Ctx) {
     let names = [
         "a/b/c/deep.json",
@@ -283,13 +302,13 @@ pub async fn copy_until_done(c: &mut Ctx) {
     );
 }
 
-/// Which server honours which precondition. The guest uploads with
-/// `uploadType=multipart`, and fake-gcs-server 1.54.0 honours `ifGenerationMatch` on
-/// multipart uploads (gcs-api.md §5.2: it ignores it only on `uploadType=media`), so
-/// create-only and CAS writes behave like GCS on all servers. Deletes are different: the
-/// emulator ignores every precondition on DELETE and deletes anyway. That deviation is
-/// asserted here, so a lock or CAS test that relies on delete-if-generation can only prove
-/// something against the in-process fake (or real GCS).
+/// Which server honours which precondition. The guest uploads with `uploadType=multipart`, and
+/// fake-gcs-server 1.54.0 honours `ifGenerationMatch` on multipart uploads
+/// (`docs/gcs.md#emulator-differences`: it ignores it only on `uploadType=media`), so create-only
+/// and CAS writes behave like GCS on all servers. Deletes are different: the emulator ignores every
+/// precondition on DELETE and deletes anyway. That deviation is asserted here, so a lock or CAS
+/// test that relies on delete-if-generation can only prove something against the in-process fake
+/// (or real GCS).
 pub async fn preconditions_which_server_honours_what(c: &mut Ctx) {
     let v1 = c.ds.put_bytes("pc/obj", b"v1", None).await.unwrap();
 
@@ -330,7 +349,7 @@ pub async fn preconditions_which_server_honours_what(c: &mut Ctx) {
             assert!(c.ds.delete("pc/obj", Some(&v3.generation)).await.unwrap());
         }
         Which::Emulator => {
-            // DEVIATION (gcs-api.md §5.2): fake-gcs-server 1.54.0 ignores
+            // DEVIATION (docs/gcs.md#emulator-differences): fake-gcs-server 1.54.0 ignores
             // `ifGenerationMatch` on DELETE and deletes the object anyway.
             assert!(
                 r.expect("fake-gcs-server deletes regardless of the generation"),

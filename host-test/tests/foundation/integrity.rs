@@ -95,6 +95,10 @@ async fn one_corrupt_response_is_retried() {
     ));
     let meta = s.ds.get_file(KEY, "out/obj.json").await.unwrap();
     assert_eq!(s.cache.read("out/obj.json"), data);
+    // The record carries what the server announced with the bytes.
+    let stored = s.gcs().get_object(BUCKET, KEY).unwrap();
+    assert_eq!(meta.metageneration, stored.metageneration.to_string());
+    assert!(meta.crc32c.is_some() && meta.md5_hash.is_some(), "{meta:?}");
     assert_eq!(
         meta.generation,
         s.gcs()

@@ -1,4 +1,4 @@
-//! The retry policy as seen on the wire (gcs-api.md §2): transient answers are retried to
+//! The retry policy as seen on the wire (`docs/gcs.md#retries`): transient answers are retried to
 //! success, 429 waits at least a second, a 412 is an answer and not retried, a stalled
 //! response hits the request deadline, a lost reply to a conditional write is resolved by
 //! reading the object back, and a resumable upload resumes after a broken chunk.
@@ -178,11 +178,10 @@ async fn lost_reply_to_conditional_write_is_resolved_by_read_back() {
     );
 }
 
-/// A resumable upload of three chunks (256 KiB, 256 KiB, the rest) whose second chunk
-/// meets a 503: the guest asks the session what it kept and resumes from there. Against
-/// the in-process fake only: fake-gcs-server 1.54.0 finalizes the object on a status query
-/// and appends a resent chunk twice (gcs-api.md §5.2), so this protocol cannot be tested
-/// against it.
+/// A resumable upload of three chunks (256 KiB, 256 KiB, the rest) whose second chunk meets a 503:
+/// the guest asks the session what it kept and resumes from there. Against the in-process fake
+/// only: fake-gcs-server 1.54.0 finalizes the object on a status query and appends a resent chunk
+/// twice (`docs/gcs.md#emulator-differences`), so this protocol cannot be tested against it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumable_upload_survives_a_broken_chunk() {
     let mut s = Setup::fake(r#""resumableThresholdBytes":1,"resumableChunkBytes":262144"#).await;

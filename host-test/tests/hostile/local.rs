@@ -150,13 +150,14 @@ async fn broken_sidecar_means_a_full_walk_and_nothing_is_lost() {
 /// wrong version, huge (~5 MB listing 20 000 files that do not exist), or a symlink to
 /// an index outside the cache.
 ///
-/// Documented outcome (safe fallback): the copy is the record of the last sync, and one
-/// that is not a readable index (or is a link, never followed) is no record at all:
-/// nothing is deleted or overwritten on its account; the huge one's entries name files
-/// that do not exist, so they are dropped. The remote index is fetched fresh on every
-/// slow path (H16): the pull takes the slow path (the copy is newer than the sidecar's
-/// verification), fetches what is new, and replaces the copy with a valid one (a regular
-/// file; a link's target is untouched); a push publishes none of the listed ghosts.
+/// Documented outcome (safe fallback): the copy is the record of the last sync, and one that is not
+/// a readable index (or is a link, never followed) is no record at all: nothing is deleted or
+/// overwritten on its account; the huge one's entries name files that do not exist, so they are
+/// dropped. The remote index is fetched fresh on every slow path
+/// (`docs/hazards.md#local-index-reuse-within-sixty-seconds`): the pull takes the slow path (the
+/// copy is newer than the sidecar's verification), fetches what is new, and replaces the copy with
+/// a valid one (a regular file; a link's target is untouched); a push publishes none of the listed
+/// ghosts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_local_index_is_never_trusted_and_is_replaced() {
     let ghosts = || -> Vec<u8> {

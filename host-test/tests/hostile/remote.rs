@@ -197,7 +197,8 @@ async fn hostile_monolith_is_skipped_or_dropped_never_followed_out() {
 /// types at the top level or for `entries`, a wrong or missing `version`.
 ///
 /// Documented outcome (typed error): pull and push fail with an error naming
-/// `.datastore-index.json` (never a trap, never "no index": §8.4 item 1). Nothing is
+/// `.datastore-index.json` (never a trap, never "no index":
+/// `docs/hazards.md#index-read-errors-taken-as-an-empty-index`). Nothing is
 /// written locally or remotely — the remote index keeps its bytes, the cache its files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn monolith_of_the_wrong_shape_is_a_typed_error_and_changes_nothing() {
@@ -347,9 +348,10 @@ async fn hostile_partition_in_a_scoped_pull_is_skipped_or_dropped() {
 /// Documented outcome, per case:
 /// - not JSON, not an object, `entries` not an object: a **typed error** naming the
 ///   partition object (a corrupt shard is never silently replaced by the monolith,
-///   §8.4 item 9); nothing is downloaded or written.
-/// - `version` other than 1: the shard counts as **missing** (§2.2), and the scoped pull
-///   falls back to the monolith (safe fallback).
+///   `docs/hazards.md#silent-fallback-from-an-unreadable-shard`); nothing is downloaded or
+///   written.
+/// - `version` other than 1: the shard counts as **missing** (`docs/formats.md#partition-files`),
+///   and the scoped pull falls back to the monolith (safe fallback).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn partition_of_the_wrong_shape_is_a_typed_error_or_a_monolith_fallback() {
     let env = Env::start(Which::Fake).await;

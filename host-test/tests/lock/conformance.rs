@@ -1,4 +1,5 @@
-//! Swamp's lock conformance (`assertLockConformance`, behaviour.md §3.5 and §7.2), case by
+//! Swamp's lock conformance (`assertLockConformance`, `docs/lock.md#conformance` and
+//! `docs/swamp-contract.md#lock`), case by
 //! case, through the component's `lock` resource, plus the host-side `with_lock`.
 
 use crate::common::BUCKET;

@@ -1,4 +1,4 @@
-//! Why no lock test runs on fake-gcs-server 1.54.0 (gcs-api.md §5.2): it honours
+//! Why no lock test runs on fake-gcs-server 1.54.0 (`docs/gcs.md#emulator-differences`): it honours
 //! `ifGenerationMatch=0` on multipart uploads (our create-only write), so one holder at a
 //! time is enforced there, but it ignores `ifGenerationMatch` on DELETE. A holder whose
 //! lock was taken over would then delete its successor's lock on release. The same

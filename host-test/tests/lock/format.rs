@@ -1,4 +1,4 @@
-//! The lock body is shared with TypeScript clients (behaviour.md §2.5): a body written by
+//! The lock body is shared with TypeScript clients (`docs/formats.md#lock-body`): a body written by
 //! one (the fixture `fixtures/formats/lock-body.json`, exactly `JSON.stringify(body, null,
 //! 2)`) is read by `inspect` and stolen when stale; ours has the same fields, order, types
 //! and layout, so the TypeScript rules read and steal it.

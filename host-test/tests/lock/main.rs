@@ -6,7 +6,7 @@
 //!
 //! - `common`: shared fixtures (`tests/common/mod.rs`): servers, caches, config JSON.
 //! - `support`: lock-specific fixtures: datastores with a holder identity, lock options.
-//! - `conformance`: swamp's lock conformance (behaviour.md §3.5), plus `with_lock`.
+//! - `conformance`: swamp's lock conformance (`docs/lock.md#conformance`), plus `with_lock`.
 //! - `exclusion`: four instances contend for one key for 200 rounds; exact count, no
 //!   overlapping holds.
 //! - `steal`: stale steal after the TTL, a holder whose heartbeat finds the lock gone, a

@@ -1,6 +1,7 @@
-//! The verifier (behaviour.md §3.6): one bucket GET; healthy on both local servers;
+//! The verifier (`docs/swamp-contract.md#verifier`): one bucket GET; healthy on both local servers;
 //! unhealthy, never an error, with the remedy for a missing bucket, a 403, a 401 and a
-//! timeout (which the TypeScript verifier does not honour, H9; ours does).
+//! timeout (which the TypeScript verifier does not honour,
+//! `docs/hazards.md#verifier-ignores-the-request-timeout`; ours does).
 
 use crate::common::{Cache, Server, BUCKET};
 use crate::support::*;

@@ -1,5 +1,5 @@
 //! Compatibility with the TypeScript client: the fixtures of `fixtures/formats/` (written
-//! by hand from behaviour.md §2) put in the bucket or the cache are read by the
+//! by hand to `docs/formats.md`) put in the bucket or the cache are read by the
 //! component, and what the component writes — the remote monolith, a partition,
 //! `_index/_meta.json`, the local sidecar and the local index — parses back with the same
 //! field names, key formats and timestamp format as the fixtures.
@@ -130,6 +130,7 @@ async fn ts_meta_v2_fixture_is_refused_and_never_demoted(mut env: Env) {
     env.reset();
     let e = expect_err(ds.push(&opts()).await, "push onto a v2 bucket");
     assert!(e.to_string().contains("shard-first"), "{e}");
+    assert_eq!(e.kind(), "unsupported-layout", "{e}");
     assert_eq!(env.puts(), 0);
     let fresh = Cache::new();
     let e = expect_err(
@@ -137,6 +138,7 @@ async fn ts_meta_v2_fixture_is_refused_and_never_demoted(mut env: Env) {
         "pull from a v2 bucket",
     );
     assert!(e.to_string().contains("shard-first"), "{e}");
+    assert_eq!(e.kind(), "unsupported-layout", "{e}");
     assert!(data_files(&fresh).is_empty());
     assert_eq!(env.must_get(META).await, v2);
     assert_eq!(env.generation(INDEX).await, index_generation);

@@ -1,5 +1,5 @@
-//! 1000 files over 50 models, seeded exactly as baseline.md says: the round trip of the
-//! issue with the "Done when" request budgets, and a scoped pull that reads one model's
+//! 1000 files over 50 models, seeded exactly as the benchmark (`BENCHMARKS.md#seeding`): the round
+//! trip of the issue with the "Done when" request budgets, and a scoped pull that reads one model's
 //! partitions and never the monolith. Requests are counted by the host (`host.traffic`).
 
 use crate::common::*;

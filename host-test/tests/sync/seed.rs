@@ -1,5 +1,6 @@
-//! Counterparts of the 14 tests the seed change (#434) added upstream, behaviour.md §4.5,
-//! numbered and named after them, with the key assertions listed there. None needs a
+//! Counterparts of the 14 partitioning and dirty-path tests of the TypeScript client
+//! (listed in `docs/compatibility.md#counterparts-of-the-typescript-tests`), numbered and
+//! named after them, with their key assertions. None needs a
 //! precondition, so each runs on the in-process fake and on fake-gcs-server.
 
 use crate::common::*;
@@ -9,26 +10,26 @@ use host_test::traffic::RequestKind;
 use std::time::Duration;
 
 on_both_servers!(
-    seed_01_internal_cache_file_excludes_index_partition_directory,
-    seed_02_mark_dirty_with_rel_path_tracks_individual_dirty_paths,
-    seed_03_mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated,
-    seed_04_mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated,
-    seed_05_mark_dirty_without_rel_path_bulk_invalidation_legacy_path,
-    seed_06_push_scoped_walk_only_visits_dirty_paths,
-    seed_07_push_sha256_prevents_redundant_push_when_only_mtime_changed,
-    seed_08_push_sha256_mismatch_triggers_push_even_with_same_size,
-    seed_09_push_writes_partitioned_index_alongside_monolithic,
-    seed_10_pull_scoped_pull_reads_partition_files_when_context_models_provided,
-    seed_11_pull_scoped_pull_falls_back_to_monolithic_when_partition_missing,
-    seed_12_capabilities_returns_scoped_sync_true,
-    seed_13_configurable_concurrency_respects_custom_pull_concurrency,
-    seed_14_v1_sidecar_migration_version_1_sidecar_triggers_full_walk,
+    internal_cache_file_excludes_index_partition_directory,
+    mark_dirty_with_rel_path_tracks_individual_dirty_paths,
+    mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated,
+    mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated,
+    mark_dirty_without_rel_path_bulk_invalidation_legacy_path,
+    push_scoped_walk_only_visits_dirty_paths,
+    push_sha256_prevents_redundant_push_when_only_mtime_changed,
+    push_sha256_mismatch_triggers_push_even_with_same_size,
+    push_writes_partitioned_index_alongside_monolithic,
+    pull_scoped_pull_reads_partition_files_when_context_models_provided,
+    pull_scoped_pull_falls_back_to_monolithic_when_partition_missing,
+    capabilities_returns_scoped_sync_true,
+    configurable_concurrency_respects_custom_pull_concurrency,
+    v1_sidecar_migration_version_1_sidecar_triggers_full_walk,
 );
 
-/// #1 "isInternalCacheFile: excludes _index/ partition directory": local `_index/` files
-/// (and the other internal names of §3.1) are never uploaded nor indexed; the remote
+/// #1 "isInternalCacheFile: excludes _index/ partition directory": local `_index/` files (and the
+/// other internal names, `docs/sync.md#internal-files`) are never uploaded nor indexed; the remote
 /// `_index/` objects are the ones the push generated.
-async fn seed_01_internal_cache_file_excludes_index_partition_directory(mut env: Env) {
+async fn internal_cache_file_excludes_index_partition_directory(mut env: Env) {
     let cache = Cache::new();
     for internal in [
         "_index/data--t--m.json",
@@ -73,7 +74,7 @@ async fn seed_01_internal_cache_file_excludes_index_partition_directory(mut env:
 
 /// #2 "markDirty with relPath: tracks individual dirty paths": a v2 sidecar with
 /// `localDirty`, no bulk flag, the normalised paths in order; no request; idempotent.
-async fn seed_02_mark_dirty_with_rel_path_tracks_individual_dirty_paths(env: Env) {
+async fn mark_dirty_with_rel_path_tracks_individual_dirty_paths(env: Env) {
     let cache = Cache::new();
     let mut ds = env.open(&cache, "").await;
     env.reset();
@@ -97,7 +98,7 @@ async fn seed_02_mark_dirty_with_rel_path_tracks_individual_dirty_paths(env: Env
 
 /// #3 "markDirty with relPath: caps at 200 and flips bulkInvalidated": 200 distinct paths
 /// fit, the 201st sets `bulkInvalidated` (and `dirtyPathsOverflowed`).
-async fn seed_03_mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated(env: Env) {
+async fn mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated(env: Env) {
     let cache = Cache::new();
     let mut ds = env.open(&cache, "").await;
     for i in 0..200 {
@@ -118,7 +119,7 @@ async fn seed_03_mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated
 
 /// #4 "markDirty with relPath: path-escape triggers bulkInvalidated": `../../etc/passwd`
 /// sets the bulk flag (not the overflow flag) and nothing is touched outside the cache.
-async fn seed_04_mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated(env: Env) {
+async fn mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated(env: Env) {
     let cache = Cache::new();
     let mut ds = env.open(&cache, "").await;
     ds.mark_dirty(&rel("../../etc/passwd")).await.unwrap();
@@ -133,7 +134,7 @@ async fn seed_04_mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated(
 
 /// #5 "markDirty without relPath: bulk invalidation (legacy path)": a v2 sidecar with
 /// `localDirty` and `bulkInvalidated`, and the next push walks everything.
-async fn seed_05_mark_dirty_without_rel_path_bulk_invalidation_legacy_path(env: Env) {
+async fn mark_dirty_without_rel_path_bulk_invalidation_legacy_path(env: Env) {
     let cache = Cache::new();
     cache.write("audit/a.json", b"a");
     let mut ds = env.open(&cache, "").await;
@@ -154,7 +155,7 @@ async fn seed_05_mark_dirty_without_rel_path_bulk_invalidation_legacy_path(env: 
 
 /// #6 "pushChanged: scoped walk only visits dirty paths": only files under the dirty
 /// directory are uploaded; a changed file elsewhere waits.
-async fn seed_06_push_scoped_walk_only_visits_dirty_paths(mut env: Env) {
+async fn push_scoped_walk_only_visits_dirty_paths(mut env: Env) {
     let cache = Cache::new();
     cache.write("data/t/m1/d/1/raw", b"one");
     cache.write("data/t/m2/d/1/raw", b"two");
@@ -176,7 +177,7 @@ async fn seed_06_push_scoped_walk_only_visits_dirty_paths(mut env: Env) {
 
 /// #7 "pushChanged: SHA-256 content hashing prevents redundant push when only mtime
 /// changed": same size, `localMtime` one second older, correct `sha256` → nothing pushed.
-async fn seed_07_push_sha256_prevents_redundant_push_when_only_mtime_changed(mut env: Env) {
+async fn push_sha256_prevents_redundant_push_when_only_mtime_changed(mut env: Env) {
     let cache = Cache::new();
     let rel_path = "data/t/m/d/1/raw";
     cache.write(rel_path, b"hello");
@@ -193,7 +194,7 @@ async fn seed_07_push_sha256_prevents_redundant_push_when_only_mtime_changed(mut
 }
 
 /// #8 "pushChanged: SHA-256 mismatch triggers push even with same size".
-async fn seed_08_push_sha256_mismatch_triggers_push_even_with_same_size(mut env: Env) {
+async fn push_sha256_mismatch_triggers_push_even_with_same_size(mut env: Env) {
     let cache = Cache::new();
     let rel_path = "data/t/m/d/1/raw";
     cache.write(rel_path, b"hello");
@@ -218,7 +219,7 @@ async fn seed_08_push_sha256_mismatch_triggers_push_even_with_same_size(mut env:
 /// #9 "pushChanged: writes partitioned index alongside monolithic": the monolith,
 /// `_index/_meta.json` (version 1, non-empty partitions) and the first listed partition
 /// (version 1, non-empty entries) exist after a push.
-async fn seed_09_push_writes_partitioned_index_alongside_monolithic(mut env: Env) {
+async fn push_writes_partitioned_index_alongside_monolithic(mut env: Env) {
     let cache = Cache::new();
     cache.write("data/gcp/compute/instance/abc/main/1/raw", b"vm");
     cache.write("audit/log1.json", b"{}");
@@ -250,7 +251,7 @@ const VM_PARTITION: &str = "_index/data--gcp--compute--instance--abc.json";
 /// #10 "pullChanged: scoped pull reads partition files when context.models provided":
 /// `{gcp/compute/instance, abc}` reads `_index/data--gcp--compute--instance--abc.json`
 /// and downloads its file; the monolith is never touched.
-async fn seed_10_pull_scoped_pull_reads_partition_files_when_context_models_provided(mut env: Env) {
+async fn pull_scoped_pull_reads_partition_files_when_context_models_provided(mut env: Env) {
     env.put(VM, b"vm bytes").await;
     let shard = format!(
         r#"{{"version":1,"entries":{{"{VM}":{{"key":"{VM}","size":8,"lastModified":"2026-08-01T10:00:00.000Z"}}}}}}"#
@@ -276,7 +277,7 @@ async fn seed_10_pull_scoped_pull_reads_partition_files_when_context_models_prov
 }
 
 /// #11 "pullChanged: scoped pull falls back to monolithic when partition missing".
-async fn seed_11_pull_scoped_pull_falls_back_to_monolithic_when_partition_missing(mut env: Env) {
+async fn pull_scoped_pull_falls_back_to_monolithic_when_partition_missing(mut env: Env) {
     put_remote_files(&mut env, &[(VM, b"vm bytes")]).await;
     let cache = Cache::new();
     let mut ds = env.open(&cache, "").await;
@@ -298,7 +299,7 @@ async fn seed_11_pull_scoped_pull_falls_back_to_monolithic_when_partition_missin
 }
 
 /// #12 "capabilities: returns scopedSync true".
-async fn seed_12_capabilities_returns_scoped_sync_true(env: Env) {
+async fn capabilities_returns_scoped_sync_true(env: Env) {
     let cache = Cache::new();
     let mut ds = env.open(&cache, "").await;
     env.reset();
@@ -311,7 +312,7 @@ async fn seed_12_capabilities_returns_scoped_sync_true(env: Env) {
 /// #13 "configurable concurrency: respects custom pullConcurrency": with
 /// `pullConcurrency: 2` all three files are pulled, and (every download delayed 500 ms)
 /// the downloads take two rounds: not three at once, not one at a time.
-async fn seed_13_configurable_concurrency_respects_custom_pull_concurrency(mut env: Env) {
+async fn configurable_concurrency_respects_custom_pull_concurrency(mut env: Env) {
     put_remote_files(
         &mut env,
         &[("audit/a", b"a"), ("audit/b", b"bb"), ("audit/c", b"ccc")],
@@ -337,7 +338,7 @@ async fn seed_13_configurable_concurrency_respects_custom_pull_concurrency(mut e
 /// #14 "v1 sidecar migration: version 1 sidecar triggers full walk (no dirtyPaths)": with
 /// the v1 fixture (`localDirty: true`) in the cache, a push walks everything and uploads
 /// an unindexed file; the sidecar is v2 afterwards.
-async fn seed_14_v1_sidecar_migration_version_1_sidecar_triggers_full_walk(mut env: Env) {
+async fn v1_sidecar_migration_version_1_sidecar_triggers_full_walk(mut env: Env) {
     put_remote_files(&mut env, &[("audit/old", b"old")]).await;
     let cache = Cache::new();
     cache.write("audit/old", b"old");

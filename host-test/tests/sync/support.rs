@@ -2,7 +2,7 @@
 //! traffic is measured, and an "admin" datastore on a second host that reads and writes
 //! the bucket behind the sync service's back without touching the measured counters),
 //! option builders, readers for the sidecar and the indexes, the benchmark seeding of
-//! baseline.md, and the JS `toISOString()` form of a file's mtime.
+//! the benchmark (`BENCHMARKS.md#seeding`), and the JS `toISOString()` form of a file's mtime.
 
 use crate::common::*;
 use host_test::datastore::{no_options, ModelRef, ObjectMeta, SyncContext, SyncOptions};
@@ -173,7 +173,8 @@ impl Env {
             .collect()
     }
 
-    /// "GET" requests in the sense of baseline.md: metadata, downloads and listings.
+    /// "GET" requests in the sense of the TypeScript benchmark figures: metadata, downloads and
+    /// listings.
     pub fn gets(&self) -> u64 {
         let s = self.snap();
         s.count(RequestKind::Metadata) + s.count(RequestKind::Download) + s.count(RequestKind::List)
@@ -447,7 +448,7 @@ pub async fn put_remote_files(env: &mut Env, files: &[(&str, &[u8])]) {
     env.put(INDEX, &ts_index(&entries)).await;
 }
 
-// ----- seeding (baseline.md) -----
+// ----- seeding (BENCHMARKS.md#seeding) -----
 
 /// One seeded model.
 #[derive(Debug, Clone)]
@@ -497,7 +498,7 @@ pub fn uuid() -> String {
 
 /// Seed like the benchmark: `models` models of type `@test/model-type-NNN` with random
 /// UUID ids, `per_model` files `data/@test/model-type-NNN/<uuid>/file-NNNN.json` each,
-/// JSON padded with `pad` × `x` (baseline.md: 50 × 20, pad 5020 ≈ 5 KB a file).
+/// JSON padded with `pad` × `x` (the benchmark: 50 × 20, pad 5020 ≈ 5 KB a file).
 pub fn seed(cache: &Cache, models: usize, per_model: usize, pad: usize) -> Vec<Model> {
     let padding = "x".repeat(pad);
     (0..models)

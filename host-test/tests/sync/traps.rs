@@ -1,5 +1,5 @@
-//! Regressions for the re-implementation traps of behaviour.md §8.4 (items 1–5) and the
-//! hazards H10 and H12 of §8.3, through the component: our behaviour is the correct one.
+//! Regressions for the hazards of `docs/hazards.md`, through the component: our behaviour
+//! is the correct one, not the TypeScript client's.
 //! None needs a precondition (faults are injected by the host), so each runs on both
 //! servers.
 
@@ -9,21 +9,22 @@ use host_test::faults::{FaultAction, FaultMatch, FaultRule};
 use host_test::traffic::RequestKind;
 
 on_both_servers!(
-    trap1_index_read_errors_other_than_404_are_never_an_empty_index,
-    trap1_push_merges_onto_a_freshly_fetched_remote_index,
-    trap2_fingerprint_only_from_the_compared_get_or_our_put_and_only_when_complete,
-    trap3_mark_dirty_is_a_persisted_pre_write_hint,
-    trap4_deletion_only_from_dirty_signals,
-    trap5_v1_write_order_monolith_first_then_dirty_partitions_then_meta,
-    trap5_v2_meta_is_never_demoted,
-    h10_pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file,
-    h12_index_key_escaping_the_cache_is_never_written_outside_it,
-    h15_overlapping_dirty_paths_upload_once_and_delete_once,
+    index_read_errors_other_than_404_are_never_an_empty_index,
+    push_merges_onto_a_freshly_fetched_remote_index,
+    fingerprint_only_from_the_compared_get_or_our_put_and_only_when_complete,
+    mark_dirty_is_a_persisted_pre_write_hint,
+    deletion_only_from_dirty_signals,
+    v1_write_order_monolith_first_then_dirty_partitions_then_meta,
+    v2_meta_is_never_demoted,
+    pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file,
+    index_key_escaping_the_cache_is_never_written_outside_it,
+    overlapping_dirty_paths_upload_once_and_delete_once,
 );
 
-/// §8.4 item 1: a failed index read (503 after retries, 403) fails push and pull; it is
-/// never taken for "no index" — nothing is uploaded, the remote index keeps its entries.
-async fn trap1_index_read_errors_other_than_404_are_never_an_empty_index(mut env: Env) {
+/// `docs/hazards.md#index-read-errors-taken-as-an-empty-index`: a failed index read (503 after
+/// retries, 403) fails push and pull; it is never taken for "no index" — nothing is uploaded, the
+/// remote index keeps its entries.
+async fn index_read_errors_other_than_404_are_never_an_empty_index(mut env: Env) {
     let a = Cache::new();
     a.write("audit/a", b"a");
     env.open(&a, "").await.push(&opts()).await.unwrap();
@@ -56,9 +57,10 @@ async fn trap1_index_read_errors_other_than_404_are_never_an_empty_index(mut env
     assert_eq!(env.index_keys().await, ["audit/a"]);
 }
 
-/// §8.4 item 1: push merges onto a freshly fetched remote index — not the one it saw in
-/// an earlier call of the same process, not the local copy (stale and corrupt here).
-async fn trap1_push_merges_onto_a_freshly_fetched_remote_index(mut env: Env) {
+/// `docs/hazards.md#index-read-errors-taken-as-an-empty-index`: push merges onto a freshly fetched
+/// remote index — not the one it saw in an earlier call of the same process, not the local copy
+/// (stale and corrupt here).
+async fn push_merges_onto_a_freshly_fetched_remote_index(mut env: Env) {
     let a = Cache::new();
     a.write("audit/mine", b"1");
     let mut ds = env.open(&a, "").await;
@@ -73,12 +75,10 @@ async fn trap1_push_merges_onto_a_freshly_fetched_remote_index(mut env: Env) {
     assert_eq!(index["entries"]["audit/mine"]["size"], 2);
 }
 
-/// §8.4 item 2: the fingerprint comes from our own PUT, or from the GET that delivered
-/// the index we compared — and only when every remote entry is local; never while a
-/// lazy pull left raws behind.
-async fn trap2_fingerprint_only_from_the_compared_get_or_our_put_and_only_when_complete(
-    mut env: Env,
-) {
+/// `docs/hazards.md#fingerprint-from-the-wrong-response`: the fingerprint comes from our own PUT,
+/// or from the GET that delivered the index we compared — and only when every remote entry is
+/// local; never while a lazy pull left raws behind.
+async fn fingerprint_only_from_the_compared_get_or_our_put_and_only_when_complete(mut env: Env) {
     let a = Cache::new();
     a.write("audit/a", b"a");
     env.open(&a, "").await.push(&opts()).await.unwrap();
@@ -122,10 +122,11 @@ async fn trap2_fingerprint_only_from_the_compared_get_or_our_put_and_only_when_c
     assert_eq!(sidecar(&lazy)["lazyPullActive"], false);
 }
 
-/// §8.4 item 3: mark-dirty is a persisted pre-write hint. A restart keeps the set; a
-/// clean push clears all of it, so marking the same path again is recorded (H1); bulk
-/// overrides per-path; a pull keeps unpushed dirty signals.
-async fn trap3_mark_dirty_is_a_persisted_pre_write_hint(mut env: Env) {
+/// `docs/hazards.md#dirty-signals-lost-on-pull`: mark-dirty is a persisted pre-write hint. A
+/// restart keeps the set; a clean push clears all of it, so marking the same path again is recorded
+/// (`docs/hazards.md#clean-sidecar-with-a-stale-dirty-set`); bulk overrides per-path; a pull keeps
+/// unpushed dirty signals.
+async fn mark_dirty_is_a_persisted_pre_write_hint(mut env: Env) {
     let a = Cache::new();
     a.write("audit/a", b"v1");
     env.open(&a, "").await.push(&opts()).await.unwrap();
@@ -176,10 +177,10 @@ async fn trap3_mark_dirty_is_a_persisted_pre_write_hint(mut env: Env) {
     assert_eq!(env.must_get("audit/a").await, b"v4");
 }
 
-/// §8.4 item 4: remote objects are deleted only from dirty signals — a dirty path that is
-/// gone, a gone member of a dirty directory, or (full walk) an overflowed dirty set —
-/// never by an unsignalled push or a plain bulk mark, and never while lazy.
-async fn trap4_deletion_only_from_dirty_signals(mut env: Env) {
+/// `docs/hazards.md#deletion-without-a-dirty-signal`: remote objects are deleted only from dirty
+/// signals — a dirty path that is gone, a gone member of a dirty directory, or (full walk) an
+/// overflowed dirty set — never by an unsignalled push or a plain bulk mark, and never while lazy.
+async fn deletion_only_from_dirty_signals(mut env: Env) {
     let a = Cache::new();
     for f in [
         "audit/a",
@@ -251,9 +252,10 @@ async fn trap4_deletion_only_from_dirty_signals(mut env: Env) {
     );
 }
 
-/// §8.4 item 5 (v1): the data first, then the monolith, then only the partitions the push
-/// touched, then the meta — and the meta only when its partition list changed.
-async fn trap5_v1_write_order_monolith_first_then_dirty_partitions_then_meta(mut env: Env) {
+/// `docs/hazards.md#partitions-written-before-the-monolith`: the data first, then the monolith,
+/// then only the partitions the push touched, then the meta — and the meta only when its partition
+/// list changed.
+async fn v1_write_order_monolith_first_then_dirty_partitions_then_meta(mut env: Env) {
     let a = Cache::new();
     let seeded = seed(&a, 3, 2, 50);
     a.write("audit/x.json", b"{}");
@@ -305,9 +307,9 @@ async fn trap5_v1_write_order_monolith_first_then_dirty_partitions_then_meta(mut
     assert_eq!(meta["partitions"].as_array().unwrap().len(), 5);
 }
 
-/// §8.4 item 5 (v2): a shard-first meta is never demoted — a push refuses before any
-/// upload, and the meta object stays exactly as it was.
-async fn trap5_v2_meta_is_never_demoted(mut env: Env) {
+/// `docs/hazards.md#demoting-a-shard-first-meta`: a shard-first meta is never demoted — a push
+/// refuses before any upload, and the meta object stays exactly as it was.
+async fn v2_meta_is_never_demoted(mut env: Env) {
     let a = Cache::new();
     a.write("audit/a", b"a");
     let mut ds = env.open(&a, "").await;
@@ -320,6 +322,7 @@ async fn trap5_v2_meta_is_never_demoted(mut env: Env) {
     env.reset();
     let e = expect_err(ds.push(&opts()).await, "push onto a v2 bucket");
     assert!(e.to_string().contains("shard-first"), "{e}");
+    assert_eq!(e.kind(), "unsupported-layout", "{e}");
     assert_eq!(env.puts(), 0);
     assert_eq!(env.snap().count(RequestKind::Delete), 0);
     assert_eq!(env.must_get(META).await, v2);
@@ -329,11 +332,11 @@ async fn trap5_v2_meta_is_never_demoted(mut env: Env) {
     assert_eq!(sidecar(&a)["localDirty"], true, "the edit is still pending");
 }
 
-/// H10: downloads are written atomically. A download corrupted on every attempt fails
-/// the pull with `integrity`; the file it would replace keeps its content, a file that
-/// did not exist is not created, no temporary file is left, and no fingerprint of the
-/// index is recorded; once the fault is gone the pull completes.
-async fn h10_pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file(mut env: Env) {
+/// `docs/hazards.md#downloads-written-in-place`: downloads are written atomically. A download
+/// corrupted on every attempt fails the pull with `integrity`; the file it would replace keeps its
+/// content, a file that did not exist is not created, no temporary file is left, and no fingerprint
+/// of the index is recorded; once the fault is gone the pull completes.
+async fn pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file(mut env: Env) {
     put_remote_files(&mut env, &[("audit/a", b"old"), ("audit/b", b"b")]).await;
     let cache = Cache::new();
     let mut ds = env.open(&cache, r#""retryMaxAttempts":2"#).await;
@@ -383,11 +386,12 @@ async fn h10_pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_
     assert_eq!(cache.read("audit/b"), b"b");
 }
 
-/// H12: an index key such as `../../escape` is never turned into a path. The pull skips
-/// it (counted as `unsafeSkipped`) and succeeds for the other entries, never requests
-/// the object, and writes nothing outside the cache; a later push keeps the entry
-/// (someone else's) and does not mark the cache clean, since that entry is not local.
-async fn h12_index_key_escaping_the_cache_is_never_written_outside_it(mut env: Env) {
+/// `docs/hazards.md#unsafe-index-key-throws-out-of-push`: an index key such as `../../escape` is
+/// never turned into a path. The pull skips it (counted as `unsafeSkipped`) and succeeds for the
+/// other entries, never requests the object, and writes nothing outside the cache; a later push
+/// keeps the entry (someone else's) and does not mark the cache clean, since that entry is not
+/// local.
+async fn index_key_escaping_the_cache_is_never_written_outside_it(mut env: Env) {
     env.put_raw("../../escape", b"evil");
     env.put_raw("../escape2", b"evil");
     env.put("audit/ok", b"ok").await;
@@ -430,10 +434,10 @@ async fn h12_index_key_escaping_the_cache_is_never_written_outside_it(mut env: E
     assert_eq!(cache.outside_names(), ["cache"]);
 }
 
-/// H15: dirty paths that overlap (a file, its directory, the model directory above both)
-/// are walked once: the changed file is uploaded once, the removed directory's file is
-/// deleted once, and nothing else is sent.
-async fn h15_overlapping_dirty_paths_upload_once_and_delete_once(mut env: Env) {
+/// `docs/hazards.md#overlapping-dirty-paths-processed-twice`: dirty paths that overlap (a file, its
+/// directory, the model directory above both) are walked once: the changed file is uploaded once,
+/// the removed directory's file is deleted once, and nothing else is sent.
+async fn overlapping_dirty_paths_upload_once_and_delete_once(mut env: Env) {
     let cache = Cache::new();
     cache.write("data/t/m/d/1/raw", b"1");
     cache.write("data/t/m/d/2/raw", b"2");

@@ -71,7 +71,7 @@ impl GcsError {
         )
     }
 
-    /// The per-object mutation limit, worded as GCS words it (see gcs-api.md §3).
+    /// The per-object mutation limit, worded as GCS words it (see `docs/gcs.md#rate-limits`).
     pub fn rate_limited(bucket: &str, name: &str) -> Self {
         GcsError {
             status: StatusCode::TOO_MANY_REQUESTS,

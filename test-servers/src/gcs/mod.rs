@@ -1,5 +1,5 @@
 //! An in-process fake of the Google Cloud Storage JSON API that honours GCS semantics
-//! (see `/work/shared/docs/gcs-api.md`): generations and metagenerations, every precondition
+//! (see `docs/gcs.md`): generations and metagenerations, every precondition
 //! on every object operation, resumable uploads that neither duplicate nor lose bytes,
 //! key-based pagination, GCS's error envelope, and an optional per-object write rate limit.
 //! Emulators that skip these let lock and CAS tests pass while proving nothing.

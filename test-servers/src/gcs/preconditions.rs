@@ -1,7 +1,7 @@
 //! `ifGenerationMatch`, `ifGenerationNotMatch`, `ifMetagenerationMatch` and
 //! `ifMetagenerationNotMatch` (and their `ifSource*` forms for copy/rewrite sources).
 //!
-//! Rules (gcs-api.md §1.1):
+//! Rules (`docs/gcs.md#preconditions`):
 //! * `ifGenerationMatch=0` means "must not exist"; any other `*Match` on a missing object fails.
 //! * `*NotMatch` on a missing object fails, so `ifGenerationNotMatch=0` means "must exist".
 //! * A failed `*Match` is 412 `conditionNotMet`.

@@ -1,5 +1,5 @@
 //! The per-object mutation limit of real GCS (about one create/overwrite/delete/patch per
-//! second per object name, gcs-api.md §3), off by default.
+//! second per object name, `docs/gcs.md#rate-limits`), off by default.
 //!
 //! Only mutations that succeed are remembered: a request rejected with 412 or 429 changed
 //! nothing, so it does not push the next allowed write further out.

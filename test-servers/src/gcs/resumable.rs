@@ -1,4 +1,6 @@
-//! Resumable upload sessions, following the protocol GCS implements (gcs-api.md §1, §5.2):
+//! Resumable upload sessions, following the protocol GCS implements
+//! (`docs/gcs.md#resumable-uploads`; unlike fake-gcs-server, see
+//! `docs/gcs.md#emulator-differences`):
 //!
 //! * Initiation returns `Location` = a session URI on this server.
 //! * `PUT` with `Content-Range: bytes S-E/TOTAL` (or `/*`) appends; non-final chunks must be

@@ -7,22 +7,23 @@
 //! * Overlapping dirty paths are collapsed first (a path below another dirty
 //!   path is dropped; duplicates too), and candidates and deletions are
 //!   de-duplicated, so a file and its directory never yield two uploads or
-//!   two deletes (fixes §8.3 H15).
+//!   two deletes (fixes docs/hazards.md#overlapping-dirty-paths-processed-twice).
 //! * Internal files are skipped by both their cache-relative path **and**
 //!   their bare rel: upstream tests only the former, so with a namespace
 //!   bound `ns/_index/x` or `ns/.datastore-index.json` would be uploaded over
 //!   the shard or index objects.
 //! * With a namespace bound, files and dirty paths outside `{ns}/` are never
 //!   pushed (counted in `skipped_outside_namespace`), in the scoped walk too
-//!   (upstream only guards the full walk, #1343); a dirty cache root means
+//!   (upstream only guards the full walk); a dirty cache root means
 //!   the namespace directory.
-//! * Deletions come only from dirty signals (§8.4 item 4): absent dirty paths
+//! * Deletions come only from dirty signals
+//!   (docs/hazards.md#deletion-without-a-dirty-signal): absent dirty paths
 //!   and files missing inside a dirty directory (scoped; not for the cache or
 //!   namespace root itself, like upstream), or orphans after an overflow
 //!   (full). Never while lazy — the caller passes that in via [`WalkMode`].
 //! * A key that fails [`safe_index_key`] is never turned into a local path:
 //!   pull skips and reports it, the completeness check answers false
-//!   (upstream throws there, §8.3 H12).
+//!   (upstream throws there, docs/hazards.md#unsafe-index-key-throws-out-of-push).
 //!
 //! [`WalkMode`]: super::sync_state::WalkMode
 
@@ -31,8 +32,9 @@ use std::collections::HashSet;
 use indexmap::IndexSet;
 
 use super::index::Index;
-use super::keys::{bare_rel, local_rel_path};
-use super::paths::{is_inside_namespace_dir, is_internal_cache_file, safe_index_key};
+use super::keys::bare_rel;
+use crate::paths::CachePath;
+use crate::paths::{is_inside_namespace_dir, is_internal_cache_file, safe_index_key};
 
 /// What the caller found at a dirty path (cache-relative).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +47,7 @@ pub enum DirtyPathStat {
         /// Cache-relative file paths.
         files: Vec<String>,
     },
-    /// Nothing there (absence = delete, core contract rule 2).
+    /// Nothing there (absence = delete, rule 2 of docs/swamp-contract.md#markdirty-rules).
     NotFound,
     /// Any other stat error: the path is skipped silently, like upstream.
     Unreadable,
@@ -162,7 +164,7 @@ fn keys_under<'a>(
     })
 }
 
-/// Plan a scoped push walk over the dirty set (§3.15 step 6, scoped branch).
+/// Plan a scoped push walk over the dirty set (docs/sync.md#push-walk, scoped branch).
 ///
 /// `stat` is called once per surviving dirty path (cache-relative). Files
 /// become candidates; directories contribute all their files, and — when
@@ -247,7 +249,7 @@ pub fn namespace_dirs_from_listing(files: &[String], ns: Option<&str>) -> Vec<St
     dirs
 }
 
-/// Plan a full push walk (§3.15 step 6, full branch) from a listing of every
+/// Plan a full push walk (docs/sync.md#push-walk, full branch) from a listing of every
 /// file under the cache (cache-relative paths).
 ///
 /// Files inside `namespace_dirs` (see [`namespace_dirs_from_listing`]) and,
@@ -296,16 +298,16 @@ pub fn plan_full_walk<S: AsRef<str>>(
     builder.finish()
 }
 
-/// `localHasAllRemoteEntries` (§3.10): every non-internal entry exists
-/// locally (at `[ns/]{rel}`) with equal size. False when there is no index,
-/// while lazy, when any entry is missing or differs, and — instead of
-/// throwing (H12) — when a key is unsafe. `stat_size` returns the size of a
-/// regular file at a cache-relative path, `None` for anything else.
+/// `localHasAllRemoteEntries` (docs/sync.md#clean-transitions): every non-internal
+/// entry exists locally (at `[ns/]{rel}`) with equal size. False when there is no index,
+/// while lazy, when any entry is missing or differs, and — instead of throwing
+/// (docs/hazards.md#unsafe-index-key-throws-out-of-push) — when a key is no safe cache
+/// path. `stat_size` returns the size of a regular file, `None` for anything else.
 pub fn local_has_all_remote_entries(
     index: Option<&Index>,
     lazy_pull_active: bool,
     ns: Option<&str>,
-    mut stat_size: impl FnMut(&str) -> Option<u64>,
+    mut stat_size: impl FnMut(&CachePath) -> Option<u64>,
 ) -> bool {
     let Some(index) = index else {
         return false;
@@ -318,8 +320,8 @@ pub fn local_has_all_remote_entries(
         .iter()
         .filter(|entry| !is_internal_cache_file(&entry.key))
         .all(|entry| {
-            safe_index_key(&entry.key).is_ok()
-                && stat_size(&local_rel_path(ns, &entry.key)) == Some(entry.size)
+            CachePath::for_key(ns, &entry.key)
+                .is_ok_and(|path| stat_size(&path) == Some(entry.size))
         })
 }
 
@@ -337,14 +339,14 @@ pub struct LocalFile {
 pub struct PullItem {
     /// Bare rel (index key; object key after the namespace prefix).
     pub rel: String,
-    /// Where to write it, relative to the cache.
-    pub cache_rel: String,
+    /// Where to write it.
+    pub cache_rel: crate::paths::CachePath,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::index::IndexEntry;
+    use crate::sync::core::index::IndexEntry;
     use std::collections::HashMap;
 
     fn index_of(keys: &[&str]) -> Index {
@@ -563,7 +565,7 @@ mod tests {
     fn local_has_all_table() {
         let index = index_of(&["data/a", "_catalog.db"]);
         let sizes: HashMap<&str, u64> = [("ns1/data/a", 1)].into_iter().collect();
-        let stat = |p: &str| sizes.get(p).copied();
+        let stat = |p: &CachePath| sizes.get(p.as_str()).copied();
         assert!(local_has_all_remote_entries(
             Some(&index),
             false,
@@ -588,7 +590,7 @@ mod tests {
             Some(&index),
             false,
             None,
-            |p| wrong_size.get(p).copied()
+            |p| wrong_size.get(p.as_str()).copied()
         ));
         let evil = index_of(&["../etc/passwd"]);
         assert!(!local_has_all_remote_entries(

@@ -1,5 +1,6 @@
 //! Object keys (relative to the configured bucket `prefix`) and cache-relative
-//! local paths for a sync service bound to an optional namespace (§3.8, §2.9).
+//! local paths for a sync service bound to an optional namespace
+//! (docs/sync.md#namespaces-and-keys).
 //!
 //! Namespace convention used throughout `sync`: `ns: Option<&str>`, where
 //! `None` is solo mode. An empty string is treated like `None`, because
@@ -72,8 +73,8 @@ pub fn catalog_export_key(ns: &str) -> String {
     format!("{ns}/{CATALOG_EXPORT}")
 }
 
-/// Cache-relative local path of a data file: `[ns/]{rel}` (#1483: pull and
-/// push must agree on this, or every round trip re-uploads everything).
+/// Cache-relative local path of a data file: `[ns/]{rel}` (pull and push must
+/// agree on this, or every round trip re-uploads everything).
 pub fn local_rel_path(ns: Option<&str>, rel: &str) -> String {
     under(ns, rel)
 }

@@ -23,10 +23,9 @@
 
 use super::change::{classify_change, ChangeReason};
 use super::index::{Index, IndexEntry};
-use super::keys::local_rel_path;
-use super::paths::{is_internal_cache_file, is_lazy_skippable, safe_index_key};
 use super::plan::{LocalFile, PullItem};
-use crate::cache_fs::check_rel;
+use crate::paths::CachePath;
+use crate::paths::{is_internal_cache_file, is_lazy_skippable, safe_index_key};
 
 /// Whether two entries describe the same content: equal `sha256` when both carry one,
 /// else equal size and `lastModified` (entries written by old clients have no hash).
@@ -111,10 +110,9 @@ pub struct PullPlan {
     pub to_delete: Vec<PullItem>,
     /// Paths left alone, reported to the caller.
     pub conflicts: Vec<Conflict>,
-    /// Cache-relative parent directories of lazily skipped raws, to create.
-    pub lazy_dirs: Vec<String>,
-    /// Remote keys skipped because they fail [`safe_index_key`] or, as cache paths,
-    /// [`check_rel`].
+    /// Parent directories of lazily skipped raws, to create.
+    pub lazy_dirs: Vec<CachePath>,
+    /// Remote keys skipped because they are no safe cache path ([`CachePath::for_key`]).
     pub unsafe_keys: Vec<String>,
     /// The base to record once the downloads succeeded. Entries of [`Self::to_pull`]
     /// carry the remote's `localMtime` until the caller sets the written file's.
@@ -135,8 +133,8 @@ pub fn plan_pull(
     ns: Option<&str>,
     metadata_only: bool,
     in_scope: impl Fn(&str) -> bool,
-    mut stat: impl FnMut(&str) -> Option<LocalFile>,
-    mut hash: impl FnMut(&str) -> Option<String>,
+    mut stat: impl FnMut(&CachePath) -> Option<LocalFile>,
+    mut hash: impl FnMut(&CachePath) -> Option<String>,
 ) -> PullPlan {
     let mut plan = PullPlan {
         next_base: Index::new(remote.last_pulled.clone()),
@@ -148,12 +146,11 @@ pub fn plan_pull(
         if is_internal_cache_file(rel) {
             continue;
         }
-        let cache_rel = local_rel_path(ns, rel);
-        if safe_index_key(rel).is_err() || check_rel(&cache_rel).is_err() {
+        let Ok(cache_rel) = CachePath::for_key(ns, rel) else {
             plan.unsafe_keys.push(rel.to_string());
             plan.next_base.entries.insert(r.clone());
             continue;
-        }
+        };
         let b = base.and_then(|i| i.entries.get(rel));
         let local = stat(&cache_rel);
         let mut memo: Option<Option<String>> = None;
@@ -163,8 +160,8 @@ pub fn plan_pull(
             cache_rel: cache_rel.clone(),
         };
         if metadata_only && is_lazy_skippable(rel) {
-            if let Some((parent, _)) = cache_rel.rsplit_once('/') {
-                lazy_dirs.insert(parent.to_string());
+            if let Ok(parent) = CachePath::new(cache_rel.parent()) {
+                lazy_dirs.insert(parent);
             }
             // A raw not here yet is fetched later on demand; one already here keeps
             // whatever version it is recorded as.
@@ -225,13 +222,12 @@ pub fn plan_pull(
             plan.next_base.entries.insert(b.clone());
             continue;
         }
-        let cache_rel = local_rel_path(ns, rel);
-        if is_internal_cache_file(rel)
-            || safe_index_key(rel).is_err()
-            || check_rel(&cache_rel).is_err()
-        {
+        if is_internal_cache_file(rel) {
             continue;
         }
+        let Ok(cache_rel) = CachePath::for_key(ns, rel) else {
+            continue;
+        };
         let Some(local) = stat(&cache_rel) else {
             continue;
         };

@@ -1,10 +1,11 @@
 //! Partition (shard) keys: which `_index/{key}.json` file an index entry
 //! belongs to, the keys of a model for scoped pulls, and grouping a whole
-//! index by partition (§2.2, HEAD rules).
+//! index by partition (docs/formats.md#partition-keys).
 //!
 //! The key rule is a pure segment count, not semantics; it must be
 //! reproduced exactly or two clients write the same entry to different
-//! shards. Known consequence kept for interop (§8.3 H6): a `latest` marker
+//! shards. Known consequence kept for interop
+//! (docs/hazards.md#latest-markers-in-a-type-level-partition): a `latest` marker
 //! (`data/{type…}/{id}/{name}/latest`) lands in a type-level partition.
 
 use indexmap::IndexMap;
@@ -38,7 +39,8 @@ const SINGLE_SHARD_DIRS: [&str; 6] = [
 /// * `workflows-evaluated`, `auto-definitions`, `audit`, `telemetry`, `logs`,
 ///   `files` → the directory name;
 /// * anything else (e.g. `secrets/…`) → none. Such entries vanish from a v2
-///   (shard-first) repo (§8.3 H4); callers must decide what to do with them.
+///   (shard-first) repo (docs/hazards.md#unpartitionable-entries-vanish-from-shards);
+///   callers must decide what to do with them.
 pub fn partition_key_from_path(rel: &str) -> Option<String> {
     let segments: Vec<&str> = rel.split('/').collect();
     let first = *segments.first()?;
@@ -80,7 +82,8 @@ pub struct Grouping {
     /// Partition key → its entries, keys in first-seen order of the index's
     /// JS iteration order (the order a v1 `_meta.json` lists them in).
     pub partitions: IndexMap<String, EntryMap>,
-    /// Rels with no partition (H4), in index order.
+    /// Rels with no partition (docs/hazards.md#unpartitionable-entries-vanish-from-shards),
+    /// in index order.
     pub unpartitionable: Vec<String>,
 }
 
@@ -103,7 +106,7 @@ pub fn group_by_partition(index: &Index) -> Grouping {
 }
 
 /// Partition keys touched by `rels` (uploads then deletions), de-duplicated
-/// in first-seen order, unpartitionable rels skipped (§3.15 step 9, §2.8).
+/// in first-seen order, unpartitionable rels skipped (docs/sync.md#index-publish).
 pub fn dirty_partition_keys<'a>(rels: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut keys: Vec<String> = Vec::new();
     for rel in rels {
@@ -119,18 +122,19 @@ pub fn dirty_partition_keys<'a>(rels: impl IntoIterator<Item = &'a str>) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::index::IndexEntry;
+    use crate::sync::core::index::IndexEntry;
 
     #[test]
     fn partition_key_table() {
         let rows: &[(&str, Option<&str>)] = &[
-            // §5.4 R: data/ per-model key.
+            // data/ per-model key (the examples of docs/formats.md#partition-keys).
             ("data/t/m/d/1/raw", Some("data--t--m")),
             (
                 "data/aws/ec2/vpc/abc/state-main/1/raw",
                 Some("data--aws--ec2--vpc--abc"),
             ),
-            // latest marker (7 segments) lands in the type-level partition (H6).
+            // latest marker (7 segments) lands in the type-level partition
+            // (docs/hazards.md#latest-markers-in-a-type-level-partition).
             (
                 "data/aws/ec2/vpc/abc/state-main/latest",
                 Some("data--aws--ec2--vpc"),

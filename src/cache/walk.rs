@@ -1,12 +1,10 @@
-//! The cache directory as the sync service sees it: walks, stats and reads with `std::fs`
-//! (inside the component the cache is a preopened directory, natively a plain one).
-//!
-//! Rules, all deliberate:
+//! Walks and probes of the cache tree: which regular files lie below a directory, and
+//! what is at a dirty path. Rules, all deliberate:
 //! * Symlinks are never followed and never synced: walks use the entry's own file type,
 //!   stats use `symlink_metadata`, and a path whose ancestor inside the cache is a symlink
 //!   is refused. A symlink could otherwise lead a push to upload (or a pull to overwrite)
 //!   files outside the cache. Skipped symlinks are counted so reports can show them.
-//! * Our own temporary files (`*.swamp-tmp`, see [`crate::cache_fs`]) are never synced;
+//! * Our own temporary files (`*.swamp-tmp`, see [`super::atomic`]) are never synced;
 //!   a walk removes the ones older than [`STALE_TMP_AGE`] (left by a crash), and leaves
 //!   younger ones alone in case another process is mid-write.
 //! * Names that are not UTF-8 cannot be index keys; they are skipped and counted. Inside
@@ -16,84 +14,14 @@
 //! * Entries of a directory are visited in sorted order, so walks — and therefore upload
 //!   order and the order new keys enter the index — are deterministic.
 
-use std::fs::Metadata;
-use std::io;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
-use super::timefmt::{format_iso_ms, mtime_ms};
-use crate::cache_fs::TMP_SUFFIX;
+use super::atomic::TMP_SUFFIX;
+use super::stat::{is_absent, local_path};
 
 /// Temporary files older than this are leftovers of a crash and are removed by walks.
 pub const STALE_TMP_AGE: Duration = Duration::from_secs(10 * 60);
-
-/// What a stat of one regular file tells the sync service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalStat {
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time in unix milliseconds (floored), when the platform reports one.
-    pub mtime_ms: Option<i64>,
-    /// The same time formatted like JS `toISOString()` — the `localMtime` format.
-    pub mtime_iso: Option<String>,
-}
-
-impl LocalStat {
-    pub fn from_metadata(meta: &Metadata) -> Self {
-        let mtime_ms = meta.modified().ok().and_then(system_time_ms);
-        LocalStat {
-            size: meta.len(),
-            mtime_ms,
-            mtime_iso: mtime_ms.and_then(format_iso_ms),
-        }
-    }
-}
-
-/// Unix milliseconds of a `SystemTime`, floored like a JS `Date` built from a stat.
-pub fn system_time_ms(t: SystemTime) -> Option<i64> {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => mtime_ms(i64::try_from(d.as_secs()).ok()?, d.subsec_nanos()),
-        Err(before) => {
-            // Before 1970: express as (negative seconds, non-negative nanos).
-            let d = before.duration();
-            let mut secs = -i64::try_from(d.as_secs()).ok()?;
-            let mut nanos = d.subsec_nanos();
-            if nanos > 0 {
-                secs -= 1;
-                nanos = 1_000_000_000 - nanos;
-            }
-            mtime_ms(secs, nanos)
-        }
-    }
-}
-
-/// The local path of a cache-relative path (the caller checked it).
-pub fn local_path(root: &Path, cache_rel: &str) -> PathBuf {
-    if cache_rel.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(cache_rel)
-    }
-}
-
-/// Whether an I/O error means "nothing there" (also when a parent is a file).
-pub fn is_absent(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-    )
-}
-
-/// Stat a regular file without following symlinks. `Ok(None)` when there is no regular
-/// file there (absent, a directory, a symlink, anything else).
-pub fn stat_file(root: &Path, cache_rel: &str) -> io::Result<Option<LocalStat>> {
-    match std::fs::symlink_metadata(local_path(root, cache_rel)) {
-        Ok(meta) if meta.file_type().is_file() => Ok(Some(LocalStat::from_metadata(&meta))),
-        Ok(_) => Ok(None),
-        Err(e) if is_absent(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
 
 /// Whether a directory between the cache root and `cache_rel` (exclusive of both) is a
 /// symlink. Missing ancestors are not symlinks.
@@ -120,16 +48,6 @@ pub fn is_symlink_or_below(root: &Path, cache_rel: &str) -> bool {
     symlink_ancestor(root, cache_rel)
         || std::fs::symlink_metadata(local_path(root, cache_rel))
             .is_ok_and(|m| m.file_type().is_symlink())
-}
-
-/// Read a whole regular file; refuses symlinks (they are never synced).
-pub fn read_file(root: &Path, cache_rel: &str) -> io::Result<Vec<u8>> {
-    let path = local_path(root, cache_rel);
-    let meta = std::fs::symlink_metadata(&path)?;
-    if !meta.file_type().is_file() {
-        return Err(io::Error::other("not a regular file"));
-    }
-    std::fs::read(path)
 }
 
 /// What a walk found besides the files.
@@ -336,7 +254,7 @@ pub enum Probe {
     File,
     /// A directory and its files (cache-relative).
     Dir(Vec<String>),
-    /// Nothing (absence means delete, core contract rule 2).
+    /// Nothing (absence means delete, rule 2 of docs/swamp-contract.md#markdirty-rules).
     Missing,
     /// A symlink at or above the path: never synced, never deleted.
     Symlink,
@@ -422,17 +340,9 @@ mod tests {
             probe(dir.path(), "nothing/here", &mut stats),
             Probe::Missing
         );
-        assert!(read_file(dir.path(), "data").is_err());
+        assert!(super::super::LocalCache::new(dir.path())
+            .read(&crate::paths::CachePath::new("data").unwrap())
+            .is_err());
         assert_eq!(stats.symlinks_skipped, 2);
-    }
-
-    #[test]
-    fn pre_epoch_times_floor_like_js() {
-        let t = UNIX_EPOCH - Duration::from_millis(1500);
-        assert_eq!(system_time_ms(t), Some(-1500));
-        let t = UNIX_EPOCH - Duration::from_nanos(1);
-        assert_eq!(system_time_ms(t), Some(-1));
-        let t = UNIX_EPOCH + Duration::from_nanos(1_999_999);
-        assert_eq!(system_time_ms(t), Some(1));
     }
 }

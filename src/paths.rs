@@ -1,14 +1,17 @@
 //! Cache-relative path rules: normalisation of `markDirty` paths, the
-//! internal-file predicate, lazy-hydration and namespace-directory tests, and
-//! the safety check every remote index key must pass before a local path is
-//! built from it (behaviour spec §3.1, §3.9, §8.3 H12).
+//! internal-file predicate, lazy-hydration and namespace-directory tests, the
+//! safety check every remote index key must pass, and [`CachePath`], the one
+//! type a local file is named by (docs/sync.md#path-rules,
+//! docs/hazards.md#unsafe-index-key-throws-out-of-push).
 //!
 //! All paths here are forward-slash strings relative to the cache directory.
-//! None of these functions touch the filesystem.
+//! None of these functions touch the filesystem: [`crate::cache::LocalCache`]
+//! accepts only a [`CachePath`], so every local path was checked once, here.
 
 use crate::error::{Error, Result};
 
-/// Root-level files that belong to the sync machinery itself (§3.1 rule 1).
+/// Root-level files that belong to the sync machinery itself (rule 1 of
+/// docs/sync.md#internal-files).
 const INTERNAL_ROOT_FILES: [&str; 4] = [
     ".datastore-index.json",
     ".push-queue.json",
@@ -17,7 +20,8 @@ const INTERNAL_ROOT_FILES: [&str; 4] = [
 ];
 
 /// Normalise `rel` the way `path.relative(cache, path.normalize(path.join(cache, rel)))`
-/// does for a `markDirty` relPath (§3.9 step 2), without knowing the cache path.
+/// does for a `markDirty` relPath (docs/sync.md#dirty-path-normalisation), without knowing
+/// the cache path.
 ///
 /// * `.` and empty segments vanish, `..` pops: `a/./b/../c` → `a/c`,
 ///   `a//b/` → `a/b`; the cache root itself → `""`.
@@ -72,7 +76,7 @@ fn basename(rel: &str) -> &str {
 }
 
 /// Whether `rel` names a file that must never cross the sync boundary
-/// (§3.1, exactly):
+/// (docs/sync.md#internal-files, exactly):
 /// 1. exactly `.datastore-index.json`, `.push-queue.json`, `.datastore.lock`
 ///    or `.datastore-sync-state.json` (root only);
 /// 2. `_index` or anything under `_index/`;
@@ -82,7 +86,7 @@ fn basename(rel: &str) -> &str {
 ///
 /// Rules 1–3 are anchored at the start of the string, so callers holding a
 /// namespace-prefixed path (`ns/_index/x`) must also test the bare rel; the
-/// walk planners in [`super::plan`] do both.
+/// walk planners in [`crate::sync::core::plan`] do both.
 pub fn is_internal_cache_file(rel: &str) -> bool {
     if INTERNAL_ROOT_FILES.contains(&rel) {
         return true;
@@ -101,8 +105,8 @@ pub fn is_internal_cache_file(rel: &str) -> bool {
 }
 
 /// Whether a metadata-only (lazy) pull skips `rel`: at least three segments,
-/// the first `data`, the last `raw` (§3.1; `data/raw` and `outputs/x/1/raw`
-/// are not skippable).
+/// the first `data`, the last `raw` (docs/sync.md#lazy-skippable-files; `data/raw`
+/// and `outputs/x/1/raw` are not skippable).
 pub fn is_lazy_skippable(rel: &str) -> bool {
     let segments: Vec<&str> = rel.split('/').collect();
     segments.len() >= 3 && segments.first() == Some(&"data") && segments.last() == Some(&"raw")
@@ -129,7 +133,8 @@ const MAX_KEY_IN_MESSAGE: usize = 200;
 /// (`a//b`, `a/./b`, `a/`, `a\..\x`); anything [`normalize_rel`] would change.
 ///
 /// Unlike upstream (which throws "Path traversal detected" from deep inside
-/// a walk, §8.3 H12), callers are expected to skip and report such keys.
+/// a walk, docs/hazards.md#unsafe-index-key-throws-out-of-push), callers are expected to
+/// skip and report such keys (docs/sync.md#safe-index-keys).
 pub fn safe_index_key(key: &str) -> Result<&str> {
     let reason = if key.is_empty() {
         Some("empty key")
@@ -161,6 +166,85 @@ fn shorten(key: &str) -> String {
     match key.char_indices().nth(MAX_KEY_IN_MESSAGE) {
         None => key.to_string(),
         Some((cut, _)) => format!("{}…", &key[..cut]),
+    }
+}
+
+/// Check that a cache-relative path stays inside the cache: no absolute path, no drive
+/// prefix (`C:` is absolute or drive-relative on Windows), no `..`, no empty or `.`
+/// segment, no backslash (a TypeScript client on Windows would treat it as a separator),
+/// no NUL, at most 4096 bytes. The same rule guards object keys the host names directly.
+pub fn check_rel(rel: &str) -> Result<()> {
+    let reason = if rel.is_empty() {
+        Some("empty path")
+    } else if rel.starts_with('/') {
+        Some("absolute path")
+    } else if has_drive_prefix(rel) {
+        Some("drive prefix")
+    } else if rel.contains('\\') {
+        Some("backslash in path")
+    } else if rel.contains('\0') {
+        Some("NUL byte in path")
+    } else if rel.split('/').any(|s| s == "..") {
+        Some("`..` segment escapes the cache")
+    } else if rel.split('/').any(|s| s.is_empty() || s == ".") {
+        Some("empty or `.` segment")
+    } else if rel.len() > 4096 {
+        Some("path longer than 4096 bytes")
+    } else {
+        None
+    };
+    match reason {
+        Some(why) => Err(Error::unsafe_path(&shorten(rel), why)),
+        None => Ok(()),
+    }
+}
+
+/// A path relative to the cache root that was checked, once, to stay inside it
+/// ([`check_rel`]). Built at the boundary (from an index key, a walk entry or a host
+/// argument) and the only kind of path the local cache accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CachePath(String);
+
+impl CachePath {
+    /// Check a cache-relative path.
+    pub fn new(rel: &str) -> Result<CachePath> {
+        check_rel(rel)?;
+        Ok(CachePath(rel.to_string()))
+    }
+
+    /// Where the file of index key `key` lives for namespace `ns` (`[ns/]key`). The key
+    /// must be a safe index key and the joined path a safe cache path: an index may hold
+    /// keys that are fine as object names (a backslash) but never become local files.
+    pub fn for_key(ns: Option<&str>, key: &str) -> Result<CachePath> {
+        safe_index_key(key)?;
+        CachePath::new(&crate::sync::core::keys::local_rel_path(ns, key))
+    }
+
+    /// The path as a string (forward slashes, no leading `/`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parent directory (`""` for a file at the root).
+    pub fn parent(&self) -> &str {
+        self.0.rsplit_once('/').map_or("", |(p, _)| p)
+    }
+
+    /// The last segment.
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit_once('/').map_or(self.0.as_str(), |(_, n)| n)
+    }
+}
+
+impl std::fmt::Display for CachePath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<&str> for CachePath {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
     }
 }
 
@@ -308,8 +392,8 @@ mod tests {
         ];
         for (key, reason) in rows {
             let err = safe_index_key(key).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::UnsafePath, "{key:?}");
-            assert!(err.message.contains(reason), "{key:?}: {}", err.message);
+            assert_eq!(err.kind(), ErrorKind::UnsafePath, "{key:?}");
+            assert!(err.message().contains(reason), "{key:?}: {}", err.message());
         }
     }
 
@@ -317,6 +401,51 @@ mod tests {
     fn unsafe_key_messages_stay_short() {
         let long = format!("../{}", "x".repeat(10_000));
         let err = safe_index_key(&long).unwrap_err();
-        assert!(err.message.len() < 400, "{}", err.message.len());
+        assert!(err.message().len() < 400, "{}", err.message().len());
+    }
+
+    #[test]
+    fn unsafe_cache_paths_are_refused() {
+        for bad in [
+            "",
+            "/etc/x",
+            "../x",
+            "a/../../x",
+            "a\\..\\x",
+            "a//b",
+            "./a",
+            "a/./b",
+            "a/..",
+            "a\0b",
+            "C:",
+            "c:x/y",
+        ] {
+            assert!(CachePath::new(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "a",
+            "data/@test/model-type-000/u/file-0000.json",
+            ".datastore-index.json",
+            "a/..b/c..",
+            "ü/ñ",
+            "a/C:/x",
+        ] {
+            assert_eq!(CachePath::new(good).unwrap().as_str(), good);
+        }
+    }
+
+    #[test]
+    fn cache_paths_of_index_keys() {
+        let p = CachePath::for_key(Some("ns1"), "data/a/b").unwrap();
+        assert_eq!(
+            (p.as_str(), p.parent(), p.file_name()),
+            ("ns1/data/a/b", "ns1/data/a", "b")
+        );
+        let root = CachePath::for_key(None, "top").unwrap();
+        assert_eq!((root.parent(), root.file_name()), ("", "top"));
+        // A fine object name, never a local file.
+        assert!(safe_index_key("a\\b").is_ok());
+        assert!(CachePath::for_key(None, "a\\b").is_err());
+        assert!(CachePath::for_key(None, "a/../b").is_err());
     }
 }

@@ -1,39 +1,55 @@
-//! Reading and writing the index objects: the monolith (with discovery when it is
-//! missing, §3.12), partition files and `_meta.json` (§2.2, §2.3, §3.16).
+//! The bucket's index objects for one namespace, as one object: the monolith (with
+//! discovery when it is missing, docs/sync.md#reading-the-index), the partition files and
+//! `_meta.json` (docs/formats.md#partition-files, docs/formats.md#meta-file,
+//! docs/sync.md#index-publish). Push, pull and status read and publish the index only
+//! through [`IndexStore`].
 //!
-//! Rules that matter (§8.4 items 1, 5, 9):
+//! Rules that matter (docs/hazards.md#index-read-errors-taken-as-an-empty-index,
+//! #partitions-written-before-the-monolith, #silent-fallback-from-an-unreadable-shard):
 //! * Only a 404 means "no index"; every other failure of the index GET propagates, so a
 //!   network blip can never make a push publish an empty index over everyone's entries.
-//! * The monolith is read fresh on every slow path (never from the local copy, H16), and
-//!   written with `ifGenerationMatch` of the index it was merged onto (see `push.rs`).
+//! * The monolith is read fresh on every slow path (never from the local copy:
+//!   docs/hazards.md#local-index-reuse-within-sixty-seconds), and
+//!   written with `ifGenerationMatch` of the index it was merged onto: on a lost race the
+//!   index is read again and the changes merged onto it again ([`IndexStore::publish`]),
+//!   so two pushers without a lock never lose each other's entries.
 //! * Partition reads retry like every idempotent GET (inside the client); a 404 or a
 //!   `version` ≠ 1 is "missing"; anything else propagates — no silent fallback.
 //! * A shard-first (v2) `_meta.json` is never demoted: this client refuses to sync a v2
 //!   repo at all (see [`refuse_v2`]), and the v1 meta write is conditional on the meta
 //!   generation read at the start of the push, so a migration that lands meanwhile wins.
 
+use std::collections::HashSet;
+
 use futures_util::stream::{self, StreamExt};
 
-use super::index::{EntryMap, Index, IndexEntry, ParseReport};
-use super::keys::{index_key, meta_key, shard_key};
-use super::partition::group_by_partition;
-use super::partition_files::{Meta, PartitionFile};
-use super::paths::{is_inside_namespace_dir, is_internal_cache_file};
-use super::service::SyncService;
-use crate::error::{Error, Result};
-use crate::gcs::{Authorizer, ObjectMeta};
+use super::core::index::{merge_onto, EntryMap, Index, IndexChanges, IndexEntry, ParseReport};
+use super::core::keys::{index_key, meta_key, shard_key};
+use super::core::partition::{group_by_partition, partition_keys_for_model};
+use super::core::partition_files::{Meta, PartitionFile};
+use crate::error::{Error, ErrorKind, Result};
+use crate::gcs::generation::write_condition;
+use crate::gcs::{Authorizer, GcsClient, Generation, ObjectMeta};
+use crate::paths::{is_inside_namespace_dir, is_internal_cache_file};
+use crate::retry::{backoff_delay, unit_from};
+use crate::timefmt::format_iso_ms;
 use crate::transport::{Clock, Transport};
+
+/// Attempts at the conditional monolith write before the push gives up. Each loss means
+/// another writer published in between; ten in a row means heavy contention that a lock
+/// should serialise instead.
+pub const INDEX_WRITE_ATTEMPTS: u32 = 10;
 
 /// Attempts at the conditional v1 `_meta.json` write before giving up (best effort).
 const META_WRITE_ATTEMPTS: usize = 3;
 
 /// The remote monolith as fetched for one call.
 #[derive(Debug, Clone)]
-pub(super) struct RemoteIndex {
+pub struct RemoteIndex {
     /// The parsed (and scrubbed) index.
     pub index: Index,
     /// `x-goog-generation` of the bytes parsed; `None` when the object does not exist.
-    pub generation: Option<String>,
+    pub generation: Option<Generation>,
     /// Internal entries were scrubbed or entries were discovered: the remote index must
     /// be written back even when nothing else changes.
     pub needs_writeback: bool,
@@ -44,37 +60,29 @@ pub(super) struct RemoteIndex {
 }
 
 impl RemoteIndex {
-    /// `ifGenerationMatch` for a write over this index: its generation, or `"0"` (create
-    /// only) when it did not exist. A server that sent no generation leaves no way to make
-    /// the write conditional; then it is unconditional, as the TypeScript client's always is.
+    /// `ifGenerationMatch` for a write over this index ([`write_condition`]).
     pub fn write_condition(&self) -> Option<&str> {
-        match self.generation.as_deref() {
-            None => Some("0"),
-            Some("") => None,
-            Some(g) => Some(g),
-        }
+        write_condition(self.generation.as_ref())
     }
 
     /// The generation when it can serve as a fast-path fingerprint.
     pub fn fingerprint(&self) -> Option<&str> {
-        self.generation
-            .as_deref()
-            .filter(|g| !g.is_empty() && *g != "0")
+        self.generation.as_ref().and_then(Generation::fingerprint)
     }
 }
 
 /// `_meta.json` as read at the start of a push.
 #[derive(Debug, Clone, Default)]
-pub(super) struct MetaState {
+pub struct MetaState {
     /// The accepted meta (`None` when absent or of an unknown shape).
     pub meta: Option<Meta>,
     /// Generation of the object, when it exists.
-    pub generation: Option<String>,
+    pub generation: Option<Generation>,
 }
 
 /// What writing the partition files did (best effort, like upstream).
 #[derive(Debug, Clone, Default)]
-pub(super) struct PartitionOutcome {
+pub struct PartitionOutcome {
     /// Shards written.
     pub written: usize,
     /// Emptied shards deleted.
@@ -108,24 +116,59 @@ impl PartitionOutcome {
 /// Refuse a shard-first (v2) repo: its monolith is stale and its shards are
 /// authoritative, and this client implements neither shard assembly nor v2 commits.
 /// Writing the monolith there would publish nothing a v2 client reads; reading it would
-/// pull stale data (§8.3 H2). A clear error beats both.
-pub(super) fn refuse_v2(meta: &MetaState, op: &str) -> Result<()> {
+/// pull stale data (docs/hazards.md#stale-monolith-fingerprint-after-migration). A clear
+/// error beats both.
+pub fn refuse_v2(meta: &MetaState, op: &str) -> Result<()> {
     match &meta.meta {
-        Some(Meta::V2 { commit_seq, .. }) => Err(Error::other(format!(
+        Some(Meta::V2 { commit_seq, .. }) => Err(Error::new(ErrorKind::UnsupportedLayout, format!(
             "{op}: the bucket's index is shard-first (_index/_meta.json version 2, commitSeq {commit_seq}); this client syncs only the monolithic (v1) layout and will not read or write it"
         ))),
         _ => Ok(()),
     }
 }
 
-impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
+/// A parse failure of the sync file `key`: typed, so callers act on it without reading
+/// the message.
+fn malformed(e: Error, key: &str) -> Error {
+    e.with_kind(ErrorKind::MalformedRemote {
+        key: key.to_string(),
+    })
+}
+
+/// The index objects of one namespace (`None` = solo) in the configured bucket.
+pub(super) struct IndexStore<'a, P, A> {
+    client: &'a GcsClient<P, A>,
+    ns: Option<&'a str>,
+}
+
+impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
+    /// The store of namespace `ns`.
+    pub fn new(client: &'a GcsClient<P, A>, ns: Option<&'a str>) -> Self {
+        IndexStore { client, ns }
+    }
+
+    fn now_iso(&self) -> String {
+        format_iso_ms(self.client.platform().unix_ms()).unwrap_or_default()
+    }
+
+    /// The monolith's current generation by one metadata GET, for the fast paths. Any
+    /// error is `None`: a miss, and the slow path reports real problems.
+    pub async fn generation(&self) -> Option<Generation> {
+        match self.client.stat(&index_key(self.ns)).await {
+            Ok(Some(meta)) => Some(meta.generation),
+            _ => None,
+        }
+    }
+
     /// Read `_meta.json` (404 → absent; other errors propagate).
-    pub(super) async fn read_meta(&self, ns: Option<&str>, op: &str) -> Result<MetaState> {
+    pub async fn read_meta(&self, op: &str) -> Result<MetaState> {
+        let ns = self.ns;
         let key = meta_key(ns);
         match self.client.download(&key).await {
             Ok(d) => {
-                let meta = Meta::parse(&d.data)
-                    .map_err(|e| e.context(format!("{op}: remote {key} is unreadable")))?;
+                let meta = Meta::parse(&d.data).map_err(|e| {
+                    malformed(e, &key).context(format!("{op}: remote {key} is unreadable"))
+                })?;
                 Ok(MetaState {
                     meta,
                     generation: Some(d.generation),
@@ -137,12 +180,14 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     }
 
     /// GET the monolith fresh; 404 → discovery. Internal entries are scrubbed.
-    pub(super) async fn fetch_index(&self, ns: Option<&str>, op: &str) -> Result<RemoteIndex> {
+    pub async fn fetch(&self, op: &str) -> Result<RemoteIndex> {
+        let ns = self.ns;
         let key = index_key(ns);
         match self.client.download(&key).await {
             Ok(d) => {
-                let (mut index, report) = Index::parse(&d.data)
-                    .map_err(|e| e.context(format!("{op}: remote index {key} is unreadable")))?;
+                let (mut index, report) = Index::parse(&d.data).map_err(|e| {
+                    malformed(e, &key).context(format!("{op}: remote index {key} is unreadable"))
+                })?;
                 let scrubbed = index.scrub();
                 Ok(RemoteIndex {
                     index,
@@ -154,7 +199,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             }
             Err(e) if e.is_not_found() => {
                 let index = self
-                    .discover(ns)
+                    .discover()
                     .await
                     .map_err(|e| e.context(format!("{op}: discover files (no {key})")))?;
                 let n = index.entries.len();
@@ -174,7 +219,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// every non-internal object under `{ns}/` (or, solo, everywhere outside namespace
     /// directories marked by `X/.namespace.json`). Directory placeholders (`…/`) are not
     /// files and are skipped.
-    async fn discover(&self, ns: Option<&str>) -> Result<Index> {
+    async fn discover(&self) -> Result<Index> {
+        let ns = self.ns;
         let prefix = ns.map(|n| format!("{n}/"));
         let objects = self.client.list_all(prefix.as_deref()).await?;
         let cfg = &self.client.cfg;
@@ -215,30 +261,108 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         Ok(index)
     }
 
+    /// GET the monolith fresh when it exists, without discovery (status reports a
+    /// missing index as such: discovery would be more than one request).
+    pub async fn fetch_existing(&self, op: &str) -> Result<Option<(Index, Generation)>> {
+        let key = index_key(self.ns);
+        match self.client.download(&key).await {
+            Ok(d) => {
+                let (mut index, _) = Index::parse(&d.data).map_err(|e| {
+                    malformed(e, &key).context(format!("{op}: remote index {key} is unreadable"))
+                })?;
+                index.scrub();
+                Ok(Some((index, d.generation)))
+            }
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.context(format!("{op}: read remote index {key}"))),
+        }
+    }
+
     /// PUT the monolith (compact) with `ifGenerationMatch = cond`; returns the new
     /// generation.
-    pub(super) async fn put_index(
-        &self,
-        ns: Option<&str>,
-        index: &Index,
-        cond: Option<&str>,
-    ) -> Result<String> {
+    pub async fn put(&self, index: &Index, cond: Option<&str>) -> Result<Generation> {
         let body = index.to_compact_json()?;
         let meta = self
             .client
-            .upload(&index_key(ns), body.as_bytes(), cond)
+            .upload(&index_key(self.ns), body.as_bytes(), cond)
             .await?;
         Ok(meta.generation)
     }
 
+    /// Merge `changes` onto the fetched index and write it with `ifGenerationMatch`; on a
+    /// lost race wait (backoff), read the meta (a v2 migration stops us) and the index
+    /// again, merge again and retry, at most [`INDEX_WRITE_ATTEMPTS`] times. Returns the
+    /// published index, its generation and the attempts used.
+    pub async fn publish(
+        &self,
+        mut base: RemoteIndex,
+        changes: &IndexChanges,
+        meta: &mut MetaState,
+    ) -> Result<(Index, Generation, u32)> {
+        let key = index_key(self.ns);
+        let platform = self.client.platform();
+        for attempt in 1..=INDEX_WRITE_ATTEMPTS {
+            let mut merged = base.index.clone();
+            if !merge_onto(&mut merged, changes, &self.now_iso()) && base.discovered.is_some() {
+                merged.last_pulled = self.now_iso();
+            }
+            match self.put(&merged, base.write_condition()).await {
+                Ok(generation) => return Ok((merged, generation, attempt)),
+                Err(e) if e.is_precondition_failed() => {
+                    let unit = unit_from(platform.random_u64());
+                    let wait = backoff_delay(&self.client.cfg.retry, attempt - 1, unit, false);
+                    platform.sleep(wait).await;
+                    self.client.check_deadline("push index retry")?;
+                    *meta = self.read_meta("push").await?;
+                    refuse_v2(meta, "push")?;
+                    base = self.fetch("push").await?;
+                }
+                Err(e) => return Err(e.context(format!("push: write index {key}"))),
+            }
+        }
+        Err(Error::other(format!(
+            "push: write index {key}: another writer changed it {INDEX_WRITE_ATTEMPTS} times in a row; the uploads are kept and the next push will publish them"
+        )))
+    }
+
+    /// Read the three partitions of each model in order (data, outputs,
+    /// definitions-evaluated), sequentially. `None` as soon as a model's `data--`
+    /// partition is missing (the caller falls back to the monolith). Returns the entries
+    /// and the partition keys read.
+    pub async fn read_model_partitions(
+        &self,
+        models: &[(String, String)],
+    ) -> Result<Option<(Index, HashSet<String>)>> {
+        let mut index = Index::new(self.now_iso());
+        let mut read = HashSet::new();
+        for (model_type, model_id) in models {
+            for (i, key) in partition_keys_for_model(model_type, model_id)
+                .iter()
+                .enumerate()
+            {
+                self.client.check_deadline("pull partitions")?;
+                match self.read_shard(key).await.map_err(|e| e.context("pull"))? {
+                    Some(entries) => {
+                        read.insert(key.clone());
+                        index.entries.extend(entries.iter().cloned());
+                    }
+                    None if i == 0 => return Ok(None),
+                    None => {}
+                }
+            }
+        }
+        index.scrub();
+        Ok(Some((index, read)))
+    }
+
     /// Read one partition file: `None` when missing or not version 1.
-    pub(super) async fn read_shard(&self, ns: Option<&str>, key: &str) -> Result<Option<EntryMap>> {
-        let object = shard_key(ns, key);
+    pub async fn read_shard(&self, key: &str) -> Result<Option<EntryMap>> {
+        let object = shard_key(self.ns, key);
         match self.client.download(&object).await {
             Ok(d) => match PartitionFile::parse(&d.data) {
                 Ok(Some((file, _))) => Ok(Some(file.entries)),
                 Ok(None) => Ok(None),
-                Err(e) => Err(e.context(format!("read partition {object}"))),
+                Err(e) => Err(malformed(e, &object).context(format!("read partition {object}"))),
             },
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e.context(format!("read partition {object}"))),
@@ -250,13 +374,13 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// order). A dirty partition that became empty is deleted, so a scoped pull falls back
     /// to the monolith instead of reading entries that no longer exist. Failures are
     /// collected, not raised: the monolith is authoritative in a v1 repo.
-    pub(super) async fn write_partitions(
+    pub async fn write_partitions(
         &self,
-        ns: Option<&str>,
         index: &Index,
         dirty: Option<Vec<String>>,
         meta: &MetaState,
     ) -> PartitionOutcome {
+        let ns = self.ns;
         let grouping = group_by_partition(index);
         let mut outcome = PartitionOutcome::default();
         let keys: Vec<String> =
@@ -296,14 +420,14 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 Ok(true) if wrote => outcome.written += 1,
                 Ok(true) => outcome.deleted += 1,
                 Ok(false) => {}
-                Err(e) => outcome.failures.push(e.message),
+                Err(e) => outcome.failures.push(e.message()),
             }
         }
         let all: Vec<String> = grouping.partitions.keys().cloned().collect();
         if !all.is_empty() {
-            match self.write_meta_v1(ns, all, meta.clone()).await {
+            match self.write_meta_v1(all, meta.clone()).await {
                 Ok(written) => outcome.meta_written = written,
-                Err(e) => outcome.failures.push(e.message),
+                Err(e) => outcome.failures.push(e.message()),
             }
         }
         outcome
@@ -317,11 +441,10 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// to whatever enumerates it, while one listed needlessly only reads as missing.
     async fn write_meta_v1(
         &self,
-        ns: Option<&str>,
         mut partitions: Vec<String>,
         mut current: MetaState,
     ) -> Result<bool> {
-        let key = meta_key(ns);
+        let key = meta_key(self.ns);
         for _ in 0..META_WRITE_ATTEMPTS {
             let wanted = Meta::v1(partitions.clone());
             match &current.meta {
@@ -330,15 +453,11 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 _ => {}
             }
             let body = wanted.to_compact_json()?;
-            let cond = match current.generation.as_deref() {
-                None => Some("0"),
-                Some("") => None,
-                Some(g) => Some(g),
-            };
+            let cond = write_condition(current.generation.as_ref());
             match self.client.upload(&key, body.as_bytes(), cond).await {
                 Ok(_) => return Ok(true),
                 Err(e) if e.is_precondition_failed() => {
-                    current = self.read_meta(ns, "write partitions").await?;
+                    current = self.read_meta("write partitions").await?;
                     if let Some(Meta::V1 { partitions: theirs }) = &current.meta {
                         for p in theirs {
                             if !partitions.contains(p) {

@@ -5,81 +5,11 @@
 //! directory, then rename) so a crash never leaves a half-written file under its real name.
 
 use crate::error::{Error, Result};
-use crate::sync::paths::has_drive_prefix;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
-
-/// Where the host preopens the cache, unless it says otherwise in `SWAMP_GCS_CACHE_DIR`.
-pub const DEFAULT_CACHE_MOUNT: &str = "/cache";
+use std::path::Path;
 
 /// Suffix of temporary files; the walkers skip them and a rerun removes stale ones.
 pub const TMP_SUFFIX: &str = ".swamp-tmp";
-
-/// The cache root.
-#[derive(Debug, Clone)]
-pub struct CacheDir {
-    root: PathBuf,
-}
-
-/// Check that a cache-relative key stays inside the cache: no absolute path, no drive
-/// prefix (`C:` is absolute or drive-relative on Windows), no `..`, no empty or `.`
-/// segment, no backslash (a TypeScript client on Windows would treat it as a separator),
-/// no NUL.
-pub fn check_rel(rel: &str) -> Result<()> {
-    let reason = if rel.is_empty() {
-        Some("empty path")
-    } else if rel.starts_with('/') {
-        Some("absolute path")
-    } else if has_drive_prefix(rel) {
-        Some("drive prefix")
-    } else if rel.contains('\\') {
-        Some("backslash in path")
-    } else if rel.contains('\0') {
-        Some("NUL byte in path")
-    } else if rel.split('/').any(|s| s == "..") {
-        Some("`..` segment escapes the cache")
-    } else if rel.split('/').any(|s| s.is_empty() || s == ".") {
-        Some("empty or `.` segment")
-    } else if rel.len() > 4096 {
-        Some("path longer than 4096 bytes")
-    } else {
-        None
-    };
-    match reason {
-        Some(why) => Err(Error::unsafe_path(rel, why)),
-        None => Ok(()),
-    }
-}
-
-impl CacheDir {
-    /// A cache rooted at `root` (a guest path).
-    pub fn new(root: impl Into<PathBuf>) -> Self {
-        CacheDir { root: root.into() }
-    }
-
-    /// The root.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The local path of a checked cache-relative key.
-    pub fn path(&self, rel: &str) -> Result<PathBuf> {
-        check_rel(rel)?;
-        Ok(self.root.join(rel))
-    }
-
-    /// Read a whole file.
-    pub fn read(&self, rel: &str) -> Result<Vec<u8>> {
-        let p = self.path(rel)?;
-        std::fs::read(&p).map_err(|e| Error::io("read", rel, &e))
-    }
-
-    /// Write a file atomically, creating parent directories.
-    pub fn write_atomic(&self, rel: &str, data: &[u8], nonce: u64) -> Result<()> {
-        let path = self.path(rel)?;
-        write_atomic_path(&path, rel, data, nonce).map(drop)
-    }
-}
 
 /// Bytes of a file's own name kept in its temporary sibling's name. The rest of that name
 /// takes 28 bytes (`.`, `.`, 16 hex digits, the suffix), so a file whose name is at the
@@ -89,12 +19,20 @@ const _: () = assert!(1 + TMP_STEM_MAX + 1 + 16 + TMP_SUFFIX.len() <= 255);
 
 /// The longest prefix of `name` of at most [`TMP_STEM_MAX`] bytes ending on a character
 /// boundary.
-pub(crate) fn tmp_stem(name: &str) -> &str {
+pub(super) fn tmp_stem(name: &str) -> &str {
     let mut end = name.len().min(TMP_STEM_MAX);
     while !name.is_char_boundary(end) {
         end -= 1;
     }
     &name[..end]
+}
+
+/// The file a temporary name `.{name}.{16 hex digits}{TMP_SUFFIX}` belongs to (`name`
+/// cut to [`tmp_stem`] for long names, as [`write_atomic_path`] makes it).
+pub(super) fn tmp_target(tmp: &str) -> Option<&str> {
+    let rest = tmp.strip_prefix('.')?.strip_suffix(TMP_SUFFIX)?;
+    let (name, nonce) = rest.rsplit_once('.')?;
+    (nonce.len() == 16 && nonce.bytes().all(|b| b.is_ascii_hexdigit())).then_some(name)
 }
 
 /// Write `data` to `path` through a temporary sibling and a rename, and return the
@@ -103,7 +41,7 @@ pub(crate) fn tmp_stem(name: &str) -> &str {
 ///
 /// The parent directory is created only when the temporary file cannot be created for
 /// want of it: on a pull into an existing tree that saves a stat per file.
-pub fn write_atomic_path(
+pub(super) fn write_atomic_path(
     path: &Path,
     shown: &str,
     data: &[u8],
@@ -147,36 +85,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn unsafe_keys_are_refused() {
-        for bad in [
-            "",
-            "/etc/x",
-            "../x",
-            "a/../../x",
-            "a\\..\\x",
-            "a//b",
-            "./a",
-            "a/./b",
-            "a/..",
-            "a\0b",
-            "C:",
-            "c:x/y",
-        ] {
-            assert!(check_rel(bad).is_err(), "{bad:?} accepted");
-        }
-        for good in [
-            "a",
-            "data/@test/model-type-000/u/file-0000.json",
-            ".datastore-index.json",
-            "a/..b/c..",
-            "ü/ñ",
-            "a/C:/x",
-        ] {
-            assert!(check_rel(good).is_ok(), "{good:?} refused");
-        }
-    }
-
-    #[test]
     fn temp_names_stay_within_the_file_name_limit() {
         let long = "n".repeat(255);
         assert_eq!(tmp_stem(&long).len(), TMP_STEM_MAX);
@@ -189,10 +97,10 @@ mod tests {
     #[test]
     fn atomic_write_leaves_no_temp_files() {
         let dir = std::env::temp_dir().join(format!("cachefs-test-{}", std::process::id()));
-        let cache = CacheDir::new(&dir);
-        cache.write_atomic("a/b/c.txt", b"one", 1).unwrap();
-        cache.write_atomic("a/b/c.txt", b"two", 2).unwrap();
-        assert_eq!(cache.read("a/b/c.txt").unwrap(), b"two");
+        let path = dir.join("a/b/c.txt");
+        write_atomic_path(&path, "a/b/c.txt", b"one", 1).unwrap();
+        write_atomic_path(&path, "a/b/c.txt", b"two", 2).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
         let names: Vec<_> = std::fs::read_dir(dir.join("a/b"))
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -213,9 +121,9 @@ mod tests {
         let e = write_atomic_path(&path.join("under-a-file"), "x/y/z.bin/under-a-file", b"", 4)
             .unwrap_err();
         assert!(
-            e.message.contains("x/y/z.bin/under-a-file"),
+            e.message().contains("x/y/z.bin/under-a-file"),
             "{}",
-            e.message
+            e.message()
         );
         let names: Vec<_> = std::fs::read_dir(dir.join("x/y"))
             .unwrap()
@@ -223,5 +131,16 @@ mod tests {
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("z.bin")]);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn temp_names_map_back_to_their_file_also_for_long_names() {
+        let short = format!(".a.json.{:016x}{TMP_SUFFIX}", 0xdead_beef_u64);
+        assert_eq!(tmp_target(&short), Some("a.json"));
+        let long = "n".repeat(250);
+        let tmp = format!(".{}.{:016x}{TMP_SUFFIX}", tmp_stem(&long), 7u64);
+        assert_eq!(tmp_target(&tmp), Some(tmp_stem(&long)));
+        assert_ne!(tmp_stem(&long), long, "the stem is cut");
+        assert_eq!(tmp_target(&format!(".a.json.nothex{TMP_SUFFIX}")), None);
     }
 }

@@ -1,42 +1,75 @@
 //! The push walk over the real cache: which files to upload and which remote objects to
-//! delete, shared by `push` and `status` (§3.14, §3.15 step 6).
+//! delete, shared by `push` and `status` (docs/sync.md#change-detection,
+//! docs/sync.md#push-walk).
 //!
-//! The decisions come from the pure planners in [`super::plan`] and [`super::reconcile`]
-//! (three-way, against the local index copy: what this cache last synced);
-//! this file feeds them from the filesystem ([`super::local_fs`]) and records whether the
-//! walk saw everything it was asked to. An incomplete walk (an unreadable directory or
-//! dirty path) never deletes by absence and never lets the push mark the cache clean —
-//! otherwise the unread changes would be forgotten.
+//! The decisions come from the pure planners in [`super::core::plan`] and
+//! [`super::core::reconcile`] (three-way, against the local index copy: what this cache
+//! last synced); this file feeds them from the [`LocalCache`](crate::cache::LocalCache)
+//! and records whether the walk saw everything it was asked to. An incomplete walk (an
+//! unreadable directory or dirty path) never deletes by absence and never lets the push
+//! mark the cache clean — otherwise the unread changes would be forgotten.
+//!
+//! Each candidate is stat'ed once, here; a file whose decision needed its hash was read
+//! and hashed once, here, and keeps those bytes for its upload (up to
+//! [`KEPT_BYTES_MAX`] in all), so the upload neither stats, reads nor hashes it again.
 
-use super::change::{sha256_hex, ChangeReason};
-use super::index::{Index, IndexEntry};
-use super::keys::local_rel_path;
-use super::local_fs::{self, Probe, WalkStats};
-use super::plan::{plan_full_walk, plan_scoped_walk, DirtyPathStat, LocalFile};
-use super::reconcile::{decide_push, may_delete, PushVerdict};
-use super::report::SkipCounts;
+use std::cell::Cell;
+
+use super::core::change::{sha256_hex, ChangeReason};
+use super::core::index::{Index, IndexEntry};
+use super::core::keys::local_rel_path;
+use super::core::plan::{plan_full_walk, plan_scoped_walk, DirtyPathStat, LocalFile};
+use super::core::reconcile::{decide_push, may_delete, PushVerdict};
+use super::core::report::SkipCounts;
+use super::core::sync_state::WalkMode;
 use super::service::SyncService;
-use super::sync_state::WalkMode;
-use crate::cache_fs::check_rel;
+use crate::cache::{is_absent, Probe, WalkStats};
 use crate::error::{Error, Result};
 use crate::gcs::Authorizer;
+use crate::paths::CachePath;
 use crate::transport::{Clock, Transport};
 
+/// Bytes read for hashing that a plan keeps for the uploads, in all. Beyond it a file is
+/// read (and hashed) again at upload time: memory stays bounded on a push of large files
+/// that all changed their mtime.
+pub(super) const KEPT_BYTES_MAX: u64 = 64 << 20;
+
+/// A file's bytes and their SHA-256 hex, read once.
+#[derive(Debug)]
+pub(super) struct Content {
+    pub data: Vec<u8>,
+    pub sha256: String,
+}
+
 /// One file to upload.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Upload {
     /// Index key (bare rel).
     pub rel: String,
-    /// Path relative to the cache (`{ns}/rel` when bound).
-    pub cache_rel: String,
+    /// Where it is in the cache (`{ns}/rel` when bound).
+    pub path: CachePath,
     /// Local size at walk time.
     pub size: u64,
+    /// Local mtime at walk time (taken before any read: if the file changes afterwards
+    /// its mtime differs from the recorded one and the next push compares hashes).
+    pub mtime_iso: Option<String>,
     /// Why.
     pub reason: ChangeReason,
+    /// The bytes, when the decision already read them (taken by the upload).
+    pub content: Cell<Option<Content>>,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("rel", &self.rel)
+            .field("size", &self.size)
+            .field("reason", &self.reason)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the next push must do.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(super) struct PushWork {
     /// Files to upload, in walk order.
     pub uploads: Vec<Upload>,
@@ -94,7 +127,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 delete_absent,
             } => {
                 let plan = plan_scoped_walk(&paths, ns, index, delete_absent, |p| {
-                    match local_fs::probe(&self.root, p, &mut stats) {
+                    match self.cache.probe(p, &mut stats) {
                         Probe::File => DirtyPathStat::File,
                         Probe::Dir(files) => DirtyPathStat::Dir { files },
                         Probe::Missing => DirtyPathStat::NotFound,
@@ -110,8 +143,9 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             }
             Mode::Full { delete_orphans } => {
                 // With a namespace bound only `{ns}/` is walked: everything else is a
-                // solo leftover or another namespace and is never pushed (§8.4 item 7).
-                let files = local_fs::walk_files(&self.root, ns.unwrap_or(""), &mut stats);
+                // solo leftover or another namespace and is never pushed
+                // (docs/hazards.md#files-outside-the-bound-namespace).
+                let files = self.cache.walk(ns.unwrap_or(""), &mut stats);
                 let complete = stats.unreadable == 0;
                 let plan = plan_full_walk(&files, ns, index, &[], delete_orphans && complete);
                 (plan, false)
@@ -123,7 +157,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         let (deletions, refused): (Vec<String>, Vec<String>) = plan
             .deletions
             .into_iter()
-            .filter(|key| !local_fs::is_symlink_or_below(&self.root, &local_rel_path(ns, key)))
+            .filter(|key| !self.cache.is_symlink_or_below(&local_rel_path(ns, key)))
             .partition(|key| may_delete(base, index, key));
         let mut work = PushWork {
             deletions,
@@ -139,41 +173,57 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             },
             ..PushWork::default()
         };
+        let mut kept = 0u64;
         for candidate in plan.candidates {
             // Backslashes are file-name characters here but separators for a Windows
             // client sharing the bucket; such names are never uploaded.
-            if check_rel(&candidate.cache_rel).is_err() {
+            let Ok(path) = CachePath::new(&candidate.cache_rel) else {
                 work.skipped.unsafe_names += 1;
                 continue;
-            }
+            };
             let shown = format!("push {}", candidate.rel);
-            let stat = local_fs::stat_file(&self.root, &candidate.cache_rel)
-                .map_err(|e| Error::io("stat", &candidate.cache_rel, &e).context(&shown))?;
+            let stat = self
+                .cache
+                .stat(&path)
+                .map_err(|e| Error::io("stat", path.as_str(), &e).context(&shown))?;
             // Gone (or no longer a regular file) since the walk: nothing to upload.
             let Some(stat) = stat else { continue };
             let local = LocalFile {
                 size: stat.size,
                 mtime_iso: stat.mtime_iso,
             };
+            let mut read = None;
             let decided = decide_push(base, index, &candidate.rel, &local, || {
-                local_fs::read_file(&self.root, &candidate.cache_rel).map(|b| sha256_hex(&b))
+                let data = self.cache.read(&path)?;
+                let sha256 = sha256_hex(&data);
+                read = Some(Content {
+                    data,
+                    sha256: sha256.clone(),
+                });
+                Ok::<_, std::io::Error>(sha256)
             });
             let verdict = match decided {
                 Ok(verdict) => verdict,
-                Err(e) if local_fs::is_absent(&e) => continue,
+                Err(e) if is_absent(&e) => continue,
                 Err(e) => {
-                    return Err(
-                        Error::io("read for hashing", &candidate.cache_rel, &e).context(&shown)
-                    )
+                    return Err(Error::io("read for hashing", path.as_str(), &e).context(&shown))
                 }
             };
             match verdict {
-                PushVerdict::Upload(reason) => work.uploads.push(Upload {
-                    rel: candidate.rel,
-                    cache_rel: candidate.cache_rel,
-                    size: local.size,
-                    reason,
-                }),
+                PushVerdict::Upload(reason) => {
+                    let content = read.filter(|c| {
+                        kept += c.data.len() as u64;
+                        kept <= KEPT_BYTES_MAX
+                    });
+                    work.uploads.push(Upload {
+                        rel: candidate.rel,
+                        path,
+                        size: local.size,
+                        mtime_iso: local.mtime_iso,
+                        reason,
+                        content: Cell::new(content),
+                    })
+                }
                 PushVerdict::Adopt(entry) => work.adopted.push(entry),
                 PushVerdict::Conflict => work.conflicts.push(candidate.rel),
                 PushVerdict::Unchanged => {}

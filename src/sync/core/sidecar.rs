@@ -1,5 +1,5 @@
-//! The on-disk sync-state sidecar `.datastore-sync-state.json` (§2.4): load
-//! rules and the v2 writer. The in-memory state machine that decides *what*
+//! The on-disk sync-state sidecar `.datastore-sync-state.json`
+//! (docs/formats.md#sync-state-sidecar): load rules and the v2 writer. The in-memory state machine that decides *what*
 //! to write lives in [`super::sync_state`].
 //!
 //! Load rules (upstream's, plus hardening): missing, larger than

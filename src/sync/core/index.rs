@@ -1,6 +1,7 @@
-//! The monolithic index `.datastore-index.json` (§2.1) and the ordered entry
-//! map shared with partition files (§2.2): tolerant parsing, byte-exact
-//! serialisation, scrubbing and the merge used by push/commit.
+//! The monolithic index `.datastore-index.json` (docs/formats.md#monolithic-index) and
+//! the ordered entry map shared with partition files (docs/formats.md#partition-files):
+//! tolerant parsing, byte-exact serialisation, scrubbing and the merge used by
+//! push/commit.
 //!
 //! # Ordering
 //! JS objects keep insertion order (except "array index" keys such as `"17"`,
@@ -13,7 +14,8 @@
 //! # Tolerance (decided deliberately)
 //! The top level must be an object with `version` 1 and an `entries` object,
 //! otherwise [`Index::parse`] fails (the caller must not mistake a corrupt or
-//! future-format index for an empty one, §8.4 item 1). Inside `entries`, one
+//! future-format index for an empty one,
+//! docs/hazards.md#index-read-errors-taken-as-an-empty-index). Inside `entries`, one
 //! bad entry does not poison the rest: an entry that is not an object, whose
 //! `key` is missing or differs from its map key, whose `size` is not an
 //! integer in 0..=2^53−1, whose `lastModified` is not a string, or whose
@@ -35,8 +37,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::json_text::{array_index_value, js_safe_uint, parse_value, to_compact, to_pretty};
-use super::paths::{is_internal_cache_file, safe_index_key};
 use crate::error::{Error, Result};
+use crate::paths::{is_internal_cache_file, safe_index_key};
 
 /// The only index / partition-file `version` there is.
 pub const INDEX_VERSION: u64 = 1;
@@ -44,7 +46,7 @@ pub const INDEX_VERSION: u64 = 1;
 /// How many dropped or unsafe keys a [`ParseReport`] keeps verbatim.
 const REPORT_SAMPLE: usize = 10;
 
-/// One file's entry (§2.1). Serialised with fields in the order
+/// One file's entry (docs/formats.md#monolithic-index). Serialised with fields in the order
 /// `key, size, lastModified, localMtime?, sha256?`, optional ones omitted
 /// when `None`, exactly as the TS client writes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -425,7 +427,7 @@ impl Index {
         to_pretty(self)
     }
 
-    /// Remove entries for internal files (§3.1); true if any was removed
+    /// Remove entries for internal files (docs/sync.md#internal-files); true if any was removed
     /// (the caller then marks the index mutated so it is written back).
     pub fn scrub(&mut self) -> bool {
         self.entries
@@ -435,7 +437,7 @@ impl Index {
 }
 
 /// Local results to merge onto a freshly fetched remote index: uploaded
-/// entries and deleted keys (the push manifest's payload, §2.8).
+/// entries and deleted keys (what a push publishes, docs/sync.md#index-publish).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IndexChanges {
     /// Entries to insert or replace, in upload order.
@@ -452,10 +454,11 @@ impl IndexChanges {
 }
 
 /// Merge `changes` onto `remote` (always a freshly fetched index, never a
-/// cached one — §8.4 item 1): upserts first, then deletions, so a key that
-/// is both uploaded and deleted ends up deleted (same order as upstream's
-/// commit). Entries not mentioned are preserved. When there is anything to
-/// merge, `lastPulled` becomes `now_iso`. Returns whether anything was merged.
+/// cached one — docs/hazards.md#index-read-errors-taken-as-an-empty-index):
+/// upserts first, then deletions, so a key that is both uploaded and deleted
+/// ends up deleted (same order as upstream's commit). Entries not mentioned are
+/// preserved. When there is anything to merge, `lastPulled` becomes `now_iso`.
+/// Returns whether anything was merged.
 pub fn merge_onto(remote: &mut Index, changes: &IndexChanges, now_iso: &str) -> bool {
     if changes.is_empty() {
         return false;

@@ -1,6 +1,7 @@
 //! What the sync service hands back: per-call reports with phase timings (named exactly
-//! like the TypeScript client's `[gcs-sync] <phase>` trace lines, §3.25, so benchmarks
-//! can compare them), the dry-run status of a push, and the capability flags.
+//! like the TypeScript client's `[gcs-sync] <phase>` trace lines,
+//! docs/sync.md#trace-phases, so benchmarks can compare them), the dry-run status of a
+//! push, and the capability flags.
 
 use super::change::ChangeReason;
 
@@ -91,7 +92,7 @@ pub const SUPPORTED_CAPABILITIES: Capabilities = Capabilities {
 pub struct Capabilities {
     /// Pulls honour the model list by reading only those partitions.
     pub scoped_sync: bool,
-    /// Metadata-only pulls and [`hydrate_file`](super::SyncService::hydrate_file).
+    /// Metadata-only pulls and [`hydrate_file`](crate::sync::SyncService::hydrate_file).
     pub lazy_hydration: bool,
     /// The `namespace` option is honoured.
     pub namespaced_sync: bool,

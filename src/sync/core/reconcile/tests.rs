@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 
 use super::*;
-use crate::sync::change::sha256_hex;
+use crate::sync::core::change::sha256_hex;
 
 const T1: &str = "2026-08-01T10:00:00.000Z";
 const T2: &str = "2026-08-01T11:00:00.000Z";
@@ -63,8 +63,8 @@ impl Cache {
             None,
             false,
             |_| true,
-            |p| self.stat(p),
-            |p| self.hash(p),
+            |p| self.stat(p.as_str()),
+            |p| self.hash(p.as_str()),
         )
     }
 
@@ -269,8 +269,8 @@ fn scoped_pull_deletes_only_inside_its_scope() {
         None,
         false,
         |rel| rel.starts_with("data/t/m/"),
-        |p| cache.stat(p),
-        |p| cache.hash(p),
+        |p| cache.stat(p.as_str()),
+        |p| cache.hash(p.as_str()),
     );
     assert_eq!(deleted(&plan), ["data/t/m/d/1/raw"]);
     let keys: Vec<&str> = plan.next_base.entries.keys().collect();
@@ -302,8 +302,8 @@ fn namespaced_and_metadata_only_pulls_use_the_same_rules() {
         Some("ns1"),
         true,
         |_| true,
-        |p| cache.stat(p),
-        |p| cache.hash(p),
+        |p| cache.stat(p.as_str()),
+        |p| cache.hash(p.as_str()),
     );
     let items: Vec<(&str, &str)> = plan
         .to_pull
@@ -322,8 +322,8 @@ fn namespaced_and_metadata_only_pulls_use_the_same_rules() {
         Some("ns1"),
         false,
         |_| true,
-        |p| cache.stat(p),
-        |p| cache.hash(p),
+        |p| cache.stat(p.as_str()),
+        |p| cache.hash(p.as_str()),
     );
     assert!(pulled(&full).contains(&raw));
 }

@@ -3,12 +3,12 @@
 //! GCS `updated` values).
 //!
 //! Why exactness matters: `localMtime` in index entries is compared **as a
-//! string** with the formatted mtime of the local file (behaviour spec §2,
-//! §3.14). One character of difference (`.5Z` instead of `.500Z`, `+00:00`
-//! instead of `Z`) makes every file look modified when a Rust and a TS client
-//! share a bucket, so formatting follows `toISOString()` to the letter:
-//! UTC, always three fraction digits, `Z`, four-digit years for 0..=9999 and
-//! `+YYYYYY` / `-YYYYYY` outside that range.
+//! string** with the formatted mtime of the local file (docs/formats.md#timestamps,
+//! docs/sync.md#change-detection). One character of difference (`.5Z` instead of
+//! `.500Z`, `+00:00` instead of `Z`) makes every file look modified when a Rust
+//! and a TS client share a bucket, so formatting follows `toISOString()` to the
+//! letter: UTC, always three fraction digits, `Z`, four-digit years for 0..=9999
+//! and `+YYYYYY` / `-YYYYYY` outside that range.
 //!
 //! Range: JS dates are limited to ±8.64e15 ms around the epoch
 //! (±100,000,000 days); `toISOString()` throws a `RangeError` beyond that.

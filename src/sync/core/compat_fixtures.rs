@@ -1,6 +1,6 @@
 //! Golden tests against the hand-written compatibility fixtures in
-//! `fixtures/formats/` (bytes as the TS client writes them, derived from the
-//! behaviour spec §2). Parse-then-serialise must reproduce each file exactly.
+//! `fixtures/formats/` (bytes as the TS client writes them, following
+//! docs/formats.md). Parse-then-serialise must reproduce each file exactly.
 
 use super::index::Index;
 use super::partition::group_by_partition;

@@ -1,5 +1,5 @@
-//! Three-branch change detection for push (`fileNeedsPush`, §3.14) and the
-//! SHA-256 helper whose output is stored in index entries.
+//! Three-branch change detection for push (`fileNeedsPush`,
+//! docs/sync.md#change-detection) and the SHA-256 helper whose output is stored in index entries.
 //!
 //! The caller supplies what it already knows from a `stat` (size and the
 //! formatted mtime) and a closure that hashes the file; the closure runs
@@ -17,7 +17,7 @@ pub enum ChangeReason {
     New,
     /// Size differs from the entry: push.
     SizeChanged,
-    /// Same size, same mtime, stored hash differs (the #1307 fix): push.
+    /// Same size, same mtime, stored hash differs (the SHA-256 fallback): push.
     ContentChangedSameMtime,
     /// Same size, same mtime, stored hash equal: skip.
     UnchangedHashVerified,
@@ -64,7 +64,7 @@ impl ChangeReason {
     }
 }
 
-/// Classify a local file against its index entry (§3.14):
+/// Classify a local file against its index entry (docs/sync.md#change-detection):
 /// 1. no entry → [`ChangeReason::New`];
 /// 2. size differs → [`ChangeReason::SizeChanged`];
 /// 3. both mtimes present and equal (string compare of the `toISOString()`

@@ -1,6 +1,7 @@
 //! The in-memory sync state behind the sidecar: persisted dirty tracking
-//! (`markDirty`, §3.9), clean transitions (`markSynced`, §3.10), the flags the
-//! fast paths and walks consult (§3.11, §3.15), and the predicates built on
+//! (`markDirty`, docs/sync.md#dirty-tracking), clean transitions (`markSynced`,
+//! docs/sync.md#clean-transitions), the flags the fast paths and walks consult
+//! (docs/sync.md#fast-paths, docs/sync.md#push), and the predicates built on
 //! them.
 //!
 //! Usage: build with [`SyncState::load`] from the sidecar bytes (or `None`
@@ -9,7 +10,7 @@
 //! sidecar atomically. Write failures after a successful transfer may be
 //! swallowed (best effort), as upstream does.
 //!
-//! # Invariant (§8.3 H1)
+//! # Invariant
 //! `dirty_paths ≠ ∅ || bulk_invalidated ⇒ local_dirty`, and every clean
 //! transition clears the dirty set, `bulk_invalidated` and
 //! `dirty_paths_overflowed` together. Upstream's shard-first `commitPush`
@@ -17,25 +18,28 @@
 //! swallowed and changes never pushed). A loaded sidecar that violates it
 //! (e.g. written by such a TS client) is repaired on load — `local_dirty`
 //! forced true — and the next mutator reports `write_needed` so the file is
-//! repaired too.
+//! repaired too (docs/hazards.md#clean-sidecar-with-a-stale-dirty-set).
 //!
-//! # Deliberate differences from upstream (hazards in §8.3)
-//! * H5: [`SyncState::mark_synced`] keeps `dataKeyMigrated` (upstream drops it,
-//!   re-running the root-migration probe on every namespaced push).
-//! * H8: `commitSeq` survives `markDirty`, lazy-flag and catalog-hash writes
+//! # Deliberate differences from upstream (see docs/hazards.md)
+//! * [`SyncState::mark_synced`] keeps `dataKeyMigrated` (upstream drops it,
+//!   re-running the root-migration probe on every namespaced push:
+//!   docs/hazards.md#namespaced-pushes-never-take-the-fast-path).
+//! * `commitSeq` survives `markDirty`, lazy-flag and catalog-hash writes
 //!   (upstream drops it there). Like the generation, it records what the
 //!   remote was when we last verified, which local edits do not change; the
 //!   push fast path still refuses while `localDirty`. `mark_synced` (the v1,
-//!   generation-based transition) does drop it, as upstream does.
+//!   generation-based transition) does drop it, as upstream does
+//!   (docs/hazards.md#commitseq-dropped-by-unrelated-writes).
 //! * Dirty paths loaded from disk are re-validated: a member that is not a
 //!   string or not already normalized (e.g. `../x` from a hostile file), or a
 //!   set above the cap, turns into bulk invalidation (full walk, no orphan
 //!   deletion) instead of being trusted as a path.
 
-use super::paths::normalize_rel;
 use super::sidecar::Sidecar;
-use super::timefmt::{format_iso_ms, parse_iso_ms};
 use crate::error::Result;
+use crate::gcs::generation::{fingerprint_of, Generation};
+use crate::paths::normalize_rel;
+use crate::timefmt::{format_iso_ms, parse_iso_ms};
 
 /// Maximum distinct dirty paths; the 201st flips to bulk + overflowed.
 pub const DIRTY_PATHS_CAP: usize = 200;
@@ -72,7 +76,8 @@ pub enum WalkMode<'a> {
     /// Walk the whole cache.
     Full {
         /// Whether index entries without a local file are deleted remotely:
-        /// only after a dirty-set overflow and never while lazy (§8.4 item 4).
+        /// only after a dirty-set overflow and never while lazy
+        /// (docs/hazards.md#deletion-without-a-dirty-signal).
         delete_orphans: bool,
     },
 }
@@ -130,7 +135,7 @@ impl SyncState {
     }
 
     /// State from a parsed sidecar, validating the dirty set and repairing
-    /// the H1 invariant (see the module doc).
+    /// the dirty invariant (see the module doc).
     pub fn from_sidecar(sidecar: Option<Sidecar>) -> Self {
         let Some(s) = sidecar else {
             return Self::new();
@@ -223,8 +228,8 @@ impl SyncState {
         self.outcome(true)
     }
 
-    /// `markDirty({relPath})` / `markDirty()` (§3.9). `None` or `""` means no
-    /// path. Rules, in order:
+    /// `markDirty({relPath})` / `markDirty()` (docs/sync.md#dirty-tracking). `None` or
+    /// `""` means no path. Rules, in order:
     /// 1. with a path and bulk already set → nothing (bulk wins);
     /// 2. a path escaping the cache ([`normalize_rel`] is `None`) → bulk;
     /// 3. a path already in the set → nothing to write;
@@ -256,7 +261,7 @@ impl SyncState {
         self.outcome(true)
     }
 
-    /// Clear every dirty signal together (the H1 rule).
+    /// Clear every dirty signal together (the dirty invariant of the module doc).
     fn clear_dirty(&mut self) {
         self.dirty_paths.clear();
         self.bulk_invalidated = false;
@@ -264,8 +269,8 @@ impl SyncState {
         self.local_dirty = false;
     }
 
-    /// `markSynced(generation)` (§3.10): record that the local cache matches
-    /// the remote index with `generation`, verified at `verified_at_ms`
+    /// `markSynced(generation)` (docs/sync.md#clean-transitions): record that the local
+    /// cache matches the remote index with `generation`, verified at `verified_at_ms`
     /// (compute it with [`verified_at_baseline_ms`]). Empty or `"0"`
     /// generations are not fingerprints and are ignored (no write).
     ///
@@ -273,9 +278,10 @@ impl SyncState {
     /// the GET that delivered the walked bytes or from our own PUT, and (on
     /// push) local must hold every remote entry (`plan::local_has_all_remote_entries`).
     /// Drops `commitSeq`; keeps `lazyPullActive`, `lastCatalogHash` and
-    /// (unlike upstream, H5) `dataKeyMigrated`.
+    /// (unlike upstream, docs/hazards.md#namespaced-pushes-never-take-the-fast-path)
+    /// `dataKeyMigrated`.
     pub fn mark_synced(&mut self, generation: &str, verified_at_ms: i64) -> Outcome {
-        if generation.is_empty() || generation == "0" {
+        if fingerprint_of(generation).is_none() {
             return self.outcome(false);
         }
         self.clear_dirty();
@@ -291,10 +297,11 @@ impl SyncState {
     ///
     /// Upstream calls `markSynced` here, which clears the dirty set: a same-size local
     /// edit that a failed push left behind was then never pushed, because the next push
-    /// took the fast path (§8.4 item 3, the H1 rule `dirty ⇒ localDirty`). The push fast
-    /// path refuses while `localDirty`, so keeping it costs one slow push, nothing more.
+    /// took the fast path (docs/hazards.md#dirty-signals-lost-on-pull; the invariant
+    /// `dirty ⇒ localDirty` of the module doc). The push fast path refuses while
+    /// `localDirty`, so keeping it costs one slow push, nothing more.
     pub fn mark_pulled(&mut self, generation: &str, verified_at_ms: i64) -> Outcome {
-        if generation.is_empty() || generation == "0" {
+        if fingerprint_of(generation).is_none() {
             return self.outcome(false);
         }
         if !self.local_dirty {
@@ -309,8 +316,8 @@ impl SyncState {
     /// Clean transition of a shard-first (v2) push or commit: clear every
     /// dirty signal, record `commit_seq`, reset the generation to `""` (a v2
     /// repo never rewrites the monolith, so its generation proves nothing,
-    /// §8.3 H2). `lastVerifiedAt` is kept. Apply only after the
-    /// local-has-all-remote-entries gate passed.
+    /// docs/hazards.md#stale-monolith-fingerprint-after-migration). `lastVerifiedAt` is
+    /// kept. Apply only after the local-has-all-remote-entries gate passed.
     pub fn mark_synced_v2(&mut self, commit_seq: u64) -> Outcome {
         self.clear_dirty();
         self.commit_seq = Some(commit_seq);
@@ -446,8 +453,7 @@ impl SyncState {
     /// The stored generation when it can serve as a fingerprint
     /// (non-empty, not `"0"`).
     pub fn generation_fingerprint(&self) -> Option<&str> {
-        let g = self.remote_index_generation.as_str();
-        (!g.is_empty() && g != "0").then_some(g)
+        fingerprint_of(&self.remote_index_generation)
     }
 
     /// `commitSeq` for the commitSeq fast path: requires a v2 sidecar.
@@ -477,7 +483,8 @@ impl SyncState {
     /// The push probe skips the mtime test (use [`Self::generation_fingerprint`]).
     /// Then the caller HEADs the index and compares with
     /// [`Self::generation_matches`]. Also never accept the generation probe when
-    /// `_meta.json` is v2 (H2): the monolith is stale there.
+    /// `_meta.json` is v2: the monolith is stale there
+    /// (docs/hazards.md#stale-monolith-fingerprint-after-migration).
     pub fn pull_generation_probe_ready(&self, local_index_mtime_ms: Option<i64>) -> bool {
         if self.generation_fingerprint().is_none() {
             return false;
@@ -491,9 +498,7 @@ impl SyncState {
     /// Whether a remote generation equals our fingerprint (empty / `"0"`
     /// never match).
     pub fn generation_matches(&self, remote_generation: &str) -> bool {
-        !remote_generation.is_empty()
-            && remote_generation != "0"
-            && self.generation_fingerprint() == Some(remote_generation)
+        Generation::new(remote_generation).matches(self.generation_fingerprint())
     }
 }
 
@@ -516,9 +521,14 @@ mod tests {
         SyncState::load(Some(text.as_bytes()))
     }
 
+    /// The dirty invariant of the module doc holds
+    /// (docs/hazards.md#clean-sidecar-with-a-stale-dirty-set).
     fn assert_h1(state: &SyncState) {
         if state.bulk_invalidated() || !state.dirty_paths().is_empty() {
-            assert!(state.local_dirty(), "H1 violated: {state:?}");
+            assert!(
+                state.local_dirty(),
+                "dirty invariant violated (docs/hazards.md#clean-sidecar-with-a-stale-dirty-set): {state:?}"
+            );
         }
     }
 
@@ -644,7 +654,10 @@ mod tests {
         assert_eq!(s.remote_index_generation(), "1716585443123456");
         assert_eq!(s.last_verified_at(), "2026-08-01T10:00:00.000Z");
         assert_eq!(s.commit_seq(), None);
-        assert!(s.data_key_migrated(), "kept (H5)");
+        assert!(
+            s.data_key_migrated(),
+            "kept (namespaced pushes never take the fast path)"
+        );
         assert_eq!(s.last_catalog_hash(), Some("abc"));
         assert!(s.lazy_pull_active());
         assert_eq!(
@@ -654,7 +667,7 @@ mod tests {
     }
 
     #[test]
-    fn h1_scenario_repeated_edits_after_v2_commit_are_not_lost() {
+    fn repeated_edits_after_a_clean_commit_are_not_lost() {
         // push → commit (clean with commitSeq) → same path marked again.
         let mut s = SyncState::new();
         let _ = s.mark_dirty(Some("data/t/m"));
@@ -663,11 +676,15 @@ mod tests {
         assert!(s.mark_dirty(Some("data/t/m")).write_needed);
         assert!(s.local_dirty());
         assert!(!s.push_fast_path_allowed());
-        assert_eq!(s.commit_seq(), Some(2), "kept across markDirty (H8)");
+        assert_eq!(
+            s.commit_seq(),
+            Some(2),
+            "kept across markDirty (commitSeq dropped by unrelated writes)"
+        );
     }
 
     #[test]
-    fn h1_violating_sidecar_is_repaired_on_load() {
+    fn sidecar_breaking_the_dirty_invariant_is_repaired_on_load() {
         let text = r#"{"version":2,"remoteIndexGeneration":"","lastVerifiedAt":"","localDirty":false,
             "dirtyPaths":["data/t/m"],"bulkInvalidated":false,"lazyPullActive":false,"commitSeq":4}"#;
         let mut s = state_from(text);

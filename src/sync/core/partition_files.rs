@@ -1,18 +1,21 @@
-//! The files under `_index/`: partition files `{key}.json` (§2.2) and
-//! `_meta.json` (§2.3). Both are written compact (since upstream `8a8a18f57`);
-//! readers accept pretty or compact.
+//! The files under `_index/`: partition files `{key}.json`
+//! (docs/formats.md#partition-files) and `_meta.json` (docs/formats.md#meta-file). Both
+//! are written compact (as the TypeScript client writes them now; it once wrote them
+//! pretty-printed); readers accept pretty or compact.
 //!
 //! Outcomes of parsing, chosen to match how upstream treats them:
 //! * partition file: `Ok(None)` = "treat as missing" (`version` ≠ 1);
 //!   `Err` = corrupt (not JSON, not an object, `entries` not an object) —
 //!   which must propagate, because a v2 repo with an unreadable listed shard
-//!   is corrupt and must never silently fall back to v1 (§8.4 item 9).
+//!   is corrupt and must never silently fall back to v1
+//!   (docs/hazards.md#silent-fallback-from-an-unreadable-shard).
 //!   Entries are parsed tolerantly exactly like the monolith's.
 //! * meta: `Ok(None)` = absent (`version` not 1/2 or `partitions` not an
 //!   array); `Err` = not JSON / not an object, **or** (our stricter choice) a
 //!   partitions array with non-string members, or a v2 meta without an
 //!   integer `commitSeq`. Treating those as "absent" would demote a v2 repo
-//!   to the stale monolith (§8.3 H2), so they fail loudly instead.
+//!   to the stale monolith (docs/hazards.md#stale-monolith-fingerprint-after-migration),
+//!   so they fail loudly instead.
 //!   `lastCompacted` is dropped on rewrite, as upstream does.
 
 use serde::ser::{SerializeMap, Serializer};
@@ -187,7 +190,7 @@ impl Meta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sync::index::IndexEntry;
+    use crate::sync::core::index::IndexEntry;
 
     #[test]
     fn partition_file_round_trip_and_version_gate() {
