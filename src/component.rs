@@ -415,7 +415,9 @@ impl sync_service::Guest for Component {
 
     fn hydrate_file(rel_path: String, options: wit::SyncOptions) -> Result<bool, wit::Error> {
         with_instance(options.deadline_ms, async |ds| {
-            ds.sync.hydrate_file(&rel_path).await
+            ds.sync
+                .hydrate_file(&rel_path, options.namespace.as_deref())
+                .await
         })
     }
 

@@ -1,7 +1,9 @@
-//! Retries: which failures are worth repeating, how long to wait, and the loop that does it.
+//! Retries: which failures are worth repeating, how long to wait, and the one budget every
+//! loop that retries spends ([`RetryBudget`]): the request loop ([`with_retry`]), the
+//! resumable upload's chunk loop and the index publish's compare-and-swap loop.
 //!
-//! The maths is pure (`backoff_delay`) and the loop takes the clock as a parameter, so the
-//! whole policy is tested natively without sleeping.
+//! The maths is pure (`backoff_delay`) and the budget takes the clock as a parameter, so
+//! the whole policy is tested natively without sleeping.
 
 use crate::config::RetrySettings;
 use crate::error::{Error, ErrorKind, Result};
@@ -11,27 +13,6 @@ use std::future::Future;
 /// GCS allows about one mutation per second per object name; a retry sooner than that
 /// after a `rateLimitExceeded` answer just earns another 429 (`docs/gcs.md#rate-limits`).
 pub const RATE_LIMIT_MIN_DELAY_MS: u64 = 1000;
-
-/// Whether a request may be repeated without changing its effect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Idempotency {
-    /// Reads, listings, bucket get: always safe to repeat.
-    Always,
-    /// A write with a generation precondition: safe to repeat, but a 412 on a repeat may
-    /// be our own earlier success; the caller resolves that by reading the object back.
-    Conditional,
-    /// An unconditional upload of fixed bytes to a fixed name: repeating it stores the same
-    /// content again, which is what the caller wants.
-    SameContent,
-    /// Never repeat (e.g. a lock body write, whose second attempt could steal from a
-    /// successor).
-    Never,
-}
-
-/// Whether a failure of a request with `idempotency` should be retried.
-pub fn should_retry(err: &Error, idempotency: Idempotency) -> bool {
-    err.is_retryable() && idempotency != Idempotency::Never
-}
 
 /// Whether an error is GCS's per-object (or per-bucket) rate limit.
 pub fn is_rate_limit(err: &Error) -> bool {
@@ -70,6 +51,69 @@ pub fn unit_from(random: u64) -> f64 {
     (random >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// The budget of one retried operation: attempts made, time spent, and the call's deadline.
+/// Every loop that retries asks it, after a failure, whether to go on and how long to wait
+/// first, so they all stop under the same rules (attempts, elapsed time, deadline).
+pub struct RetryBudget<'a, C> {
+    clock: &'a C,
+    settings: &'a RetrySettings,
+    max_attempts: u32,
+    deadline_ms: Option<u64>,
+    started_ms: u64,
+    attempts: u32,
+}
+
+impl<'a, C: Clock> RetryBudget<'a, C> {
+    /// A budget of `settings.max_attempts` attempts within `settings.max_elapsed_ms`, and
+    /// never past `deadline_ms` (absolute monotonic time; the call's own deadline).
+    pub fn new(clock: &'a C, settings: &'a RetrySettings, deadline_ms: Option<u64>) -> Self {
+        RetryBudget {
+            clock,
+            settings,
+            max_attempts: settings.max_attempts,
+            deadline_ms,
+            started_ms: clock.now_ms(),
+            attempts: 1,
+        }
+    }
+
+    /// The same budget with another attempt count (a loop whose repeats are not transport
+    /// failures, like a compare-and-swap that lost a race).
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// Attempts made so far (1 before the first retry).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// After a failed attempt: wait the backoff and return `true` when another attempt may
+    /// start; `false` (without waiting) when the attempts, the elapsed time or the
+    /// deadline would be exceeded.
+    pub async fn retry_after(&mut self, rate_limited: bool) -> bool {
+        if self.attempts >= self.max_attempts {
+            return false;
+        }
+        let delay = backoff_delay(
+            self.settings,
+            self.attempts - 1,
+            unit_from(self.clock.random_u64()),
+            rate_limited,
+        );
+        let now = self.clock.now_ms();
+        if now.saturating_sub(self.started_ms) + delay > self.settings.max_elapsed_ms
+            || self.deadline_ms.is_some_and(|d| now + delay >= d)
+        {
+            return false;
+        }
+        self.clock.sleep(delay).await;
+        self.attempts += 1;
+        true
+    }
+}
+
 /// Run `op` until it succeeds, fails terminally, or the budget is spent.
 ///
 /// `deadline_ms` is an absolute monotonic time after which no new attempt starts (the
@@ -77,7 +121,6 @@ pub fn unit_from(random: u64) -> f64 {
 pub async fn with_retry<C, T, F, Fut>(
     clock: &C,
     settings: &RetrySettings,
-    idempotency: Idempotency,
     deadline_ms: Option<u64>,
     mut op: F,
 ) -> Result<T>
@@ -86,32 +129,15 @@ where
     F: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T>>,
 {
-    let start = clock.now_ms();
-    let mut attempt = 1u32;
+    let mut budget = RetryBudget::new(clock, settings, deadline_ms);
     loop {
-        let err = match op(attempt).await {
+        let err = match op(budget.attempts()).await {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        if !should_retry(&err, idempotency) || attempt >= settings.max_attempts {
-            return Err(annotate(err, attempt));
+        if !err.is_retryable() || !budget.retry_after(is_rate_limit(&err)).await {
+            return Err(annotate(err, budget.attempts()));
         }
-        let delay = backoff_delay(
-            settings,
-            attempt - 1,
-            unit_from(clock.random_u64()),
-            is_rate_limit(&err),
-        );
-        let now = clock.now_ms();
-        let elapsed = now.saturating_sub(start);
-        if elapsed + delay > settings.max_elapsed_ms {
-            return Err(annotate(err, attempt));
-        }
-        if deadline_ms.is_some_and(|d| now + delay >= d) {
-            return Err(annotate(err, attempt));
-        }
-        clock.sleep(delay).await;
-        attempt += 1;
     }
 }
 
@@ -223,23 +249,17 @@ mod tests {
     fn retries_transient_errors_until_success() {
         let clock = FakeClock::new();
         let calls = Cell::new(0);
-        let out = block_on(with_retry(
-            &clock,
-            &settings(),
-            Idempotency::Always,
-            None,
-            |_| {
-                calls.set(calls.get() + 1);
-                let n = calls.get();
-                async move {
-                    if n < 3 {
-                        Err(status_error(503, None))
-                    } else {
-                        Ok(n)
-                    }
+        let out = block_on(with_retry(&clock, &settings(), None, |_| {
+            calls.set(calls.get() + 1);
+            let n = calls.get();
+            async move {
+                if n < 3 {
+                    Err(status_error(503, None))
+                } else {
+                    Ok(n)
                 }
-            },
-        ));
+            }
+        }));
         assert_eq!(out.unwrap(), 3);
         assert_eq!(clock.sleeps.borrow().len(), 2);
     }
@@ -249,52 +269,53 @@ mod tests {
         for status in [400, 401, 403, 404, 412] {
             let clock = FakeClock::new();
             let calls = Cell::new(0);
-            let out: Result<()> = block_on(with_retry(
-                &clock,
-                &settings(),
-                Idempotency::Always,
-                None,
-                |_| {
-                    calls.set(calls.get() + 1);
-                    async move { Err(status_error(status, None)) }
-                },
-            ));
+            let out: Result<()> = block_on(with_retry(&clock, &settings(), None, |_| {
+                calls.set(calls.get() + 1);
+                async move { Err(status_error(status, None)) }
+            }));
             assert!(out.is_err());
             assert_eq!(calls.get(), 1, "status {status}");
         }
     }
 
     #[test]
-    fn never_idempotent_requests_are_not_retried() {
+    fn one_budget_bounds_attempts_elapsed_time_and_the_deadline() {
         let clock = FakeClock::new();
-        let calls = Cell::new(0);
-        let _: Result<()> = block_on(with_retry(
-            &clock,
-            &settings(),
-            Idempotency::Never,
-            None,
-            |_| {
-                calls.set(calls.get() + 1);
-                async move { Err(status_error(503, None)) }
-            },
-        ));
-        assert_eq!(calls.get(), 1);
+        let cfg = settings();
+        // Attempts: a compare-and-swap loop of three.
+        let mut b = RetryBudget::new(&clock, &cfg, None).with_max_attempts(3);
+        assert!(block_on(b.retry_after(false)));
+        assert!(block_on(b.retry_after(false)));
+        assert!(
+            !block_on(b.retry_after(false)),
+            "third attempt was the last"
+        );
+        assert_eq!(b.attempts(), 3);
+        // The deadline: no wait that would end past it, and no sleep at all then.
+        let slept = clock.sleeps.borrow().len();
+        let mut b = RetryBudget::new(&clock, &cfg, Some(clock.now_ms() + 1));
+        assert!(!block_on(b.retry_after(false)));
+        assert_eq!(
+            clock.sleeps.borrow().len(),
+            slept,
+            "gave up without sleeping"
+        );
+        // Elapsed time: once spent, no more retries whatever the attempts left.
+        let mut b = RetryBudget::new(&clock, &cfg, None).with_max_attempts(u32::MAX);
+        while block_on(b.retry_after(false)) {}
+        let spent = clock.now_ms() - 1_000;
+        assert!(spent <= cfg.max_elapsed_ms + cfg.max_delay_ms, "{spent}");
+        assert!(b.attempts() < 1_000, "{}", b.attempts());
     }
 
     #[test]
     fn attempts_are_bounded_and_reported() {
         let clock = FakeClock::new();
         let calls = Cell::new(0);
-        let out: Result<()> = block_on(with_retry(
-            &clock,
-            &settings(),
-            Idempotency::Always,
-            None,
-            |_| {
-                calls.set(calls.get() + 1);
-                async move { Err(status_error(429, Some("rateLimitExceeded"))) }
-            },
-        ));
+        let out: Result<()> = block_on(with_retry(&clock, &settings(), None, |_| {
+            calls.set(calls.get() + 1);
+            async move { Err(status_error(429, Some("rateLimitExceeded"))) }
+        }));
         let err = out.unwrap_err();
         assert_eq!(calls.get(), 5);
         assert!(
@@ -314,16 +335,10 @@ mod tests {
             ..settings()
         };
         let calls = Cell::new(0);
-        let _: Result<()> = block_on(with_retry(
-            &clock,
-            &tight,
-            Idempotency::Always,
-            None,
-            |_| {
-                calls.set(calls.get() + 1);
-                async move { Err(status_error(500, None)) }
-            },
-        ));
+        let _: Result<()> = block_on(with_retry(&clock, &tight, None, |_| {
+            calls.set(calls.get() + 1);
+            async move { Err(status_error(500, None)) }
+        }));
         assert_eq!(
             calls.get(),
             2,
@@ -333,16 +348,10 @@ mod tests {
         let clock = FakeClock::new();
         let calls = Cell::new(0);
         let deadline = Some(clock.now_ms() + 10);
-        let _: Result<()> = block_on(with_retry(
-            &clock,
-            &settings(),
-            Idempotency::Always,
-            deadline,
-            |_| {
-                calls.set(calls.get() + 1);
-                async move { Err(status_error(500, None)) }
-            },
-        ));
+        let _: Result<()> = block_on(with_retry(&clock, &settings(), deadline, |_| {
+            calls.set(calls.get() + 1);
+            async move { Err(status_error(500, None)) }
+        }));
         assert_eq!(calls.get(), 1);
     }
 }

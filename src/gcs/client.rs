@@ -8,7 +8,7 @@ use super::request::{self as rq, Preconditions};
 use super::response::{classify, transport_error, ListPage, ObjectMeta, RewriteStatus};
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
-use crate::retry::{backoff_delay, unit_from, with_retry, Idempotency};
+use crate::retry::{with_retry, RetryBudget};
 use crate::transport::{Clock, HttpRequest, HttpResponse, Transport};
 use std::cell::Cell;
 use std::future::Future;
@@ -136,9 +136,20 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         }
     }
 
-    /// Run `attempt` under the configured retry policy for `idempotency` and the call's
-    /// deadline.
-    async fn retried<T, F, Fut>(&self, idempotency: Idempotency, attempt: F) -> Result<T>
+    /// A fresh retry budget under the configured policy and the call's deadline, for loops
+    /// above single requests (the index publish).
+    pub fn retry_budget(&self) -> RetryBudget<'_, P> {
+        RetryBudget::new(&*self.platform, &self.cfg.retry, self.deadline.get())
+    }
+
+    /// Run `attempt` under the configured retry policy and the call's deadline.
+    ///
+    /// Every request this client sends is safe to repeat: reads and listings; writes with a
+    /// generation precondition (a 412 on a repeat may be our own earlier success, which
+    /// the caller settles by reading the object back); and unconditional uploads of fixed
+    /// bytes to a fixed name, which store the same content again. So only the failure
+    /// decides whether to retry.
+    async fn retried<T, F, Fut>(&self, attempt: F) -> Result<T>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -146,64 +157,49 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         with_retry(
             &*self.platform,
             &self.cfg.retry,
-            idempotency,
             self.deadline.get(),
             attempt,
         )
         .await
     }
 
-    /// Send with the retry policy for `idempotency`.
+    /// Send with the retry policy.
     async fn send(
         &self,
         op: &str,
         key: &str,
-        idempotency: Idempotency,
         req: &HttpRequest,
         accept: &[u16],
     ) -> Result<HttpResponse> {
-        self.retried(idempotency, |_| self.send_once(op, key, req, accept))
-            .await
+        self.retried(|_| self.send_once(op, key, req, accept)).await
     }
 
-    /// Send a write with the retry policy for `idempotency`. An answer whose status says
+    /// Send a write with the retry policy. An answer whose status says
     /// the write happened but whose body broke off is not retried (that would write
     /// again): it comes back as [`Answer::Cut`] for the caller to settle.
     async fn send_write(
         &self,
         op: &str,
         key: &str,
-        idempotency: Idempotency,
         req: &HttpRequest,
         accept: &[u16],
     ) -> Result<Answer> {
-        self.retried(idempotency, |_| async {
-            answer_of(self.send_once(op, key, req, accept).await)
-        })
-        .await
+        self.retried(|_| async { answer_of(self.send_once(op, key, req, accept).await) })
+            .await
     }
 
     /// `GET` the bucket: reachable and permitted.
     pub async fn bucket_get(&self) -> Result<()> {
         let bucket = self.cfg.bucket.clone();
-        self.send(
-            "bucketGet",
-            &bucket,
-            Idempotency::Always,
-            &rq::bucket_get(&self.cfg),
-            &[],
-        )
-        .await
-        .map(|_| ())
+        self.send("bucketGet", &bucket, &rq::bucket_get(&self.cfg), &[])
+            .await
+            .map(|_| ())
     }
 
     /// Object metadata, `None` when absent.
     pub async fn stat(&self, key: &str) -> Result<Option<ObjectMeta>> {
         let req = rq::object_metadata(&self.cfg, key, &Preconditions::default());
-        match self
-            .send("getMetadata", key, Idempotency::Always, &req, &[])
-            .await
-        {
+        match self.send("getMetadata", key, &req, &[]).await {
             Ok(resp) => ObjectMeta::parse("getMetadata", key, &resp.body).map(Some),
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
@@ -215,7 +211,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     /// the bytes were damaged on the way) and reported as `integrity` when it persists.
     pub async fn download(&self, key: &str) -> Result<Download> {
         let req = rq::media_download(&self.cfg, key, None);
-        self.retried(Idempotency::Always, |_| async {
+        self.retried(|_| async {
             let resp = self.send_once("download", key, &req, &[]).await?;
             check_download(key, resp)
         })
@@ -237,9 +233,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         let boundary = rq::boundary_for(data, self.platform.random_u64());
         let req = rq::multipart_upload(&self.cfg, key, data, &cond, &boundary);
         if !cond.any() {
-            let answer = self
-                .send_write("upload", key, Idempotency::SameContent, &req, &[])
-                .await?;
+            let answer = self.send_write("upload", key, &req, &[]).await?;
             return self
                 .settle(key, data, object_reply("upload", key, answer))
                 .await;
@@ -283,7 +277,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     {
         let ambiguous = Cell::new(false);
         let outcome = self
-            .retried(Idempotency::Conditional, |_| async {
+            .retried(|_| async {
                 match attempt(key).await {
                     Err(e) if e.is_retryable() && e.kind() != ErrorKind::RateLimited => {
                         // A 5xx or broken connection may have happened after the commit.
@@ -328,9 +322,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         let total = data.len() as u64;
         let whole_crc = crc32c_b64(data);
         let start = rq::resumable_start(&self.cfg, key, total, cond);
-        let resp = self
-            .send("resumableStart", key, Idempotency::Always, &start, &[])
-            .await?;
+        let resp = self.send("resumableStart", key, &start, &[]).await?;
         let session = resp
             .header("location")
             .map(|l| self.absolute_url(l))
@@ -341,8 +333,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
             })?;
 
         let mut offset = 0u64;
-        let mut failures = 0u32;
-        let started = self.platform.now_ms();
+        let mut budget = self.retry_budget();
         loop {
             let end = (offset + self.cfg.chunk_size).min(total);
             let chunk = &data[offset as usize..end as usize];
@@ -366,23 +357,16 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
                 Err(e) if e.is_committed_reply_lost() => {
                     self.query_session(key, data, &session, e).await?
                 }
-                Err(e) if e.is_retryable() || e.is_not_found() => {
-                    failures += 1;
-                    let budget_spent = failures >= self.cfg.retry.max_attempts
-                        || self.platform.now_ms().saturating_sub(started)
-                            > self.cfg.retry.max_elapsed_ms;
-                    if budget_spent || e.is_not_found() {
+                // The session is gone (expired or cancelled): nothing to resume.
+                Err(e) if e.is_not_found() => {
+                    return Err(e.context(format!("resumable upload of {key} at byte {offset}")))
+                }
+                Err(e) if e.is_retryable() => {
+                    if !budget.retry_after(false).await {
                         return Err(
                             e.context(format!("resumable upload of {key} at byte {offset}"))
                         );
                     }
-                    let wait = backoff_delay(
-                        &self.cfg.retry,
-                        failures - 1,
-                        unit_from(self.platform.random_u64()),
-                        false,
-                    );
-                    self.platform.sleep(wait).await;
                     // Ask the session what it kept, rather than guessing.
                     self.query_session(key, data, &session, e).await?
                 }
@@ -412,13 +396,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     ) -> Result<Session> {
         let status = rq::resumable_status(session, data.len() as u64);
         let answer = self
-            .send_write(
-                "resumableStatus",
-                key,
-                Idempotency::Always,
-                &status,
-                ACCEPT_308,
-            )
+            .send_write("resumableStatus", key, &status, ACCEPT_308)
             .await;
         let failure = match answer {
             Ok(Answer::Whole(resp)) if resp.status == 308 => {
@@ -460,9 +438,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     ) -> Result<ListPage> {
         let req = rq::list(&self.cfg, prefix, delimiter, max_results, page_token);
         let what = prefix.unwrap_or("");
-        let resp = self
-            .send("list", what, Idempotency::Always, &req, &[])
-            .await?;
+        let resp = self.send("list", what, &req, &[]).await?;
         ListPage::parse("list", what, &resp.body)
     }
 
@@ -484,14 +460,9 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     /// Delete; a missing object counts as done (`Ok(false)`).
     pub async fn delete(&self, key: &str, if_generation_match: Option<&str>) -> Result<bool> {
         let cond = Preconditions::generation_match(if_generation_match);
-        let idem = if cond.any() {
-            Idempotency::Conditional
-        } else {
-            Idempotency::SameContent
-        };
         // A delete's reply carries no body to read: a cut one still says it happened.
         match self
-            .send_write("delete", key, idem, &rq::delete(&self.cfg, key, &cond), &[])
+            .send_write("delete", key, &rq::delete(&self.cfg, key, &cond), &[])
             .await
         {
             Ok(_) => Ok(true),
@@ -519,9 +490,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
         // Each call moves at least a chunk; the bound only stops a server that never says done.
         for _ in 0..100_000 {
             let req = rq::rewrite(&self.cfg, src, dst, token.as_deref());
-            let answer = self
-                .send_write("copy", src, Idempotency::Always, &req, &[])
-                .await?;
+            let answer = self.send_write("copy", src, &req, &[]).await?;
             let parsed = match &answer {
                 Answer::Whole(resp) => RewriteStatus::parse("copy", src, &resp.body),
                 Answer::Cut(e) => Err(e.clone()),

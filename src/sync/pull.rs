@@ -164,11 +164,11 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     }
 
     /// Fetch one file into the cache on demand (lazy hydration). `rel` is the index key
-    /// (no namespace prefix); the file lands at `[ns/]rel` for the namespace bound by the
-    /// last pull/push. `Ok(false)` when the object does not exist. No index or sidecar
-    /// change.
-    pub async fn hydrate_file(&self, rel: &str) -> Result<bool> {
-        let ns = self.bound_namespace();
+    /// (no namespace prefix); the file lands at `[ns/]rel` for `namespace` (which must
+    /// agree with the one a pull or push bound), or for the bound one when none is given.
+    /// `Ok(false)` when the object does not exist. No index or sidecar change.
+    pub async fn hydrate_file(&self, rel: &str, namespace: Option<&str>) -> Result<bool> {
+        let ns = self.namespace_without_binding(namespace)?;
         let ns = ns.as_deref();
         let item = PullItem {
             rel: rel.to_string(),

@@ -31,7 +31,6 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::generation::write_condition;
 use crate::gcs::{Authorizer, GcsClient, Generation, ObjectMeta};
 use crate::paths::{is_inside_namespace_dir, is_internal_cache_file};
-use crate::retry::{backoff_delay, unit_from};
 use crate::timefmt::format_iso_ms;
 use crate::transport::{Clock, Transport};
 
@@ -300,19 +299,21 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
         meta: &mut MetaState,
     ) -> Result<(Index, Generation, u32)> {
         let key = index_key(self.ns);
-        let platform = self.client.platform();
-        for attempt in 1..=INDEX_WRITE_ATTEMPTS {
+        let mut budget = self
+            .client
+            .retry_budget()
+            .with_max_attempts(INDEX_WRITE_ATTEMPTS);
+        loop {
             let mut merged = base.index.clone();
             if !merge_onto(&mut merged, changes, &self.now_iso()) && base.discovered.is_some() {
                 merged.last_pulled = self.now_iso();
             }
             match self.put(&merged, base.write_condition()).await {
-                Ok(generation) => return Ok((merged, generation, attempt)),
+                Ok(generation) => return Ok((merged, generation, budget.attempts())),
                 Err(e) if e.is_precondition_failed() => {
-                    let unit = unit_from(platform.random_u64());
-                    let wait = backoff_delay(&self.client.cfg.retry, attempt - 1, unit, false);
-                    platform.sleep(wait).await;
-                    self.client.check_deadline("push index retry")?;
+                    if !budget.retry_after(false).await {
+                        break;
+                    }
                     *meta = self.read_meta("push").await?;
                     refuse_v2(meta, "push")?;
                     base = self.fetch("push").await?;
@@ -320,8 +321,11 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
                 Err(e) => return Err(e.context(format!("push: write index {key}"))),
             }
         }
+        // Out of budget: the call's deadline (a timeout), or too many lost races.
+        self.client.check_deadline("push index retry")?;
         Err(Error::other(format!(
-            "push: write index {key}: another writer changed it {INDEX_WRITE_ATTEMPTS} times in a row; the uploads are kept and the next push will publish them"
+            "push: write index {key}: another writer changed it {} times in a row; the uploads are kept and the next push will publish them",
+            budget.attempts()
         )))
     }
 

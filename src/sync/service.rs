@@ -88,23 +88,26 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 Ok(requested)
             }
             Some(current) if *current == requested => Ok(requested),
-            Some(current) => Err(Error::new(
-                ErrorKind::NamespaceMismatch {
-                    bound: current.clone(),
-                    requested: requested.clone(),
-                },
-                format!(
-                    "Namespace mismatch: bound to {} but called with {}",
-                    json_or_null(current.as_deref()),
-                    json_or_null(requested.as_deref())
-                ),
-            )),
+            Some(current) => Err(mismatch(current.as_deref(), requested.as_deref())),
         }
     }
 
-    /// The bound namespace without binding (for calls that never bind, like hydration).
-    pub(super) fn bound_namespace(&self) -> Option<String> {
-        self.bound.borrow().clone().flatten()
+    /// The namespace of a call that never binds (hydration): the one asked for, which must
+    /// agree with the bound one; else the bound one (`None` and `""` ask for nothing).
+    pub(super) fn namespace_without_binding(
+        &self,
+        requested: Option<&str>,
+    ) -> Result<Option<String>> {
+        let bound = self.bound.borrow().clone();
+        match (requested.filter(|n| !n.is_empty()), bound) {
+            (None, bound) => Ok(bound.flatten()),
+            (Some(r), None) => {
+                validate_namespace(r)?;
+                Ok(Some(r.to_string()))
+            }
+            (Some(r), Some(current)) if current.as_deref() == Some(r) => Ok(current),
+            (Some(r), Some(current)) => Err(mismatch(current.as_deref(), Some(r))),
+        }
     }
 
     // ----- sync state (sidecar) -----
@@ -240,6 +243,21 @@ fn validate_namespace(ns: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The error of a call for namespace `requested` on a service bound to `bound`.
+fn mismatch(bound: Option<&str>, requested: Option<&str>) -> Error {
+    Error::new(
+        ErrorKind::NamespaceMismatch {
+            bound: bound.map(str::to_string),
+            requested: requested.map(str::to_string),
+        },
+        format!(
+            "Namespace mismatch: bound to {} but called with {}",
+            json_or_null(bound),
+            json_or_null(requested)
+        ),
+    )
 }
 
 fn json_or_null(ns: Option<&str>) -> String {

@@ -358,10 +358,10 @@ fn lazy_pull_skips_raws_guards_deletion_and_a_full_pull_completes_it() {
         "never clean while lazy"
     );
 
-    assert!(run(svc.hydrate_file(raw)).unwrap());
+    assert!(run(svc.hydrate_file(raw, None)).unwrap());
     assert_eq!(cache.read(raw).unwrap(), b"big");
-    assert!(!run(svc.hydrate_file("data/t/m/main/9/raw")).unwrap());
-    assert!(run(svc.hydrate_file("../escape")).is_err());
+    assert!(!run(svc.hydrate_file("data/t/m/main/9/raw", None)).unwrap());
+    assert!(run(svc.hydrate_file("../escape", None)).is_err());
 
     cache.remove(raw);
     let report = pull(&svc);
@@ -530,5 +530,32 @@ fn pull_of_a_malformed_remote_index_names_the_object_by_kind() {
         cache.files().is_empty(),
         "nothing written: {:?}",
         cache.files()
+    );
+}
+
+#[test]
+fn hydration_follows_the_namespace_it_is_given_and_refuses_another() {
+    let fake = FakeGcs::new();
+    fake.put("ns1/data/t/m/d/1/raw", b"ns raw", 0);
+    // Before any pull or push binds, the namespace in the options decides.
+    let cache = TempDir::new("hydrate-ns");
+    let svc = service(&fake, &cache, "");
+    assert!(run(svc.hydrate_file("data/t/m/d/1/raw", Some("ns1"))).unwrap());
+    assert_eq!(cache.read("ns1/data/t/m/d/1/raw").unwrap(), b"ns raw");
+    assert!(!cache.exists("data/t/m/d/1/raw"));
+    // Bound to ns1 by a pull: no namespace means ns1; another one is refused.
+    let ns = super::SyncOptions {
+        namespace: Some("ns1".into()),
+        ..opts()
+    };
+    run(svc.pull(&ns)).unwrap();
+    std::fs::remove_file(cache.path().join("ns1/data/t/m/d/1/raw")).unwrap();
+    assert!(run(svc.hydrate_file("data/t/m/d/1/raw", None)).unwrap());
+    assert!(cache.exists("ns1/data/t/m/d/1/raw"));
+    let err = run(svc.hydrate_file("data/t/m/d/1/raw", Some("ns2"))).unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::NamespaceMismatch { .. }),
+        "{}",
+        err.message()
     );
 }
