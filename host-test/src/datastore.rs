@@ -5,8 +5,10 @@ use crate::bindings::exports::swamp::datastore::{
 };
 use crate::bindings::swamp::datastore::types as wit;
 use crate::bindings::GcsDatastore;
+use crate::guest_progress::StderrTail;
 use crate::host::State;
 use std::fmt;
+use std::sync::Arc;
 use wasmtime::component::ResourceAny;
 use wasmtime::Store;
 
@@ -128,11 +130,28 @@ fn flatten<T>(r: wasmtime::Result<Result<T, GuestError>>) -> CallResult<T> {
     }
 }
 
+impl Drop for Datastore {
+    /// A test that fails while it owns a datastore shows what the guest wrote to stderr
+    /// (libtest prints a failing test's captured output).
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        if let Some(text) = self.guest_stderr().filter(|t| !t.trim().is_empty()) {
+            eprintln!(
+                "--- guest stderr (last {} bytes at most) ---\n{text}--- end of guest stderr ---",
+                StderrTail::MAX
+            );
+        }
+    }
+}
+
 /// A datastore in its own store.
 pub struct Datastore {
     store: Store<State>,
     bindings: GcsDatastore,
     _credentials: Option<tempfile::TempDir>,
+    stderr_tail: Option<Arc<StderrTail>>,
 }
 
 /// Sync options with everything unset.
@@ -151,12 +170,19 @@ impl Datastore {
         store: Store<State>,
         bindings: GcsDatastore,
         credentials: Option<tempfile::TempDir>,
+        stderr_tail: Option<Arc<StderrTail>>,
     ) -> Self {
         Datastore {
             store,
             bindings,
             _credentials: credentials,
+            stderr_tail,
         }
+    }
+
+    /// The tail of the guest's stderr, when the datastore was opened to keep it.
+    pub fn guest_stderr(&self) -> Option<String> {
+        self.stderr_tail.as_ref().map(|t| t.text())
     }
 
     /// Validate and apply the JSON config.

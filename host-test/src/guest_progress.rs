@@ -159,16 +159,42 @@ impl Splitter {
     }
 }
 
+/// The last bytes of a guest's stderr (its trace lines, never progress), kept so a failing
+/// test can show them.
+#[derive(Debug, Default)]
+pub struct StderrTail(Mutex<Vec<u8>>);
+
+impl StderrTail {
+    /// Bytes kept; older ones are dropped first.
+    pub const MAX: usize = 64 * 1024;
+
+    fn push(&self, bytes: &[u8]) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        kept.extend_from_slice(bytes);
+        if kept.len() > Self::MAX {
+            let cut = kept.len() - Self::MAX;
+            kept.drain(..cut);
+        }
+    }
+
+    /// What was kept, lossily decoded.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
 /// The guest's stderr: see the module documentation.
 #[derive(Debug, Clone)]
 pub struct StderrSplitter {
     splitter: Arc<Mutex<Splitter>>,
     forward: bool,
+    tail: Option<Arc<StderrTail>>,
 }
 
 impl StderrSplitter {
-    /// A splitter publishing to `progress`; other bytes go to our stderr if `forward`.
-    pub fn new(progress: Arc<GuestProgress>, forward: bool) -> Self {
+    /// A splitter publishing to `progress`; other bytes go to our stderr if `forward`, and
+    /// to `tail` when given.
+    pub fn new(progress: Arc<GuestProgress>, forward: bool, tail: Option<Arc<StderrTail>>) -> Self {
         StderrSplitter {
             splitter: Arc::new(Mutex::new(Splitter {
                 line: Line::Start,
@@ -176,6 +202,7 @@ impl StderrSplitter {
                 progress,
             })),
             forward,
+            tail,
         }
     }
 
@@ -185,6 +212,9 @@ impl StderrSplitter {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .feed(bytes);
+        if let Some(tail) = &self.tail {
+            tail.push(&through);
+        }
         if self.forward && !through.is_empty() {
             std::io::stderr().write_all(&through)?;
         }
@@ -269,6 +299,25 @@ mod tests {
 
     const EVENT: &str =
         "\x1e{\"v\":1,\"phase\":\"download\",\"done\":2,\"total\":5,\"bytes\":10,\"bytesTotal\":50}\n";
+
+    #[test]
+    fn the_tail_keeps_the_latest_plain_text_only() {
+        let progress = Arc::new(GuestProgress::default());
+        let tail = Arc::new(StderrTail::default());
+        let s = StderrSplitter::new(progress, false, Some(tail.clone()));
+        s.write_bytes(format!("first\n{EVENT}second\n").as_bytes())
+            .unwrap();
+        assert_eq!(
+            tail.text(),
+            "first\nsecond\n",
+            "progress lines are not kept"
+        );
+        let big = "y".repeat(StderrTail::MAX);
+        s.write_bytes(format!("{big}\nlast\n").as_bytes()).unwrap();
+        let text = tail.text();
+        assert_eq!(text.len(), StderrTail::MAX, "bounded");
+        assert!(text.ends_with("\nlast\n") && !text.contains("first"));
+    }
 
     #[test]
     fn marked_lines_become_events_and_plain_text_passes_through() {

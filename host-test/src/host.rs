@@ -131,6 +131,9 @@ pub struct DatastoreOptions {
     pub inherit_stderr: bool,
     /// Ask the guest for progress events (published to [`Host::progress`]).
     pub progress: bool,
+    /// Keep the tail of the guest's stderr and print it if the thread owning the datastore
+    /// panics (tests: a failing test shows what the guest said).
+    pub show_stderr_on_panic: bool,
 }
 
 impl DatastoreOptions {
@@ -145,6 +148,7 @@ impl DatastoreOptions {
             credential_files: Vec::new(),
             inherit_stderr: false,
             progress: false,
+            show_stderr_on_panic: false,
         }
     }
 
@@ -230,9 +234,13 @@ impl Host {
         if opts.progress {
             b.env(guest_progress::ENABLE_VAR, "1");
         }
+        let tail = opts
+            .show_stderr_on_panic
+            .then(|| Arc::new(guest_progress::StderrTail::default()));
         b.stderr(StderrSplitter::new(
             self.progress.clone(),
             opts.inherit_stderr,
+            tail.clone(),
         ));
         let state = State {
             table: ResourceTable::new(),
@@ -248,6 +256,6 @@ impl Host {
         };
         let mut store = Store::new(&self.engine, state);
         let bindings = self.pre.instantiate_async(&mut store).await?;
-        Ok(Datastore::new(store, bindings, credentials))
+        Ok(Datastore::new(store, bindings, credentials, tail))
     }
 }

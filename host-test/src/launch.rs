@@ -72,6 +72,7 @@ pub fn options_with_env(
         credential_files: Vec::new(),
         inherit_stderr: false,
         progress: false,
+        show_stderr_on_panic: false,
     };
     for k in PASSED_ENV {
         if let Some(v) = env(k) {

@@ -1,8 +1,24 @@
-//! One integration test binary; every test drives the real component in wasmtime.
+//! The one integration-test binary: every test drives the real component in wasmtime (or
+//! the built `swamp-gcs` executable), against fake-gcs-server 1.54.0 or the in-process
+//! fake GCS started by the test. One binary links wasmtime once; each suite is a module,
+//! run alone with `cargo test --release -p host-test --test all <suite>::`.
 //!
-//! - `support`: the shared fixtures in `tests/common/mod.rs` (servers, caches, datastores).
-//! - `smoke`: the component loads and answers through the harness.
+//! | module | proves |
+//! |---|---|
+//! | `common` | shared fixtures: servers, caches, datastores, guest stderr on failure |
+//! | `smoke` | the component loads and moves one object through the harness |
+//! | `foundation` | config, auth, the objects interface, integrity, retries, replies, sandbox |
+//! | `lock` | the distributed lock: format, exclusion, steal, heartbeat, lost replies |
+//! | `sync` | push and pull: seed scenarios, traps, compatibility fixtures, scale, races, remote changes |
+//! | `hostile` | a hostile cache and bucket, concurrent writers |
+//! | `crash` | a process killed or a reply cut after every request converges on a rerun |
+//! | `cli` | the `swamp-gcs` executable: usage, config, commands, errors, locks, progress, demo |
 
+mod cli;
+mod common;
+mod crash;
+mod foundation;
+mod hostile;
+mod lock;
 mod smoke;
-#[path = "../common/mod.rs"]
-mod support;
+mod sync;

@@ -1,6 +1,6 @@
 //! The component loads, configures and moves one object through the harness.
 
-use crate::support::*;
+use crate::common::*;
 use host_test::Host;
 
 #[tokio::test]
