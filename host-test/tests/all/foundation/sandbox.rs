@@ -174,8 +174,8 @@ async fn symlinks_out_of_the_cache_are_not_followed() {
         assert!(meta.file_type().is_file(), "{rel} is now a plain file");
         assert_eq!(s.cache.read(rel), b"remote bytes");
     }
-    // Through a directory link: refused by the guest before anything is fetched or
-    // created (the host's sandbox would refuse too), and nothing is created outside.
+    // Through a directory link: the guest refuses to write below a symlinked directory
+    // (the host's sandbox would refuse too), and nothing is created outside.
     let e = expect_err(
         s.ds.get_file("remote", "dir-link/new.txt").await,
         "get-file through a directory symlink",
