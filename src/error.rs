@@ -210,16 +210,6 @@ impl Error {
         Error::new(ErrorKind::Timeout, message).retryable(true)
     }
 
-    /// A sync file of the bucket that is not in its format.
-    pub fn malformed(key: &str, message: impl Into<String>) -> Self {
-        Error::new(
-            ErrorKind::MalformedRemote {
-                key: key.to_string(),
-            },
-            message,
-        )
-    }
-
     /// Anything else.
     pub fn other(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::Other, message)
@@ -238,16 +228,6 @@ impl Error {
     /// What GCS answered, when it answered.
     pub fn gcs(&self) -> Option<&GcsDetail> {
         self.gcs.as_deref()
-    }
-
-    /// The outermost thing the caller was doing, if it said.
-    pub fn operation(&self) -> Option<&str> {
-        self.context.first().map(String::as_str)
-    }
-
-    /// The cause without the context.
-    pub fn cause(&self) -> &str {
-        &self.cause
     }
 
     /// The whole message, one line: the context, outermost first, then the cause.
@@ -319,10 +299,6 @@ mod tests {
         assert_eq!(e.to_string(), e.message());
         let e = e.context("push");
         assert_eq!(e.message(), "push: push a.json: first second third");
-        assert_eq!(
-            (e.operation(), e.cause()),
-            (Some("push"), "first second third")
-        );
     }
 
     #[test]

@@ -32,20 +32,26 @@
 //!   wasi:io polling (wstd's reactor) with a sliding window.
 //! - Every conditional write carries a generation precondition; a 412 after an ambiguous
 //!   failure is settled by reading the object back, never by guessing.
+//! - Modules are crate-private: nothing outside the component uses the crate, so the
+//!   compiler reports dead code. Natively the component's exports (`component.rs`) are not
+//!   compiled and what only they use would look dead, so that lint is left to the wasm32
+//!   build (linted with `-D warnings` in CI).
 
-pub mod auth;
-pub mod cache;
-pub mod config;
-pub mod error;
-pub mod gcs;
-pub mod lock;
-pub mod paths;
-pub mod progress;
-pub mod retry;
-pub mod sync;
-pub mod timefmt;
-pub mod transport;
-pub mod verify;
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+pub(crate) mod auth;
+pub(crate) mod cache;
+pub(crate) mod config;
+pub(crate) mod error;
+pub(crate) mod gcs;
+pub(crate) mod lock;
+pub(crate) mod paths;
+pub(crate) mod progress;
+pub(crate) mod retry;
+pub(crate) mod sync;
+pub(crate) mod timefmt;
+pub(crate) mod transport;
+pub(crate) mod verify;
 
 #[cfg(test)]
 mod test_fake;

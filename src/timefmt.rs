@@ -125,6 +125,7 @@ pub fn mtime_ms(secs: i64, nanos: u32) -> Option<i64> {
         .checked_add(i64::from(nanos / 1_000_000))
 }
 
+#[cfg(test)]
 /// Format a file mtime `(secs, nanos)` as the `localMtime` string stored in
 /// index entries: [`mtime_ms`] then [`format_iso_ms`].
 pub fn format_mtime(secs: i64, nanos: u32) -> Option<String> {

@@ -18,11 +18,10 @@ pub enum Method {
     Put,
     /// DELETE
     Delete,
-    /// PATCH
-    Patch,
 }
 
 impl Method {
+    #[cfg(test)]
     /// The method name on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -30,7 +29,6 @@ impl Method {
             Method::Post => "POST",
             Method::Put => "PUT",
             Method::Delete => "DELETE",
-            Method::Patch => "PATCH",
         }
     }
 }
@@ -71,6 +69,7 @@ impl HttpRequest {
         self
     }
 
+    #[cfg(test)]
     /// The first value of a header.
     pub fn header_value(&self, name: &str) -> Option<&str> {
         find_header(&self.headers, name)

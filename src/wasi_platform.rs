@@ -98,7 +98,6 @@ fn wasi_method(m: Method) -> WasiMethod {
         Method::Post => WasiMethod::Post,
         Method::Put => WasiMethod::Put,
         Method::Delete => WasiMethod::Delete,
-        Method::Patch => WasiMethod::Patch,
     }
 }
 
@@ -178,8 +177,7 @@ async fn exchange(req: &HttpRequest, timeout_ms: u64) -> Result<HttpResponse, Tr
         .iter()
         .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
         .collect();
-    let has_body =
-        !req.body.is_empty() || matches!(req.method, Method::Post | Method::Put | Method::Patch);
+    let has_body = !req.body.is_empty() || matches!(req.method, Method::Post | Method::Put);
     if has_body {
         entries.push((
             "content-length".into(),

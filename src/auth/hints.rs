@@ -12,9 +12,6 @@ pub const SESSION_EXPIRED: &str = "Datastore session expired: your GCP Applicati
 /// ADC file, and no reachable metadata server.
 pub const NO_CREDENTIALS: &str = "Could not obtain GCP credentials. Set GOOGLE_APPLICATION_CREDENTIALS, run 'gcloud auth application-default login', or run on a GCE instance with an attached service account.";
 
-/// Shown when GCS answers 401 or 403 to a request that carried a token.
-pub const CREDENTIALS_REJECTED: &str = "Datastore credentials rejected by GCS: verify GOOGLE_APPLICATION_CREDENTIALS, gcloud ADC, or the attached service account, then retry.";
-
 /// Shown for any other token-endpoint failure (a 5xx, a malformed answer, a broken key):
 /// the credential source exists but could not be turned into a token.
 pub const TOKEN_REFRESH_FAILED: &str = "Could not refresh the GCP access token: check GOOGLE_APPLICATION_CREDENTIALS, gcloud ADC, or the attached service account, then retry.";
@@ -27,14 +24,3 @@ pub const BAD_ENV_FILE: &str = "Point GOOGLE_APPLICATION_CREDENTIALS at a readab
 
 /// Shown when gcloud's ADC file exists but cannot be read or parsed.
 pub const BAD_GCLOUD_FILE: &str = "Run 'gcloud auth application-default login' to rewrite the gcloud ADC file, or set GOOGLE_APPLICATION_CREDENTIALS.";
-
-/// The hint the GCS client attaches to a 401 or 403 answer
-/// (`ErrorKind::Unauthenticated`/`PermissionDenied`).
-pub fn credential_hint_rejected() -> &'static str {
-    CREDENTIALS_REJECTED
-}
-
-/// The hint for revoked or expired Application Default Credentials (`invalid_grant`).
-pub fn credential_hint_session_expired() -> &'static str {
-    SESSION_EXPIRED
-}

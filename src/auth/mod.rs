@@ -36,10 +36,8 @@ mod token_cache;
 #[cfg(test)]
 mod test_support;
 
-pub use endpoint::TOKEN_TIMEOUT_MS;
-pub use hints::{credential_hint_rejected, credential_hint_session_expired};
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))] // used by the component
 pub use provider::TokenProvider;
-pub use token_cache::REFRESH_MARGIN_MS;
 
 /// What auth may read from its environment (the host passes only these).
 ///

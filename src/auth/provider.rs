@@ -6,7 +6,6 @@ use std::fmt;
 use futures_util::lock::Mutex;
 
 use super::adc;
-use super::secret::Secret;
 use super::token_cache::TokenCache;
 use super::CredentialEnv;
 use crate::error::Result;
@@ -17,7 +16,7 @@ use crate::transport::{Clock, Transport};
 /// One per datastore instance. The guest runs many requests concurrently on one thread, so
 /// the provider uses interior mutability and is neither `Send` nor `Sync`.
 ///
-/// * A cached token is reused until [`REFRESH_MARGIN_MS`](super::REFRESH_MARGIN_MS) before
+/// * A cached token is reused until [`REFRESH_MARGIN_MS`](super::token_cache::REFRESH_MARGIN_MS) before
 ///   it expires.
 /// * Refreshes are single-flight: callers that find the cache stale while a refresh is
 ///   running wait for that refresh instead of starting their own.
@@ -35,8 +34,6 @@ pub struct TokenProvider {
 enum ProviderSource {
     /// Application Default Credentials, read through the host-provided environment.
     Adc(Box<dyn CredentialEnv>),
-    /// A fixed token (tests, or a host that manages tokens itself).
-    Static(Secret),
 }
 
 impl fmt::Debug for TokenProvider {
@@ -44,7 +41,6 @@ impl fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let source = match self.source {
             ProviderSource::Adc(_) => "adc",
-            ProviderSource::Static(_) => "static",
         };
         f.debug_struct("TokenProvider")
             .field("source", &source)
@@ -60,11 +56,6 @@ impl TokenProvider {
         Self::with_source(ProviderSource::Adc(Box::new(env)))
     }
 
-    /// A provider that always returns `token` and never makes a request.
-    pub fn with_static_token(token: impl Into<String>) -> Self {
-        Self::with_source(ProviderSource::Static(Secret::new(token)))
-    }
-
     fn with_source(source: ProviderSource) -> Self {
         TokenProvider {
             source,
@@ -75,16 +66,14 @@ impl TokenProvider {
 
     /// A valid access token for an `Authorization: Bearer` header: the cached one, or a
     /// fresh one from the credential source (each token request bounded to
-    /// [`TOKEN_TIMEOUT_MS`](super::TOKEN_TIMEOUT_MS)).
+    /// [`TOKEN_TIMEOUT_MS`](super::endpoint::TOKEN_TIMEOUT_MS)).
     ///
     /// Errors are `ErrorKind::Unauthenticated` with a hint for the user (session expired, no
     /// credentials, unsupported type, unreadable file, endpoint refused), or
     /// `ErrorKind::Timeout` when a token endpoint did not answer in time.
     pub async fn token<T: Transport, C: Clock>(&self, transport: &T, clock: &C) -> Result<String> {
-        let env = match &self.source {
-            ProviderSource::Static(token) => return Ok(token.expose().to_string()),
-            ProviderSource::Adc(env) => env.as_ref(),
-        };
+        let ProviderSource::Adc(env) = &self.source;
+        let env = env.as_ref();
         if let Some(answer) = self.cached_answer(clock.now_ms()) {
             return answer;
         }
@@ -116,6 +105,7 @@ impl TokenProvider {
         }
     }
 
+    #[cfg(test)]
     /// Forget the cached token, so the next [`token`](Self::token) call fetches a new one.
     /// For a GCS 401: refresh once and retry the request once.
     ///
@@ -146,11 +136,12 @@ impl TokenProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::endpoint::TOKEN_TIMEOUT_MS;
     use crate::auth::hints;
     use crate::auth::test_support::{
         block_on, form_field, test_key_json, user_json, FakeClock, FakeEnv, FakeTransport,
     };
-    use crate::auth::{REFRESH_MARGIN_MS, TOKEN_TIMEOUT_MS};
+    use crate::auth::token_cache::REFRESH_MARGIN_MS;
     use crate::error::ErrorKind;
     use crate::transport::{Method, TransportError};
     use futures_util::future::join;
@@ -454,14 +445,5 @@ mod tests {
         clock.advance(1_000);
         assert_eq!(block_on(p.token(&t, &clock)).unwrap(), "tok-1");
         assert_eq!(t.sent()[1].0.url, "https://oauth2.test/new");
-    }
-
-    #[test]
-    fn static_token_never_requests() {
-        let p = TokenProvider::with_static_token("fixed");
-        let t = FakeTransport::new();
-        assert_eq!(block_on(p.token(&t, &FakeClock::new())).unwrap(), "fixed");
-        assert!(t.sent().is_empty());
-        assert!(!format!("{p:?}").contains("fixed"));
     }
 }

@@ -89,6 +89,7 @@ impl TokenCache {
         self.failure = None;
     }
 
+    #[cfg(test)]
     /// Forget the token, whatever its expiry says.
     pub(crate) fn invalidate(&mut self) {
         self.current = None;

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 
 pub use atomic::TMP_SUFFIX;
 pub use stat::{is_absent, LocalStat};
-pub use walk::{Probe, WalkStats, STALE_TMP_AGE};
+pub use walk::{Probe, WalkStats};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::paths::CachePath;
@@ -228,7 +228,7 @@ impl CacheWriter<'_> {
     /// stat. Refused below a symlinked directory. Before writing, the temporary siblings
     /// an earlier write of the same file left behind (its process killed between creating
     /// and renaming them) are removed: the walks' age rule would keep them for
-    /// [`STALE_TMP_AGE`], and a pull never walks.
+    /// [`walk::STALE_TMP_AGE`], and a pull never walks.
     pub fn write(&self, path: &CachePath, data: &[u8], nonce: u64) -> Result<LocalStat> {
         self.check_no_symlink_dirs(path)?;
         self.remove_crash_debris(path);

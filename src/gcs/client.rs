@@ -23,10 +23,12 @@ pub trait Authorizer {
     fn invalidate(&self, rejected: &str);
 }
 
+#[cfg(test)]
 /// No credentials (emulator mode).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoAuth;
 
+#[cfg(test)]
 impl Authorizer for NoAuth {
     async fn bearer(&self) -> Result<Option<String>> {
         Ok(None)

@@ -14,7 +14,8 @@ pub mod generation;
 pub mod request;
 pub mod response;
 
-pub use client::{Authorizer, Download, GcsClient, NoAuth};
+#[cfg(test)]
+pub use client::NoAuth;
+pub use client::{Authorizer, GcsClient};
 pub use generation::Generation;
-pub use request::Preconditions;
-pub use response::{ListPage, ObjectMeta};
+pub use response::ObjectMeta;

@@ -61,6 +61,7 @@ pub fn cap_wait_ms(wait: u64, elapsed_ms: u64, max_wait_ms: u64) -> u64 {
     wait.min(max_wait_ms.saturating_sub(elapsed_ms)).max(1)
 }
 
+#[cfg(test)]
 /// Heartbeat period for a lock with `ttl_ms`: a third of the TTL, so two heartbeats can
 /// fail before the lock goes stale. At least 1 ms so a zero TTL cannot make the host spin.
 ///

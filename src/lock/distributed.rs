@@ -27,9 +27,9 @@
 //! Single-threaded: state lives in a `RefCell`, and no borrow is held across an `.await`.
 
 use super::body::LockBody;
-use super::decide::{
-    cap_wait_ms, heartbeat_interval_ms, is_stale, next_wait_ms, timeout_message, uuid_v4, Contended,
-};
+#[cfg(test)]
+use super::decide::heartbeat_interval_ms;
+use super::decide::{cap_wait_ms, is_stale, next_wait_ms, timeout_message, uuid_v4, Contended};
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::checksum::crc32c_b64;
 use crate::gcs::{Authorizer, GcsClient, Generation};
@@ -191,11 +191,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         }
     }
 
-    /// The options in effect.
-    pub fn options(&self) -> &LockOptions {
-        &self.options
-    }
-
+    #[cfg(test)]
     /// How often the host should call [`extend`](Self::extend) while holding the lock.
     pub fn heartbeat_interval_ms(&self) -> u64 {
         heartbeat_interval_ms(self.options.ttl_ms)
@@ -206,6 +202,7 @@ impl<P: Transport + Clock, A: Authorizer> DistributedLock<P, A> {
         self.held.borrow().is_some()
     }
 
+    #[cfg(test)]
     /// The nonce of the current acquisition, while held.
     pub fn nonce(&self) -> Option<String> {
         self.held.borrow().as_ref().map(|h| h.nonce.clone())

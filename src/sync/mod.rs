@@ -57,11 +57,8 @@ mod remote_index;
 mod service;
 mod status;
 
-pub use self::core::report::{
-    Capabilities, PhaseTiming, PlannedUpload, SidecarSummary, SkipCounts, StatusReport, SyncReport,
-    SUPPORTED_CAPABILITIES,
-};
-pub use remote_index::INDEX_WRITE_ATTEMPTS;
+#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))] // used by the component
+pub use self::core::report::{SyncReport, SUPPORTED_CAPABILITIES};
 pub use service::{SyncOptions, SyncService};
 
 #[cfg(test)]

@@ -7,11 +7,13 @@
 //! `&self`. No borrow is ever held across an `.await`.
 
 use std::cell::RefCell;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use super::core::index::Index;
-use super::core::report::{Capabilities, SidecarSummary, SUPPORTED_CAPABILITIES};
+use super::core::report::SidecarSummary;
+#[cfg(test)]
+use super::core::report::{Capabilities, SUPPORTED_CAPABILITIES};
 use super::core::sidecar::MAX_SIDECAR_BYTES;
 use super::core::sync_state::{Outcome, SidecarOrigin, SyncState};
 use crate::cache::{LocalCache, OwnFile};
@@ -55,17 +57,14 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         }
     }
 
+    #[cfg(test)]
     /// What this service implements. Two-phase push, preview and the control plane are
     /// not implemented here.
     pub fn capabilities(&self) -> Capabilities {
         SUPPORTED_CAPABILITIES
     }
 
-    /// The cache root.
-    pub fn cache_root(&self) -> &Path {
-        self.cache.root()
-    }
-
+    #[cfg(test)]
     /// The client (for the caller to set deadlines).
     pub fn client(&self) -> &GcsClient<P, A> {
         &self.client

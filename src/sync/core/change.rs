@@ -103,6 +103,7 @@ pub fn classify_change<E>(
     }
 }
 
+#[cfg(test)]
 /// `fileNeedsPush`: [`classify_change`] reduced to push / skip.
 pub fn file_needs_push<E>(
     entry: Option<&IndexEntry>,

@@ -151,6 +151,7 @@ pub struct ParseReport {
 }
 
 impl ParseReport {
+    #[cfg(test)]
     /// True when nothing was dropped or flagged.
     pub fn is_clean(&self) -> bool {
         self.dropped == 0 && self.unsafe_keys == 0 && !self.last_pulled_invalid

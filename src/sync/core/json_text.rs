@@ -67,6 +67,7 @@ pub fn js_safe_uint(value: &Value) -> Option<u64> {
     in_range.then_some(f as u64)
 }
 
+#[cfg(test)]
 /// Whether `key` is a JS "array index" property name: the canonical decimal
 /// form of an integer in 0..=2^32−2 (`"0"`, `"42"`; not `"01"`, `"-1"`,
 /// `"4294967295"`). Such keys are enumerated first, numerically.
@@ -88,6 +89,7 @@ pub fn array_index_value(key: &str) -> Option<u32> {
     (value < u64::from(u32::MAX)).then_some(value as u32)
 }
 
+#[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
 /// Compare two strings the way JS default `sort()` does (by UTF-16 code units).
 pub fn utf16_cmp(a: &str, b: &str) -> Ordering {
     a.encode_utf16().cmp(b.encode_utf16())

@@ -13,10 +13,13 @@ pub const INDEX_FILE: &str = ".datastore-index.json";
 pub const SYNC_STATE_FILE: &str = ".datastore-sync-state.json";
 /// Directory holding partition (shard) files and `_meta.json`.
 pub const INDEX_DIR: &str = "_index";
+#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Control-plane directory.
 pub const CONTROL_DIR: &str = "_control";
+#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Namespace manifest file name.
 pub const NAMESPACE_MANIFEST: &str = ".namespace.json";
+#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Catalog export file name.
 pub const CATALOG_EXPORT: &str = ".catalog-export.json";
 
@@ -48,6 +51,7 @@ pub fn shard_key(ns: Option<&str>, partition: &str) -> String {
     under(ns, &format!("{INDEX_DIR}/{partition}.json"))
 }
 
+#[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
 /// Prefix to list when rebuilding `_meta.json` from the shard objects.
 pub fn shard_prefix(ns: Option<&str>) -> String {
     under(ns, "_index/")
@@ -58,16 +62,19 @@ pub fn data_key(ns: Option<&str>, rel: &str) -> String {
     under(ns, rel)
 }
 
+#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Remote key of a control-plane entry: `[ns/]_control/{key}`.
 pub fn control_key(ns: Option<&str>, key: &str) -> String {
     under(ns, &format!("{CONTROL_DIR}/{key}"))
 }
 
+#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Remote key of a namespace's manifest: `{ns}/.namespace.json`.
 pub fn namespace_manifest_key(ns: &str) -> String {
     format!("{ns}/{NAMESPACE_MANIFEST}")
 }
 
+#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Remote key of a namespace's catalog export: `{ns}/.catalog-export.json`.
 pub fn catalog_export_key(ns: &str) -> String {
     format!("{ns}/{CATALOG_EXPORT}")

@@ -231,6 +231,7 @@ pub fn plan_scoped_walk(
     builder.finish()
 }
 
+#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Foreign namespace directories visible in a full cache listing: first
 /// segments `X` of files `X/.namespace.json`, excluding the bound namespace.
 /// Empty in solo mode (upstream filters only when a namespace is bound).

@@ -37,6 +37,7 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    #[cfg(test)]
     /// The detail of the first phase called `name`, if it ran.
     pub fn phase_detail(&self, name: &str) -> Option<&str> {
         self.phases

@@ -37,7 +37,7 @@
 
 use super::sidecar::Sidecar;
 use crate::error::Result;
-use crate::gcs::generation::{fingerprint_of, Generation};
+use crate::gcs::generation::fingerprint_of;
 use crate::paths::normalize_rel;
 use crate::timefmt::{format_iso_ms, parse_iso_ms};
 
@@ -313,6 +313,7 @@ impl SyncState {
         self.outcome(true)
     }
 
+    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// Clean transition of a shard-first (v2) push or commit: clear every
     /// dirty signal, record `commit_seq`, reset the generation to `""` (a v2
     /// repo never rewrites the monolith, so its generation proves nothing,
@@ -334,6 +335,7 @@ impl SyncState {
         self.outcome(changed)
     }
 
+    #[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
     /// Record the hash of the last exported catalog payload.
     pub fn set_last_catalog_hash(&mut self, hash: &str) -> Outcome {
         let changed = self.last_catalog_hash.as_deref() != Some(hash);
@@ -343,6 +345,7 @@ impl SyncState {
         self.outcome(changed)
     }
 
+    #[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
     /// Record whether the root → namespace data migration is complete.
     pub fn set_data_key_migrated(&mut self, migrated: bool) -> Outcome {
         let changed = self.data_key_migrated != Some(migrated);
@@ -413,16 +416,19 @@ impl SyncState {
         self.lazy_pull_active
     }
 
+    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// `commitSeq` last verified clean (v2 repos).
     pub fn commit_seq(&self) -> Option<u64> {
         self.commit_seq
     }
 
+    #[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
     /// Hash of the last exported catalog payload.
     pub fn last_catalog_hash(&self) -> Option<&str> {
         self.last_catalog_hash.as_deref()
     }
 
+    #[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
     /// Whether the root → namespace data migration is recorded as done
     /// (only a literal `true` counts).
     pub fn data_key_migrated(&self) -> bool {
@@ -445,6 +451,7 @@ impl SyncState {
         }
     }
 
+    #[cfg(test)]
     /// Whether the next push must walk the whole cache.
     pub fn full_walk_needed(&self) -> bool {
         matches!(self.walk_mode(), WalkMode::Full { .. })
@@ -456,6 +463,7 @@ impl SyncState {
         fingerprint_of(&self.remote_index_generation)
     }
 
+    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// `commitSeq` for the commitSeq fast path: requires a v2 sidecar.
     pub fn commit_seq_probe(&self) -> Option<u64> {
         if self.origin == SidecarOrigin::V2 {
@@ -495,10 +503,11 @@ impl SyncState {
         }
     }
 
+    #[cfg(test)]
     /// Whether a remote generation equals our fingerprint (empty / `"0"`
     /// never match).
     pub fn generation_matches(&self, remote_generation: &str) -> bool {
-        Generation::new(remote_generation).matches(self.generation_fingerprint())
+        crate::gcs::Generation::new(remote_generation).matches(self.generation_fingerprint())
     }
 }
 
