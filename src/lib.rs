@@ -6,24 +6,45 @@
 //! directory, clocks, random, environment) and exports the interfaces of `wit/world.wit`.
 //!
 //! # Layout
-//! - `component.rs` (wasm only): WIT bindings and conversions; no logic.
-//! - `runtime.rs` (wasm only): per-instance state: client, credentials, cache, sync service.
-//! - `wasi_platform.rs` (wasm only): the one `Transport`/`Clock` over wasi:http and clocks.
-//! - `transport.rs`: the I/O seam: requests/responses as values, `Transport`, `Clock`.
+//! Where a pushed file goes: `mark-dirty` records it in the sidecar
+//! ([`sync::core::sync_state`]); `push` walks the [`cache::LocalCache`] and decides in the
+//! pure core ([`sync::core::plan`], [`sync::core::reconcile`]), reads and hashes each file
+//! once, uploads it through [`gcs::GcsClient`], and publishes the merged index through the
+//! `IndexStore` (`sync/remote_index.rs`). A pulled file goes the other way: `IndexStore`
+//! fetch, a three-way plan in the core, download, and an atomic write by the cache.
+//!
+//! The edge (wasm only):
+//! - `component.rs`: WIT bindings and conversions; no logic.
+//! - `runtime.rs`: per-instance state: client, credentials, cache, sync service.
+//! - `wasi_platform.rs`: the one `Transport`/`Clock` over wasi:http and clocks.
+//!
+//! The two I/O seams and their objects:
+//! - `transport.rs`: requests and responses as values, `Transport`, `Clock`.
+//! - `cache/`: [`cache::LocalCache`], the only code that touches the filesystem: stats,
+//!   reads, atomic writes and crash debris, symlink-safe walks, the machinery's own files.
+//! - `sync/remote_index.rs`: the bucket's index objects (monolith, partitions, meta).
+//!
+//! Pure rules and values (no I/O, unit-tested natively with tables):
+//! - `sync/core/`: index, partitions, meta, sidecar, dirty tracking, change detection, walk
+//!   plans, three-way reconcile, reports.
+//! - `paths.rs`: cache-relative path rules and [`paths::CachePath`], checked once.
+//! - `timefmt.rs`: the JavaScript-compatible time format.
+//! - `gcs/generation.rs`: [`gcs::Generation`]: fingerprint, write condition, match.
+//! - `error.rs`: the one error type; its kinds are the WIT error cases callers act on.
+//! - `retry.rs`: backoff maths and [`retry::RetryBudget`], shared by every loop that retries.
 //! - `config.rs`: the `.swamp.yaml` config object, validated once.
-//! - `error.rs`: the one error type (kind, retryability, GCS detail).
-//! - `retry.rs`: retry classification, backoff maths, the retry loop.
-//! - `gcs/`: the JSON-API client: pure request builders and response parsing, integrity
-//!   checks, resumable uploads, lost-reply resolution by read-back.
+//!
+//! The operations over them:
+//! - `gcs/`: the JSON-API client: request builders, response parsing, integrity checks,
+//!   resumable uploads, lost-reply resolution by read-back.
 //! - `auth/`: Application Default Credentials and the token cache.
-//! - `cache_fs.rs`: cache paths checked to stay inside the cache; atomic writes.
-//! - `sync/`: the sync engine: a pure core (index, partitions, sidecar, change detection,
-//!   plans) and the push/pull orchestration over it.
+//! - `sync/`: [`sync::SyncService`]: mark-dirty, push, pull, status, hydrate.
 //! - `lock/`: the generation-based distributed lock.
 //! - `progress.rs`: progress events for the host, as marked lines on stderr.
 //! - `verify.rs`: the health check.
-//! - `tests_props/` (tests only): property tests of the parsers, partition keys and path
-//!   rules.
+//!
+//! Tests only: `test_fake.rs` (the in-memory GCS behind the transport seam) and
+//! `tests_props/` (property tests of the parsers, partition keys and path rules).
 //!
 //! # Design decisions
 //! - Everything above the seam is generic over `Transport + Clock`, so the whole engine is
