@@ -55,10 +55,10 @@
 //!   failure is settled by reading the object back, never by guessing.
 //! - Modules are crate-private: nothing outside the component uses the crate, so the
 //!   compiler reports dead code. Natively the component's exports (`component.rs`) are not
-//!   compiled and what only they use would look dead, so that lint is left to the wasm32
+//!   compiled and what only they use would look dead or unused, so those lints are left to the wasm32
 //!   build (linted with `-D warnings` in CI).
 
-#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code, unused_imports))]
 
 pub(crate) mod auth;
 pub(crate) mod cache;

@@ -36,7 +36,6 @@ mod token_cache;
 #[cfg(test)]
 mod test_support;
 
-#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))] // used by the component
 pub use provider::TokenProvider;
 
 /// What auth may read from its environment (the host passes only these).

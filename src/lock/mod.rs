@@ -17,5 +17,4 @@ pub mod decide;
 pub mod distributed;
 
 pub use body::LockBody;
-#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))] // used by the component
 pub use distributed::{DistributedLock, LockIdentity, LockOptions};

@@ -57,7 +57,6 @@ mod remote_index;
 mod service;
 mod status;
 
-#[cfg_attr(not(target_arch = "wasm32"), allow(unused_imports))] // used by the component
 pub use self::core::report::{SyncReport, SUPPORTED_CAPABILITIES};
 pub use service::{SyncOptions, SyncService};
 
