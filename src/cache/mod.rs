@@ -38,6 +38,21 @@ use crate::paths::CachePath;
 use crate::sync::core::keys::{INDEX_FILE, SYNC_STATE_FILE};
 use stat::local_path;
 
+/// Tests count the data-file stats and reads of this thread, to prove each file is read
+/// once per push.
+#[cfg(test)]
+pub(crate) mod io_count {
+    use std::cell::Cell;
+    thread_local! {
+        pub(crate) static STATS: Cell<usize> = const { Cell::new(0) };
+        pub(crate) static READS: Cell<usize> = const { Cell::new(0) };
+    }
+    /// (stats, reads) since the last call, reset to zero.
+    pub(crate) fn take() -> (usize, usize) {
+        (STATS.with(|c| c.replace(0)), READS.with(|c| c.replace(0)))
+    }
+}
+
 /// Where the host preopens the cache, unless it says otherwise in `SWAMP_GCS_CACHE_DIR`.
 pub const DEFAULT_CACHE_MOUNT: &str = "/cache";
 
@@ -87,12 +102,16 @@ impl LocalCache {
     /// Stat a regular file without following symlinks: `Ok(None)` when there is no
     /// regular file there (absent, a directory, a link, anything else).
     pub fn stat(&self, path: &CachePath) -> io::Result<Option<LocalStat>> {
+        #[cfg(test)]
+        io_count::STATS.with(|c| c.set(c.get() + 1));
         stat::stat_file(&self.root, path.as_str())
     }
 
     /// Read a whole regular file; a link or anything else is refused. For files a walk
     /// found (never through a link); see [`Self::read_unwalked`] for named ones.
     pub fn read(&self, path: &CachePath) -> io::Result<Vec<u8>> {
+        #[cfg(test)]
+        io_count::READS.with(|c| c.set(c.get() + 1));
         let local = self.local(path);
         let meta = std::fs::symlink_metadata(&local)?;
         if !meta.file_type().is_file() {

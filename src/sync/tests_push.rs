@@ -478,3 +478,40 @@ fn pushed_entries_record_hash_size_and_times() {
     );
     assert_eq!(entry.last_modified, "2026-08-01T10:00:00.000Z");
 }
+
+/// Each pushed file is stat'ed, read and hashed once: a file whose decision needed its hash
+/// (same size, new mtime) is uploaded from the bytes the decision read; a new file is read
+/// once, at upload. Stats after the uploads (the completeness check of the clean
+/// transition) are of the index's entries, not of the files pushed.
+#[test]
+fn push_reads_each_file_once() {
+    use crate::cache::io_count;
+    let fake = FakeGcs::new();
+    let cache = TempDir::new("io-once");
+    cache.write("data/t/m/d/1/raw", b"hello");
+    let now = stat_of(&cache, "data/t/m/d/1/raw")
+        .unwrap()
+        .unwrap()
+        .mtime_ms
+        .unwrap();
+    let older = crate::timefmt::format_iso_ms(now - 1000).unwrap();
+    let stale = super::core::change::sha256_hex(b"jello");
+    put_remote_index(
+        &fake,
+        &[("data/t/m/d/1/raw", 5, Some(&older), Some(&stale))],
+    );
+    cache.write("data/t/m/d/2/raw", b"new file");
+    let svc = service(&fake, &cache, "");
+    io_count::take();
+    let report = push(&svc);
+    assert_eq!(report.files, 2);
+    let (stats, reads) = io_count::take();
+    assert_eq!(
+        reads, 2,
+        "one read per pushed file (hash and upload share it)"
+    );
+    // Two in the walk (one per candidate), two in the clean transition's check that the
+    // cache holds every entry of the published index; none at upload.
+    assert_eq!(stats, 4, "stats");
+    assert_eq!(fake.data("data/t/m/d/1/raw").unwrap(), b"hello");
+}
