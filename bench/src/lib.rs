@@ -38,7 +38,7 @@ use std::path::PathBuf;
 #[command(
     name = "bench",
     about = "Benchmark the gcs-datastore component against fake-gcs-server 1.54.0: the TypeScript extension's scenarios, the native limit, a concurrency sweep and 1k-100k entry indexes",
-    after_help = "Examples:\n  cargo run --release -p host-test --bin bench -- --trials 3 --json bench-results/latest.json\n  cargo run --release -p host-test --bin bench -- --scenario v1 --scenario native\n  cargo run --release -p host-test --bin bench -- --smoke"
+    after_help = "Examples:\n  cargo run --release -p gcs-bench --bin bench -- --trials 3 --json bench-results/latest.json\n  cargo run --release -p gcs-bench --bin bench -- --scenario v1 --scenario native\n  cargo run --release -p gcs-bench --bin bench -- --smoke"
 )]
 pub struct Args {
     /// Measured trials per scenario (one warm-up trial runs first)
