@@ -12,12 +12,12 @@ build=""
 if [ ! -x "$bin" ]; then
   echo "demo: first run: setting up, then building the component and the wasmtime host; the first build takes several minutes (about 7 on 2 cores), cargo shows its progress"
   build=first
-elif [ -n "$(find src host-test/src host-test/build.rs wit test-servers/src Cargo.toml Cargo.lock host-test/Cargo.toml -newer "$bin" -print -quit 2>/dev/null)" ]; then
+elif [ -n "$(find src host/src host/build.rs swamp-gcs/src wit Cargo.toml Cargo.lock host/Cargo.toml swamp-gcs/Cargo.toml -newer "$bin" -print -quit 2>/dev/null)" ]; then
   echo "demo: the sources changed since the last build: rebuilding (usually under 2 minutes)"
   build=changed
 fi
 ./scripts/setup.sh
 if [ -n "$build" ]; then
-  cargo build --release -p host-test --bin swamp-gcs
+  cargo build --release -p swamp-gcs
 fi
-cargo run --release --quiet -p host-test --bin swamp-gcs -- demo "$@"
+cargo run --release --quiet -p swamp-gcs -- demo "$@"

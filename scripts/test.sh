@@ -19,6 +19,6 @@ cargo test --release --workspace
 echo "== the swamp extension (Deno from npm): build, bundle as swamp does, contract, end to end, event loop, sandbox, packaging"
 ./extension/scripts/test.sh
 echo "== bench smoke (one trial of each scenario: correctness checks only, no timing thresholds)"
-cargo run --release -q -p host-test --bin bench -- --smoke
+cargo run --release -q -p gcs-bench --bin bench -- --smoke
 echo "== extension bench smoke (the v1 scenarios through the extension beside wasmtime: same requests)"
 DENO_NO_UPDATE_CHECK=1 extension/node_modules/@deno/linux-x64-glibc/deno run -A --config extension/deno.json extension/bench/bench.ts --smoke

@@ -1,5 +1,5 @@
 // What one datastore's sandbox may see, chosen the same way as the wasmtime host
-// (host-test/src/launch.rs): the cache, copies of exactly the credential files ADC needs,
+// (host/src/launch.rs): the cache, copies of exactly the credential files ADC needs,
 // a fixed set of environment variables, and HTTP to the endpoints this config can need.
 
 import { AllowList } from "./wasi/http.ts";

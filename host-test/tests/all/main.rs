@@ -1,7 +1,9 @@
-//! The one integration-test binary: every test drives the real component in wasmtime (or
-//! the built `swamp-gcs` executable), against fake-gcs-server 1.54.0 or the in-process
-//! fake GCS started by the test. One binary links wasmtime once; each suite is a module,
-//! run alone with `cargo test --release -p host-test --test all <suite>::`.
+//! The one integration-test binary: every test drives the real component in wasmtime,
+//! against fake-gcs-server 1.54.0 or the in-process fake GCS started by the test. One
+//! binary links wasmtime once; each suite is a module, run alone with `cargo test --release
+//! -p host-test --test all <suite>::`. The tests of the `swamp-gcs` executable are in
+//! `swamp-gcs/tests/cli` (`cargo test --release -p swamp-gcs --test cli`), where Cargo
+//! builds the binary first and names it in `CARGO_BIN_EXE_swamp-gcs`.
 //!
 //! | module | proves |
 //! |---|---|
@@ -12,9 +14,7 @@
 //! | `sync` | push and pull: seed scenarios, traps, compatibility fixtures, scale, races, remote changes |
 //! | `hostile` | a hostile cache and bucket, concurrent writers |
 //! | `crash` | a process killed or a reply cut after every request converges on a rerun |
-//! | `cli` | the `swamp-gcs` executable: usage, config, commands, errors, locks, progress, demo |
 
-mod cli;
 mod common;
 mod crash;
 mod foundation;

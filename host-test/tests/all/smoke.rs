@@ -1,7 +1,7 @@
 //! The component loads, configures and moves one object through the harness.
 
 use crate::common::*;
-use host_test::Host;
+use gcs_host::Host;
 
 #[tokio::test]
 async fn round_trip_through_the_component() {

@@ -4,11 +4,11 @@
 
 #![allow(dead_code)]
 
-use host_test::datastore::GuestError;
-use host_test::emulator::FakeGcsServer;
-use host_test::host::CredentialFile;
-use host_test::send::{authority_of_url, AllowList};
-use host_test::{CallError, CallResult, Datastore, DatastoreOptions, Host};
+use gcs_host::datastore::GuestError;
+use gcs_host::emulator::FakeGcsServer;
+use gcs_host::host::CredentialFile;
+use gcs_host::send::{authority_of_url, AllowList};
+use gcs_host::{CallError, CallResult, Datastore, DatastoreOptions, Host};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -397,7 +397,7 @@ impl Setup {
     }
 
     /// Requests of `kind` the host has seen so far.
-    pub fn count(&self, kind: host_test::traffic::RequestKind) -> u64 {
+    pub fn count(&self, kind: gcs_host::traffic::RequestKind) -> u64 {
         self.host.traffic.snapshot().count(kind)
     }
 }

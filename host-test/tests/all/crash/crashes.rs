@@ -19,10 +19,10 @@
 
 use crate::crash::world::*;
 use crate::sync::support::*;
-use host_test::datastore::SyncReport;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::traffic::RequestKind;
-use host_test::CallResult;
+use gcs_host::datastore::SyncReport;
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::traffic::RequestKind;
+use gcs_host::CallResult;
 use std::collections::BTreeSet;
 use std::time::Duration;
 

@@ -9,8 +9,8 @@
 use crate::common::*;
 use crate::crash::world::*;
 use crate::sync::support::*;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::traffic::RequestKind;
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::traffic::RequestKind;
 
 /// Three chunks of 256 KiB, 256 KiB and the rest; the index files stay below the
 /// threshold, so only the big file goes resumable.

@@ -7,8 +7,8 @@
 use crate::common::*;
 use crate::crash::world::*;
 use crate::sync::support::*;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::traffic::RequestKind;
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::traffic::RequestKind;
 use std::time::Duration;
 
 /// Statuses of the logged uploads, in order.
@@ -21,7 +21,7 @@ fn upload_statuses(env: &Env) -> Vec<u16> {
 }
 
 /// Mark and rewrite each path (version `v`), as swamp does: mark first, then write.
-async fn edit(w: &World, ds: &mut host_test::Datastore, paths: &[String], v: usize) {
+async fn edit(w: &World, ds: &mut gcs_host::Datastore, paths: &[String], v: usize) {
     for p in paths {
         ds.mark_dirty(&rel(p)).await.expect("mark-dirty");
         w.cache.write(p, &body(p, v));

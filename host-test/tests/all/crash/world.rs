@@ -10,8 +10,8 @@
 
 use crate::common::*;
 use crate::sync::support::*;
-use host_test::datastore::SyncReport;
-use host_test::CallResult;
+use gcs_host::datastore::SyncReport;
+use gcs_host::CallResult;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use test_servers::gcs::FakeGcs;
@@ -181,7 +181,7 @@ impl Scenario {
 /// swamp does: file 0 of ALPHA rewritten, file 1 of BETA deleted, a new model GAMMA of
 /// two files, and (`audit_too`) the audit file rewritten. Returns the marked paths.
 async fn edit_and_mark(
-    ds: &mut host_test::Datastore,
+    ds: &mut gcs_host::Datastore,
     cache: &Cache,
     audit_too: bool,
 ) -> Vec<String> {

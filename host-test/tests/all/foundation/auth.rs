@@ -5,10 +5,10 @@
 //! credential files each source needs.
 
 use crate::common::*;
-use host_test::host::CredentialFile;
-use host_test::send::AllowList;
-use host_test::traffic::RequestKind;
-use host_test::{CallError, Datastore, DatastoreOptions, Host};
+use gcs_host::host::CredentialFile;
+use gcs_host::send::AllowList;
+use gcs_host::traffic::RequestKind;
+use gcs_host::{CallError, Datastore, DatastoreOptions, Host};
 use std::path::PathBuf;
 use test_servers::gcs::FakeGcs;
 use test_servers::token::{Grant, TokenServer, TokenServerConfig};
@@ -243,7 +243,7 @@ async fn adc_order_env_file_first() {
 /// and repeats the request, which succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gcs_401_refreshes_the_token_once() {
-    use host_test::faults::{FaultAction, FaultMatch, FaultRule};
+    use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
     let a = Auth::start(false).await;
     let mut ds = a.open(&a.metadata_options(), "").await;
     a.host.faults.add(FaultRule::new(

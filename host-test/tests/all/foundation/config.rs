@@ -3,8 +3,8 @@
 //! applied, unknown keys are ignored, and `SWAMP_GCS_REQUEST_TIMEOUT_MS` overrides the timeout.
 
 use crate::common::*;
-use host_test::datastore::GuestError;
-use host_test::{CallError, Datastore, DatastoreOptions, Host};
+use gcs_host::datastore::GuestError;
+use gcs_host::{CallError, Datastore, DatastoreOptions, Host};
 
 async fn unconfigured(host: &Host, cache: &Cache, env: &[(&str, &str)]) -> Datastore {
     let mut opts = DatastoreOptions::new(cache.path(), "http://127.0.0.1:9");

@@ -8,8 +8,8 @@
 //! `conformance::real_gcs::<case>` (the last reports itself skipped when unconfigured).
 
 use crate::common::*;
-use host_test::traffic::RequestKind;
-use host_test::{Datastore, Host};
+use gcs_host::traffic::RequestKind;
+use gcs_host::{Datastore, Host};
 use std::sync::Once;
 
 const CONFORMANCE_BUCKET: &str = "conformance-bkt";

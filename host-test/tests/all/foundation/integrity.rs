@@ -4,8 +4,8 @@
 //! (the in-process fake) stored the object correctly all along.
 
 use crate::common::*;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::traffic::RequestKind;
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::traffic::RequestKind;
 
 const KEY: &str = "data/model/obj.json";
 

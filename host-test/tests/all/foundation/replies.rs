@@ -5,9 +5,9 @@
 //! plain line. All against the in-process fake, faults injected on the host's send path.
 
 use crate::common::*;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::hints::Target;
-use host_test::traffic::RequestKind;
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::hints::Target;
+use gcs_host::traffic::RequestKind;
 
 /// What the fake itself logged for uploads: (method, status).
 fn upload_log(s: &Setup) -> Vec<(String, u16)> {
@@ -142,7 +142,7 @@ async fn accepted_writes_with_mangled_replies_are_settled_not_repeated() {
 /// host backtrace in the message. Once only: retried to success.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_cut_after_n_bytes_is_an_honest_transport_error() {
-    use host_test::bindings::swamp::datastore::types as wit;
+    use gcs_host::bindings::swamp::datastore::types as wit;
     let data = pattern(5000, 3);
     for n in [0, 1, 100, 4999] {
         for kind in [RequestKind::Download, RequestKind::Metadata] {

@@ -5,8 +5,8 @@
 //! All against the in-process fake, with faults injected on the host's send path.
 
 use crate::common::*;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::traffic::{LoggedRequest, RequestKind};
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::traffic::{LoggedRequest, RequestKind};
 use std::time::{Duration, Instant};
 
 fn of_kind(log: &[LoggedRequest], kind: RequestKind) -> Vec<LoggedRequest> {

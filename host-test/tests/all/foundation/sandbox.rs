@@ -3,9 +3,9 @@
 //! file access outside the cache directory (`..`, absolute paths, symlinks out).
 
 use crate::common::*;
-use host_test::send::AllowList;
-use host_test::traffic::RequestKind;
-use host_test::{DatastoreOptions, Host};
+use gcs_host::send::AllowList;
+use gcs_host::traffic::RequestKind;
+use gcs_host::{DatastoreOptions, Host};
 use std::net::TcpListener;
 use std::os::unix::fs::symlink;
 use std::time::{Duration, Instant};
@@ -39,7 +39,7 @@ async fn denied_host_is_refused_without_a_connection() {
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let allowed = format!("127.0.0.1:{}", other.local_addr().unwrap().port());
 
-    let host = host_test::Host::new().unwrap();
+    let host = gcs_host::Host::new().unwrap();
     let cache = Cache::new();
     let opts = DatastoreOptions {
         allow: AllowList::new([allowed.clone()]),
@@ -200,7 +200,7 @@ async fn symlinks_out_of_the_cache_are_not_followed() {
 /// wasi:filesystem for the cache, and nothing custom; it exports the datastore interfaces.
 #[test]
 fn the_component_imports_only_standard_wasi_and_no_sockets() {
-    let (imports, exports) = host_test::host::component_interfaces().expect("load the component");
+    let (imports, exports) = gcs_host::host::component_interfaces().expect("load the component");
     assert!(!imports.is_empty());
     for (name, funcs) in &imports {
         if name == "swamp:datastore/types@0.1.0" {
@@ -277,7 +277,7 @@ async fn guest_environment_probe() {
     let mut ds = host.open(&opts).await.unwrap();
     ds.configure(&server.config(BUCKET, "")).await.unwrap();
     let lock = ds
-        .lock(&host_test::datastore::LockOptions {
+        .lock(&gcs_host::datastore::LockOptions {
             key: Some("probe.lock".into()),
             ttl_ms: None,
             retry_interval_ms: None,

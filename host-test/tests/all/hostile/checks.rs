@@ -2,7 +2,7 @@
 
 use crate::common::Cache;
 use crate::sync::support::{INDEX, SIDECAR};
-use host_test::{CallError, CallResult};
+use gcs_host::{CallError, CallResult};
 use std::collections::BTreeMap;
 
 /// The call returned (success or a guest error): the component did not trap. A trap or

@@ -9,11 +9,11 @@ use crate::common::*;
 use crate::hostile::checks::*;
 use crate::sync::support::*;
 use futures::future::join_all;
-use host_test::datastore::{LockOptions, SyncReport};
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::heartbeat::{with_lock, HeldLock, WithLockError};
-use host_test::traffic::RequestKind;
-use host_test::{CallResult, Datastore, Host};
+use gcs_host::datastore::{LockOptions, SyncReport};
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::heartbeat::{with_lock, HeldLock, WithLockError};
+use gcs_host::traffic::RequestKind;
+use gcs_host::{CallResult, Datastore, Host};
 use std::time::Duration;
 
 /// Files each writer pushes.

@@ -7,7 +7,7 @@
 use crate::common::*;
 use crate::hostile::checks::*;
 use crate::sync::support::*;
-use host_test::traffic::RequestKind;
+use gcs_host::traffic::RequestKind;
 use std::collections::BTreeSet;
 
 /// One monolith/partition entry as JSON text: `"key":{…}` with `size` given verbatim

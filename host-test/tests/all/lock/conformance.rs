@@ -4,9 +4,9 @@
 
 use crate::common::BUCKET;
 use crate::lock::support::*;
-use host_test::datastore::LockOptions;
-use host_test::heartbeat::{with_lock, WithLockError};
-use host_test::traffic::RequestKind;
+use gcs_host::datastore::LockOptions;
+use gcs_host::heartbeat::{with_lock, WithLockError};
+use gcs_host::traffic::RequestKind;
 
 /// Before any acquire, `inspect` is none and nothing is written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

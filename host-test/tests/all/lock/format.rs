@@ -5,7 +5,7 @@
 
 use crate::common::{assert_kind, guest, BUCKET};
 use crate::lock::support::*;
-use host_test::datastore::message_of;
+use gcs_host::datastore::message_of;
 use serde_json::Value;
 
 const FIXTURE: &str = include_str!("../../../../fixtures/formats/lock-body.json");

@@ -1,13 +1,13 @@
-//! The host-side heartbeat driver (`host_test::heartbeat`): a lock held for longer than
+//! The host-side heartbeat driver (`gcs_host::heartbeat`): a lock held for longer than
 //! its TTL survives a contender while the driver runs, and is stolen without it; the
 //! driver reports a lost lock; `tick` extends only when due; `LockKeeper` does the same
 //! from a background task.
 
 use crate::common::{guest, BUCKET};
 use crate::lock::support::*;
-use host_test::datastore::message_of;
-use host_test::heartbeat::{run_with_heartbeat, HeldLock, LockKeeper, LockState};
-use host_test::traffic::RequestKind;
+use gcs_host::datastore::message_of;
+use gcs_host::heartbeat::{run_with_heartbeat, HeldLock, LockKeeper, LockState};
+use gcs_host::traffic::RequestKind;
 use std::time::{Duration, Instant};
 
 const TTL: u32 = 1500;

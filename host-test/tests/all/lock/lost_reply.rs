@@ -10,8 +10,8 @@
 
 use crate::common::BUCKET;
 use crate::lock::support::*;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::traffic::RequestKind;
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::traffic::RequestKind;
 
 fn lose_next_upload_reply(rig: &Rig) {
     rig.host.faults.add(FaultRule::new(

@@ -13,7 +13,7 @@
 //!   release that spares the successor, the lock-timeout error.
 //! - `lost_reply`: the write commits but its reply is lost, on acquire and on heartbeat.
 //! - `format`: TypeScript lock bodies are read and stolen; ours have their exact format.
-//! - `heartbeat`: the host-side heartbeat driver (`host_test::heartbeat`).
+//! - `heartbeat`: the host-side heartbeat driver (`gcs_host::heartbeat`).
 //! - `verifier`: healthy on both servers; unhealthy with the right hint otherwise.
 //! - `emulator`: fake-gcs-server's precondition deviation, proven against the fake.
 

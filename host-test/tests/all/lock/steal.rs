@@ -5,8 +5,8 @@
 
 use crate::common::{assert_kind, guest, BUCKET};
 use crate::lock::support::*;
-use host_test::datastore::message_of;
-use host_test::traffic::RequestKind;
+use gcs_host::datastore::message_of;
+use gcs_host::traffic::RequestKind;
 use std::time::{Duration, Instant};
 
 /// A live lock is not stolen; once its `updated` time is older than its TTL it is, by

@@ -3,9 +3,9 @@
 //! stored lock object.
 
 use crate::common::{Cache, Server, BUCKET};
-use host_test::datastore::{LockInfo, LockOptions};
-use host_test::traffic::RequestKind;
-use host_test::{Datastore, Host};
+use gcs_host::datastore::{LockInfo, LockOptions};
+use gcs_host::traffic::RequestKind;
+use gcs_host::{Datastore, Host};
 use test_servers::gcs::FakeGcs;
 
 /// The lock key most tests use (a namespaced global lock, as swamp core names it).

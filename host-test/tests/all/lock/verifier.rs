@@ -5,9 +5,9 @@
 
 use crate::common::{Cache, Server, BUCKET};
 use crate::lock::support::*;
-use host_test::datastore::Health;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::traffic::RequestKind;
+use gcs_host::datastore::Health;
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::traffic::RequestKind;
 use std::time::{Duration, Instant};
 
 const DATASTORE_TYPE: &str = "@swamp/gcs-datastore";
@@ -67,7 +67,7 @@ async fn healthy_on_fake_gcs_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_bucket_says_it_does_not_exist() {
     for server in [Server::fake(BUCKET).await, Server::emulator(BUCKET)] {
-        let host = host_test::Host::new().unwrap();
+        let host = gcs_host::Host::new().unwrap();
         let cache = Cache::new();
         let mut ds = host.open(&server.options(&cache)).await.unwrap();
         ds.configure(&server.config("no-such-bucket", ""))

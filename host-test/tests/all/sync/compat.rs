@@ -6,7 +6,7 @@
 
 use crate::common::*;
 use crate::sync::support::*;
-use host_test::traffic::RequestKind;
+use gcs_host::traffic::RequestKind;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -4,8 +4,8 @@
 
 use crate::common::*;
 use crate::sync::support::*;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::traffic::RequestKind;
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::traffic::RequestKind;
 use std::time::Duration;
 
 /// Both datastores push concurrently (every upload held 300 ms, so both read the same

@@ -7,7 +7,7 @@
 
 use crate::common::*;
 use crate::sync::support::*;
-use host_test::Datastore;
+use gcs_host::Datastore;
 use std::time::{Duration, UNIX_EPOCH};
 
 on_both_servers!(
@@ -292,7 +292,7 @@ async fn ts_index_with_a_changed_hash_is_pulled(mut env: Env) {
 /// files alone even when they are gone remotely.
 async fn scoped_and_namespaced_pulls_apply_rewrites_and_deletions(env: Env) {
     for ns in [None, Some("ns1")] {
-        let options = |o: host_test::datastore::SyncOptions| host_test::datastore::SyncOptions {
+        let options = |o: gcs_host::datastore::SyncOptions| gcs_host::datastore::SyncOptions {
             namespace: ns.map(str::to_string),
             ..o
         };

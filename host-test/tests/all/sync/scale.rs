@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use crate::sync::support::*;
-use host_test::traffic::RequestKind;
+use gcs_host::traffic::RequestKind;
 use std::collections::BTreeMap;
 
 on_both_servers!(

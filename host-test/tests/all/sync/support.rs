@@ -5,9 +5,9 @@
 //! the benchmark (`BENCHMARKS.md#seeding`), and the JS `toISOString()` form of a file's mtime.
 
 use crate::common::*;
-use host_test::datastore::{no_options, ModelRef, ObjectMeta, SyncContext, SyncOptions};
-use host_test::traffic::{LoggedRequest, RequestKind, TrafficSnapshot};
-use host_test::{Datastore, Host};
+use gcs_host::datastore::{no_options, ModelRef, ObjectMeta, SyncContext, SyncOptions};
+use gcs_host::traffic::{LoggedRequest, RequestKind, TrafficSnapshot};
+use gcs_host::{Datastore, Host};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -258,7 +258,7 @@ pub fn metadata_only() -> SyncOptions {
 }
 
 /// The detail of the phase `name` of a report.
-pub fn phase<'a>(report: &'a host_test::datastore::SyncReport, name: &str) -> &'a str {
+pub fn phase<'a>(report: &'a gcs_host::datastore::SyncReport, name: &str) -> &'a str {
     report
         .phases
         .iter()
@@ -268,7 +268,7 @@ pub fn phase<'a>(report: &'a host_test::datastore::SyncReport, name: &str) -> &'
 }
 
 /// Milliseconds of the phase `name` of a report.
-pub fn phase_millis(report: &host_test::datastore::SyncReport, name: &str) -> f64 {
+pub fn phase_millis(report: &gcs_host::datastore::SyncReport, name: &str) -> f64 {
     report
         .phases
         .iter()

@@ -5,8 +5,8 @@
 
 use crate::common::*;
 use crate::sync::support::*;
-use host_test::faults::{FaultAction, FaultMatch, FaultRule};
-use host_test::traffic::RequestKind;
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
+use gcs_host::traffic::RequestKind;
 
 on_both_servers!(
     index_read_errors_other_than_404_are_never_an_empty_index,

@@ -6,11 +6,11 @@
 use super::measure::{self, round2};
 use super::native::NativeGcs;
 use super::report::{Phase, TrialSample};
-use crate::datastore::{no_options, ModelRef, SyncContext, SyncOptions, SyncReport};
-use crate::launch::options_for;
-use crate::traffic::RequestKind;
-use crate::{Datastore, Host};
 use anyhow::{bail, Context as _, Result};
+use gcs_host::datastore::{no_options, ModelRef, SyncContext, SyncOptions, SyncReport};
+use gcs_host::launch::options_for;
+use gcs_host::traffic::RequestKind;
+use gcs_host::{Datastore, Host};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -153,7 +153,7 @@ impl Ctx {
         &self,
         probe: Probe,
         bucket: &str,
-        result: Result<SyncReport, crate::CallError>,
+        result: Result<SyncReport, gcs_host::CallError>,
     ) -> Result<TrialSample> {
         let wall = probe.started.elapsed().as_secs_f64() * 1000.0;
         let mut sample = self.stop_clocks(&probe, wall);
@@ -323,7 +323,7 @@ pub fn check(ok: bool, what: impl FnOnce() -> String) -> Result<()> {
 /// Run a sync call outside any measurement and require `files` files moved.
 pub async fn expect_files(
     what: &str,
-    call: impl std::future::Future<Output = Result<SyncReport, crate::CallError>>,
+    call: impl std::future::Future<Output = Result<SyncReport, gcs_host::CallError>>,
     files: u32,
 ) -> Result<SyncReport> {
     let r = call

@@ -3,10 +3,10 @@
 //! of this machine for the same uploads and downloads, and the fast seeder of large
 //! buckets. No component, no retries, no hashing beyond what the request needs.
 
-use crate::send::{new_pool, Pool};
 use anyhow::{bail, Context as _, Result};
 use bytes::Bytes;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use gcs_host::send::{new_pool, Pool};
 use http_body_util::{BodyExt, Full};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::path::{Path, PathBuf};

@@ -8,9 +8,9 @@ use super::native::{pull_files, push_files};
 use super::report::TrialSample;
 use super::scale;
 use super::seed::{self, copy_tree, modify_many, modify_one, seed_v1, Model, ScaleSeed};
-use crate::datastore::no_options;
 use anyhow::Result;
 use bytes::Bytes;
+use gcs_host::datastore::no_options;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -218,7 +218,7 @@ async fn pull_cold(ctx: &mut Ctx, st: &mut State, concurrency: usize) -> Result<
 /// A cold pull of the 1000 seed files with the progress pipeline on (guest events,
 /// stderr splitter, the CLI's display task rendering every line into nothing) or off.
 async fn pull_cold_progress(ctx: &mut Ctx, st: &mut State, shown: bool) -> Result<TrialSample> {
-    use crate::cli::progress::{Display, Progress};
+    use swamp_gcs::cli::progress::{Display, Progress};
     let seeded = pushed(ctx).await?;
     let cache = ctx.new_dir("cold")?;
     let mut ds = ctx

@@ -12,8 +12,8 @@ use super::driver::{dirty, expect_files, scoped, Ctx, Extra};
 use super::report::TrialSample;
 use super::scenarios::State;
 use super::seed::{link_tree, modified_content, replace_file, write_file, ScaleSeed};
-use crate::datastore::no_options;
 use anyhow::{Context as _, Result};
+use gcs_host::datastore::no_options;
 use std::path::PathBuf;
 
 fn no_extra() -> Extra {

@@ -202,8 +202,8 @@ fn demo_script_is_quiet_once_built() {
         &lines[1..],
         [
             "setup: ok",
-            "cargo build --release -p host-test --bin swamp-gcs",
-            "cargo run --release --quiet -p host-test --bin swamp-gcs -- demo",
+            "cargo build --release -p swamp-gcs",
+            "cargo run --release --quiet -p swamp-gcs -- demo",
         ],
         "{cold}"
     );
@@ -238,6 +238,6 @@ fn demo_script_is_quiet_once_built() {
     let warm = run(&mut c);
     assert_eq!(
         warm,
-        "setup: ok\ncargo run --release --quiet -p host-test --bin swamp-gcs -- demo --json\n"
+        "setup: ok\ncargo run --release --quiet -p swamp-gcs -- demo --json\n"
     );
 }

@@ -1,7 +1,7 @@
 //! The progress display of a pull or push on stderr, from the component's progress events.
 //!
 //! The guest reports its phase and, once the plan is known, files and bytes done out of
-//! their totals ([`crate::guest_progress`]). What is shown depends on `--progress` and
+//! their totals ([`gcs_host::guest_progress`]). What is shown depends on `--progress` and
 //! where stderr goes ([`Display::choose`]):
 //!
 //! | `--progress` | terminal, human | piped, human | `--json` |
@@ -23,8 +23,8 @@
 
 use super::args::ProgressMode;
 use super::output::bytes;
-use crate::guest_progress::GuestEvent;
-use crate::Host;
+use gcs_host::guest_progress::GuestEvent;
+use gcs_host::Host;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use std::io::IsTerminal as _;
@@ -262,7 +262,7 @@ impl Tracker {
 pub struct Progress {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    host: Option<Arc<crate::guest_progress::GuestProgress>>,
+    host: Option<Arc<gcs_host::guest_progress::GuestProgress>>,
 }
 
 fn eprint_line(line: &str) {

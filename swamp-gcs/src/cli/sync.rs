@@ -14,9 +14,9 @@ use super::output::{self, duration, millis, plural, Transfer};
 use super::progress::Display;
 use super::session::{self, model_lock_key, model_name, Resolved, Session};
 use super::signals::{Interrupt, Second};
-use crate::datastore::ModelRef;
-use crate::heartbeat::LockState;
-use crate::Host;
+use gcs_host::datastore::ModelRef;
+use gcs_host::heartbeat::LockState;
+use gcs_host::Host;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,7 @@
 
 use crate::bindings::{GcsDatastore, GcsDatastorePre};
 use crate::datastore::Datastore;
+#[cfg(feature = "faults")]
 use crate::faults::FaultPlan;
 use crate::guest_progress::{self, GuestProgress, StderrSplitter};
 use crate::send::{new_pool, AllowList, Hooks, Pool};
@@ -166,7 +167,8 @@ pub struct Host {
     pool: Pool,
     /// Request counters of every datastore opened from this host.
     pub traffic: Arc<Traffic>,
-    /// Fault rules applied to every datastore opened from this host.
+    /// Fault rules applied to every datastore opened from this host (feature `faults`).
+    #[cfg(feature = "faults")]
     pub faults: Arc<FaultPlan>,
     /// Progress events of every datastore opened from this host with `progress: true`.
     pub progress: Arc<GuestProgress>,
@@ -187,6 +189,7 @@ impl Host {
             pre,
             pool: new_pool(),
             traffic: Arc::new(Traffic::default()),
+            #[cfg(feature = "faults")]
             faults: Arc::new(FaultPlan::default()),
             progress: Arc::new(GuestProgress::default()),
         })
@@ -250,6 +253,7 @@ impl Host {
                 allow: Arc::new(opts.allow.clone()),
                 pool: self.pool.clone(),
                 traffic: self.traffic.clone(),
+                #[cfg(feature = "faults")]
                 faults: self.faults.clone(),
                 default_timeout: Duration::from_secs(600),
             },

@@ -28,11 +28,11 @@ pub mod session;
 pub mod signals;
 pub mod sync;
 
-use crate::Host;
 use args::{Cli, Command};
 use clap::error::ErrorKind;
 use clap::Parser as _;
 use failure::{report, Failure};
+use gcs_host::Host;
 use serde_json::json;
 use std::process::ExitCode;
 

@@ -4,8 +4,8 @@
 //! JSON field names are camelCase and stable: scripts may rely on them. Every kind of
 //! request appears in `requests.byKind`, with 0 when none was sent.
 
-use crate::datastore::SyncReport;
-use crate::traffic::{RequestKind, TrafficSnapshot};
+use gcs_host::datastore::SyncReport;
+use gcs_host::traffic::{RequestKind, TrafficSnapshot};
 use serde_json::{json, Map, Value};
 use std::time::Duration;
 

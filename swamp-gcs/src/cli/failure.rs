@@ -1,8 +1,8 @@
 //! Failures and how they are shown: one `error:` line, an optional `hint:` line, an exit
 //! code (1 operational, 2 usage or configuration, 130 interrupted), never a backtrace.
 
-use crate::datastore::{CallError, GuestError};
-use crate::hints::{self, Target};
+use gcs_host::datastore::{CallError, GuestError};
+use gcs_host::hints::{self, Target};
 use serde_json::json;
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -86,7 +86,7 @@ impl From<CallError> for Failure {
         };
         match e {
             CallError::Guest(g) => {
-                let mut f = Failure::new(code, kind, crate::datastore::message_of(&g));
+                let mut f = Failure::new(code, kind, gcs_host::datastore::message_of(&g));
                 f.cause = Some(Box::new(g));
                 f
             }
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn hints_come_from_the_kind_not_the_words() {
-        use crate::bindings::swamp::datastore::types as wit;
+        use gcs_host::bindings::swamp::datastore::types as wit;
         // A message full of network words on an answer that did arrive.
         let cut = CallError::Guest(wit::Error::Transport(wit::TransportFailure {
             kind: wit::TransportKind::BodyCutShort,

@@ -4,9 +4,9 @@
 use super::args::Global;
 use super::failure::{self, Failure};
 use crate::cli_config::{self, ConfigSource};
-use crate::datastore::{EffectiveConfig, ModelRef};
-use crate::launch::options_for;
-use crate::{Datastore, Host};
+use gcs_host::datastore::{EffectiveConfig, ModelRef};
+use gcs_host::launch::options_for;
+use gcs_host::{Datastore, Host};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 

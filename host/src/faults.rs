@@ -1,10 +1,18 @@
 //! Fault injection on the host's send path: a list of rules, each matching some requests
 //! and doing something nasty to them. The same plan works against every server, because
 //! it acts between the guest and the network.
+//!
+//! Test-only: compiled with the `faults` feature of `gcs-host`, which `host-test` enables;
+//! without it `crate::send` has no fault hook at all.
 
-use crate::traffic::RequestKind;
-use std::sync::Mutex;
+use crate::send::{done, pass_on, Sent};
+use crate::traffic::{RequestKind, Traffic};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::Frame;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use wasmtime_wasi_http::{Error as HttpError, WasiBody};
 
 /// What to do to a matching request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,6 +176,143 @@ impl FaultPlan {
         }
         None
     }
+}
+
+// Applying a fault on the send path (`crate::send::forward` calls these).
+
+/// Before sending: wait (`Delay`), or answer in place of the server; `None` sends the
+/// request.
+pub(crate) async fn before_send(fault: Option<&FaultAction>) -> Option<Sent> {
+    match fault {
+        Some(FaultAction::Delay(d)) => tokio::time::sleep(*d).await,
+        Some(FaultAction::Status(code)) => {
+            let reason = match code {
+                503 => "backendError",
+                500 => "internalError",
+                401 => "required",
+                403 => "forbidden",
+                404 => "notFound",
+                412 => "conditionNotMet",
+                _ => "injected",
+            };
+            return Some(Ok((
+                canned(*code, envelope(*code, reason, "injected fault")),
+                done(),
+            )));
+        }
+        Some(FaultAction::Answer(code, body)) => {
+            return Some(Ok((canned(*code, Bytes::from(body.clone())), done())));
+        }
+        Some(FaultAction::RateLimit) => {
+            return Some(Ok((canned(429, envelope(429, "rateLimitExceeded", "The object exceeded the rate limit for object mutation operations (create, update, and delete). Please reduce your request rate.")), done())));
+        }
+        Some(FaultAction::ResetBefore) => {
+            return Some(Err(HttpError::ConnectionTerminated));
+        }
+        Some(FaultAction::Stall) => {
+            // Hold the request until the guest gives up; bounded so a broken test ends.
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            return Some(Err(HttpError::ConnectionReadTimeout));
+        }
+        _ => {}
+    }
+    None
+}
+
+/// After sending: lose, cut, shorten or corrupt the server's answer, or pass it on.
+pub(crate) async fn on_answer(
+    fault: FaultAction,
+    parts: http::response::Parts,
+    body: hyper::body::Incoming,
+    traffic: Arc<Traffic>,
+) -> Sent {
+    match fault {
+        FaultAction::ResetAfterCommit => {
+            // Drain so the server-side effect is complete and the connection can be reused.
+            let _ = body.collect().await;
+            Err(HttpError::ConnectionTerminated)
+        }
+        FaultAction::Truncate(n) => {
+            let keep = first_bytes(body, n, &traffic).await?;
+            let frames: Vec<Result<Frame<Bytes>, HttpError>> = vec![
+                Ok(Frame::data(keep)),
+                Err(HttpError::InternalError(Some(
+                    "injected: body cut short".into(),
+                ))),
+            ];
+            let body = StreamBody::new(futures::stream::iter(frames)).boxed_unsync();
+            Ok((http::Response::from_parts(parts, body), done()))
+        }
+        FaultAction::ShortBody(n) => {
+            // Passed on as if these bytes were all of the answer.
+            let keep = first_bytes(body, n, &traffic).await?;
+            let mut parts = parts;
+            parts
+                .headers
+                .insert(http::header::CONTENT_LENGTH, keep.len().into());
+            Ok((http::Response::from_parts(parts, full_body(keep)), done()))
+        }
+        FaultAction::Corrupt => {
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
+                .to_bytes();
+            let mut v = bytes.to_vec();
+            if let Some(b) = v.first_mut() {
+                *b ^= 0x55;
+            }
+            traffic.add_received(v.len() as u64);
+            Ok((
+                http::Response::from_parts(parts, full_body(Bytes::from(v))),
+                done(),
+            ))
+        }
+        _ => Ok(pass_on(parts, body, traffic)),
+    }
+}
+
+/// The first `n` bytes of an answer's body, read whole first so that the server's
+/// effect is complete; what is kept is what the guest receives.
+async fn first_bytes(
+    body: hyper::body::Incoming,
+    n: usize,
+    traffic: &Traffic,
+) -> Result<Bytes, HttpError> {
+    let bytes = body
+        .collect()
+        .await
+        .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
+        .to_bytes();
+    let keep = bytes.slice(..n.min(bytes.len()));
+    traffic.add_received(keep.len() as u64);
+    Ok(keep)
+}
+
+fn envelope(status: u16, reason: &str, message: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"error":{{"code":{status},"message":"{message}","errors":[{{"message":"{message}","domain":"{}","reason":"{reason}"}}]}}}}"#,
+        if status == 429 {
+            "usageLimits"
+        } else {
+            "global"
+        }
+    ))
+}
+
+fn full_body(b: Bytes) -> WasiBody {
+    Full::new(b).map_err(|never| match never {}).boxed_unsync()
+}
+
+fn canned(status: u16, body: Bytes) -> http::Response<WasiBody> {
+    let mut r = http::Response::new(full_body(body));
+    *r.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    r.headers_mut().insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
+    r
 }
 
 #[cfg(test)]

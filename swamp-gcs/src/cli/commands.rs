@@ -6,8 +6,8 @@ use super::output::{self, bytes, duration, millis, plural, Direction, Transfer};
 use super::progress::{Display, Progress};
 use super::session::{self, model_name, Cache, Session};
 use crate::cli_config::DATASTORE_TYPE;
-use crate::datastore::{no_options, SyncContext, SyncOptions};
-use crate::{DatastoreOptions, Host};
+use gcs_host::datastore::{no_options, SyncContext, SyncOptions};
+use gcs_host::{DatastoreOptions, Host};
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -170,7 +170,7 @@ pub async fn run_push(host: &Host, s: &mut Session, display: Display) -> Result<
 }
 
 /// Pull options for `--model` values and `--metadata-only`.
-pub fn pull_options(models: &[crate::datastore::ModelRef], metadata_only: bool) -> SyncOptions {
+pub fn pull_options(models: &[gcs_host::datastore::ModelRef], metadata_only: bool) -> SyncOptions {
     SyncOptions {
         context: (!models.is_empty()).then(|| SyncContext {
             models: models.to_vec(),

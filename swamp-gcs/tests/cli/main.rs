@@ -1,5 +1,8 @@
 //! Tests of the built `swamp-gcs` binary (issue 7): every test runs the real executable
-//! with `std::process::Command`, against fake-gcs-server 1.54.0 started here.
+//! with `std::process::Command`, against fake-gcs-server 1.54.0 started here. They live in
+//! the `swamp-gcs` package because Cargo builds a package's binaries, fresh, before its
+//! integration tests and names them in `CARGO_BIN_EXE_<name>`; run them with `cargo test
+//! --release -p swamp-gcs --test cli`.
 //!
 //! - `usage`: clap errors, missing `--cache`, bad `--model` (exit 2); help text.
 //! - `config`: bad JSON/YAML, wrong datastore type, invalid field (exit 2, naming it);
@@ -23,7 +26,7 @@ mod locks;
 mod progress;
 mod usage;
 
-use host_test::emulator::FakeGcsServer;
+use gcs_host::emulator::FakeGcsServer;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,11 +1,12 @@
-//! The host's HTTP send path for guest requests: the allow-list, the pooled client, request
-//! accounting and fault injection, all in `WasiHttpHooks::send_request`.
+//! The host's HTTP send path for guest requests: the allow-list, the pooled client and
+//! request accounting, all in `WasiHttpHooks::send_request`. With the test-only feature
+//! `faults`, a fault plan decides per request and `crate::faults` applies the fault; without
+//! it there is no fault hook here at all.
 
-use crate::faults::{FaultAction, FaultPlan};
+#[cfg(feature = "faults")]
+use crate::faults::{self, FaultPlan};
 use crate::traffic::{object_of, RequestKind, Traffic};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::Frame;
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -15,9 +16,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
-type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
-type SendFuture =
-    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
+pub(crate) type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+/// What the send path hands the guest: the answer, or the wasi:http error code.
+pub(crate) type Sent = Result<(http::Response<WasiBody>, IoFuture), HttpError>;
+type SendFuture = Box<dyn Future<Output = Sent> + Send>;
 
 /// The pooled client every store shares: connections are reused across requests and
 /// stores, which matters most against real GCS over TLS
@@ -111,39 +113,14 @@ pub struct Hooks {
     pub pool: Pool,
     /// Counters.
     pub traffic: Arc<Traffic>,
-    /// Faults.
+    /// Faults (feature `faults`).
+    #[cfg(feature = "faults")]
     pub faults: Arc<FaultPlan>,
     /// Upper bound on waiting for a response head when the guest gives no timeout.
     pub default_timeout: Duration,
 }
 
-fn envelope(status: u16, reason: &str, message: &str) -> Bytes {
-    Bytes::from(format!(
-        r#"{{"error":{{"code":{status},"message":"{message}","errors":[{{"message":"{message}","domain":"{}","reason":"{reason}"}}]}}}}"#,
-        if status == 429 {
-            "usageLimits"
-        } else {
-            "global"
-        }
-    ))
-}
-
-fn full_body(b: Bytes) -> WasiBody {
-    Full::new(b).map_err(|never| match never {}).boxed_unsync()
-}
-
-fn canned(status: u16, body: Bytes) -> http::Response<WasiBody> {
-    let mut r = http::Response::new(full_body(body));
-    *r.status_mut() =
-        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut().insert(
-        "content-type",
-        http::HeaderValue::from_static("application/json; charset=UTF-8"),
-    );
-    r
-}
-
-fn done() -> IoFuture {
+pub(crate) fn done() -> IoFuture {
     Box::new(async { Ok(()) })
 }
 
@@ -186,6 +163,7 @@ impl WasiHttpHooks for Hooks {
         {
             self.traffic.add_sent(len);
         }
+        #[cfg(feature = "faults")]
         let fault = self.faults.decide(&method, kind, &object);
         let pool = self.pool.clone();
         let traffic = self.traffic.clone();
@@ -193,7 +171,15 @@ impl WasiHttpHooks for Hooks {
             .and_then(|o| o.first_byte_timeout)
             .unwrap_or(self.default_timeout);
         Box::new(async move {
-            let result = forward(pool, request, fault, head_timeout, traffic.clone()).await;
+            let result = forward(
+                pool,
+                request,
+                #[cfg(feature = "faults")]
+                fault,
+                head_timeout,
+                traffic.clone(),
+            )
+            .await;
             match &result {
                 Ok((resp, _)) => traffic.set_status(index, resp.status().as_u16()),
                 Err(_) => traffic.set_status(index, 0),
@@ -206,42 +192,13 @@ impl WasiHttpHooks for Hooks {
 async fn forward(
     pool: Pool,
     request: http::Request<WasiBody>,
-    fault: Option<FaultAction>,
+    #[cfg(feature = "faults")] fault: Option<faults::FaultAction>,
     head_timeout: Duration,
     traffic: Arc<Traffic>,
-) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
-    match &fault {
-        Some(FaultAction::Delay(d)) => tokio::time::sleep(*d).await,
-        Some(FaultAction::Status(code)) => {
-            let reason = match code {
-                503 => "backendError",
-                500 => "internalError",
-                401 => "required",
-                403 => "forbidden",
-                404 => "notFound",
-                412 => "conditionNotMet",
-                _ => "injected",
-            };
-            return Ok((
-                canned(*code, envelope(*code, reason, "injected fault")),
-                done(),
-            ));
-        }
-        Some(FaultAction::Answer(code, body)) => {
-            return Ok((canned(*code, Bytes::from(body.clone())), done()));
-        }
-        Some(FaultAction::RateLimit) => {
-            return Ok((canned(429, envelope(429, "rateLimitExceeded", "The object exceeded the rate limit for object mutation operations (create, update, and delete). Please reduce your request rate.")), done()));
-        }
-        Some(FaultAction::ResetBefore) => {
-            return Err(HttpError::ConnectionTerminated);
-        }
-        Some(FaultAction::Stall) => {
-            // Hold the request until the guest gives up; bounded so a broken test ends.
-            tokio::time::sleep(Duration::from_secs(600)).await;
-            return Err(HttpError::ConnectionReadTimeout);
-        }
-        _ => {}
+) -> Sent {
+    #[cfg(feature = "faults")]
+    if let Some(answer) = faults::before_send(fault.as_ref()).await {
+        return answer;
     }
     let response = match tokio::time::timeout(head_timeout, pool.request(request)).await {
         Err(_) => return Err(HttpError::ConnectionReadTimeout),
@@ -249,78 +206,29 @@ async fn forward(
         Ok(Ok(r)) => r,
     };
     let (parts, body) = response.into_parts();
-    match fault {
-        Some(FaultAction::ResetAfterCommit) => {
-            // Drain so the server-side effect is complete and the connection can be reused.
-            let _ = body.collect().await;
-            Err(HttpError::ConnectionTerminated)
-        }
-        Some(FaultAction::Truncate(n)) => {
-            let keep = first_bytes(body, n, &traffic).await?;
-            let frames: Vec<Result<Frame<Bytes>, HttpError>> = vec![
-                Ok(Frame::data(keep)),
-                Err(HttpError::InternalError(Some(
-                    "injected: body cut short".into(),
-                ))),
-            ];
-            let body = StreamBody::new(futures::stream::iter(frames)).boxed_unsync();
-            Ok((http::Response::from_parts(parts, body), done()))
-        }
-        Some(FaultAction::ShortBody(n)) => {
-            // Passed on as if these bytes were all of the answer.
-            let keep = first_bytes(body, n, &traffic).await?;
-            let mut parts = parts;
-            parts
-                .headers
-                .insert(http::header::CONTENT_LENGTH, keep.len().into());
-            Ok((http::Response::from_parts(parts, full_body(keep)), done()))
-        }
-        Some(FaultAction::Corrupt) => {
-            let bytes = body
-                .collect()
-                .await
-                .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
-                .to_bytes();
-            let mut v = bytes.to_vec();
-            if let Some(b) = v.first_mut() {
-                *b ^= 0x55;
-            }
-            traffic.add_received(v.len() as u64);
-            Ok((
-                http::Response::from_parts(parts, full_body(Bytes::from(v))),
-                done(),
-            ))
-        }
-        _ => {
-            let counted = body
-                .map_frame(move |f| {
-                    if let Some(d) = f.data_ref() {
-                        traffic.add_received(d.len() as u64);
-                    }
-                    f
-                })
-                .map_err(|e| HttpError::InternalError(Some(e.to_string())))
-                .boxed_unsync();
-            Ok((http::Response::from_parts(parts, counted), done()))
-        }
+    #[cfg(feature = "faults")]
+    if let Some(fault) = fault {
+        return faults::on_answer(fault, parts, body, traffic).await;
     }
+    Ok(pass_on(parts, body, traffic))
 }
 
-/// The first `n` bytes of an answer's body, read whole first so that the server's
-/// effect is complete; what is kept is what the guest receives.
-async fn first_bytes(
+/// The server's answer as it is, its body bytes counted as they reach the guest.
+pub(crate) fn pass_on(
+    parts: http::response::Parts,
     body: hyper::body::Incoming,
-    n: usize,
-    traffic: &Traffic,
-) -> Result<Bytes, HttpError> {
-    let bytes = body
-        .collect()
-        .await
-        .map_err(|e| HttpError::InternalError(Some(e.to_string())))?
-        .to_bytes();
-    let keep = bytes.slice(..n.min(bytes.len()));
-    traffic.add_received(keep.len() as u64);
-    Ok(keep)
+    traffic: Arc<Traffic>,
+) -> (http::Response<WasiBody>, IoFuture) {
+    let counted = body
+        .map_frame(move |f| {
+            if let Some(d) = f.data_ref() {
+                traffic.add_received(d.len() as u64);
+            }
+            f
+        })
+        .map_err(|e| HttpError::InternalError(Some(e.to_string())))
+        .boxed_unsync();
+    (http::Response::from_parts(parts, counted), done())
 }
 
 /// A failure before any answer, as the typed wasi:http error code it is, so the guest can

@@ -1,6 +1,8 @@
-//! The benchmark suite behind the `bench` binary (issue 5): the TypeScript extension's
-//! v1 scenarios (plus corrected variants of 6 and 8), the native client as the physical
-//! limit, a concurrency sweep and indexes of 1k/10k/100k entries.
+//! `gcs-bench`: the benchmark suite behind the `bench` binary (issue 5): the TypeScript
+//! extension's v1 scenarios (plus corrected variants of 6 and 8), the native client as the
+//! physical limit, a concurrency sweep and indexes of 1k/10k/100k entries. It hosts the
+//! component through `gcs-host` and reuses the progress display of `swamp-gcs`; it needs no
+//! fault injection, so it builds `gcs-host` without the `faults` feature.
 //!
 //! The parent process starts fake-gcs-server 1.54.0 (memory backend), and runs every
 //! scenario in a child process (itself, re-executed with the hidden `--child ID`), so
@@ -10,6 +12,7 @@
 //!
 //! | file | holds |
 //! |---|---|
+//! | `main.rs` | the `bench` binary: parses [`Args`], calls [`run::main`] |
 //! | `catalog.rs` | scenario ids, names, kinds, TypeScript numbers |
 //! | `seed.rs` | the TypeScript suite's seeding and edits (`BENCHMARKS.md#seeding`); scale seeds written into bucket and cache |
 //! | `native.rs` | the plain native client on the host's pool |
@@ -38,7 +41,7 @@ use std::path::PathBuf;
 #[command(
     name = "bench",
     about = "Benchmark the gcs-datastore component against fake-gcs-server 1.54.0: the TypeScript extension's scenarios, the native limit, a concurrency sweep and 1k-100k entry indexes",
-    after_help = "Examples:\n  cargo run --release -p host-test --bin bench -- --trials 3 --json bench-results/latest.json\n  cargo run --release -p host-test --bin bench -- --scenario v1 --scenario native\n  cargo run --release -p host-test --bin bench -- --smoke"
+    after_help = "Examples:\n  cargo run --release -p gcs-bench --bin bench -- --trials 3 --json bench-results/latest.json\n  cargo run --release -p gcs-bench --bin bench -- --scenario v1 --scenario native\n  cargo run --release -p gcs-bench --bin bench -- --smoke"
 )]
 pub struct Args {
     /// Measured trials per scenario (one warm-up trial runs first)

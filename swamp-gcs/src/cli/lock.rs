@@ -10,9 +10,9 @@ use super::failure::Failure;
 use super::output::{duration, millis, plural};
 use super::session::{self, Cache, Resolved};
 use super::signals::{Interrupt, Second};
-use crate::datastore::{CallError, GuestError, LockInfo, LockOptions};
-use crate::heartbeat::{HeartbeatReport, HeldLock, LockKeeper, LockState};
-use crate::Host;
+use gcs_host::datastore::{CallError, GuestError, LockInfo, LockOptions};
+use gcs_host::heartbeat::{HeartbeatReport, HeldLock, LockKeeper, LockState};
+use gcs_host::Host;
 use serde_json::{json, Value};
 use std::io::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -173,7 +173,7 @@ async fn acquire(host: &Host, g: &Global, a: &LockAcquireArgs) -> Result<(), Fai
     let config = session::resolve_config(g)?;
     let opts = options(key, Some(a.ttl_ms), Some(a.max_wait_ms));
     let holding = Holding::acquire(host, &config, key, &opts).await?;
-    let interval = crate::heartbeat::heartbeat_interval(a.ttl_ms);
+    let interval = gcs_host::heartbeat::heartbeat_interval(a.ttl_ms);
     let interrupt = Interrupt::install("", Second::Exit("the lock expires after its ttl"))?;
     if !g.json {
         println!(
