@@ -532,7 +532,7 @@ mod tests {
 
     /// The dirty invariant of the module doc holds
     /// (docs/hazards.md#clean-sidecar-with-a-stale-dirty-set).
-    fn assert_h1(state: &SyncState) {
+    fn assert_dirty_invariant(state: &SyncState) {
         if state.bulk_invalidated() || !state.dirty_paths().is_empty() {
             assert!(
                 state.local_dirty(),
@@ -590,7 +590,7 @@ mod tests {
         // Bulk wins: nothing more to write.
         assert!(!s.mark_dirty(Some("data/other")).write_needed);
         assert!(!s.mark_dirty(None).write_needed);
-        assert_h1(&s);
+        assert_dirty_invariant(&s);
     }
 
     #[test]
@@ -699,7 +699,7 @@ mod tests {
         let mut s = state_from(text);
         assert!(s.local_dirty());
         assert!(!s.push_fast_path_allowed());
-        assert_h1(&s);
+        assert_dirty_invariant(&s);
         // Dedup would not write, but the pending repair forces one write.
         assert!(s.mark_dirty(Some("data/t/m")).write_needed);
         assert!(!s.mark_dirty(Some("data/t/m")).write_needed);
@@ -839,7 +839,7 @@ mod tests {
         assert_eq!(s.remote_index_generation(), "12");
         assert_eq!(s.dirty_paths(), ["data/a".to_string()]);
         assert!(s.local_dirty());
-        assert_h1(&s);
+        assert_dirty_invariant(&s);
         assert!(!s.push_fast_path_allowed());
         let mut clean = SyncState::new();
         assert!(clean.mark_pulled("12", 1_000).write_needed);
