@@ -43,7 +43,8 @@
 //! - `progress.rs`: progress events for the host, as marked lines on stderr.
 //! - `verify.rs`: the health check.
 //!
-//! Tests only: `test_fake.rs` (the in-memory GCS behind the transport seam) and
+//! Tests only: `test_doubles/` (the in-memory GCS, a scripted transport, a settable clock
+//! and the executor that runs them) and
 //! `tests_props/` (property tests of the parsers, partition keys and path rules).
 //!
 //! # Design decisions
@@ -75,7 +76,7 @@ pub(crate) mod transport;
 pub(crate) mod verify;
 
 #[cfg(test)]
-mod test_fake;
+mod test_doubles;
 #[cfg(test)]
 mod tests_props;
 

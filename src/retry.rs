@@ -157,43 +157,12 @@ fn annotate(err: Error, attempts: u32) -> Error {
 mod tests {
     use super::*;
     use crate::error::GcsDetail;
-    use std::cell::{Cell, RefCell};
+    use crate::test_doubles::{run, FakeClock};
+    use std::cell::Cell;
 
-    /// A clock whose sleeps advance time instantly and are recorded.
-    struct FakeClock {
-        now: Cell<u64>,
-        sleeps: RefCell<Vec<u64>>,
-        random: Cell<u64>,
-    }
-
-    impl FakeClock {
-        fn new() -> Self {
-            FakeClock {
-                now: Cell::new(1_000),
-                sleeps: RefCell::new(Vec::new()),
-                random: Cell::new(u64::MAX / 2),
-            }
-        }
-    }
-
-    impl Clock for FakeClock {
-        fn now_ms(&self) -> u64 {
-            self.now.get()
-        }
-        fn unix_ms(&self) -> i64 {
-            1_700_000_000_000 + self.now.get() as i64
-        }
-        async fn sleep(&self, ms: u64) {
-            self.sleeps.borrow_mut().push(ms);
-            self.now.set(self.now.get() + ms);
-        }
-        fn random_u64(&self) -> u64 {
-            self.random.get()
-        }
-    }
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        futures_util::FutureExt::now_or_never(f).expect("fake clock never pends")
+    /// The retry tests' clock: at 1000 ms, random values mid-range (half jitter).
+    fn test_clock() -> FakeClock {
+        FakeClock::new().at(1_000).with_random(u64::MAX / 2)
     }
 
     fn status_error(status: u16, reason: Option<&str>) -> Error {
@@ -247,9 +216,9 @@ mod tests {
 
     #[test]
     fn retries_transient_errors_until_success() {
-        let clock = FakeClock::new();
+        let clock = test_clock();
         let calls = Cell::new(0);
-        let out = block_on(with_retry(&clock, &settings(), None, |_| {
+        let out = run(with_retry(&clock, &settings(), None, |_| {
             calls.set(calls.get() + 1);
             let n = calls.get();
             async move {
@@ -261,15 +230,15 @@ mod tests {
             }
         }));
         assert_eq!(out.unwrap(), 3);
-        assert_eq!(clock.sleeps.borrow().len(), 2);
+        assert_eq!(clock.sleeps().len(), 2);
     }
 
     #[test]
     fn terminal_errors_are_not_retried() {
         for status in [400, 401, 403, 404, 412] {
-            let clock = FakeClock::new();
+            let clock = test_clock();
             let calls = Cell::new(0);
-            let out: Result<()> = block_on(with_retry(&clock, &settings(), None, |_| {
+            let out: Result<()> = run(with_retry(&clock, &settings(), None, |_| {
                 calls.set(calls.get() + 1);
                 async move { Err(status_error(status, None)) }
             }));
@@ -280,29 +249,22 @@ mod tests {
 
     #[test]
     fn one_budget_bounds_attempts_elapsed_time_and_the_deadline() {
-        let clock = FakeClock::new();
+        let clock = test_clock();
         let cfg = settings();
         // Attempts: a compare-and-swap loop of three.
         let mut b = RetryBudget::new(&clock, &cfg, None).with_max_attempts(3);
-        assert!(block_on(b.retry_after(false)));
-        assert!(block_on(b.retry_after(false)));
-        assert!(
-            !block_on(b.retry_after(false)),
-            "third attempt was the last"
-        );
+        assert!(run(b.retry_after(false)));
+        assert!(run(b.retry_after(false)));
+        assert!(!run(b.retry_after(false)), "third attempt was the last");
         assert_eq!(b.attempts(), 3);
         // The deadline: no wait that would end past it, and no sleep at all then.
-        let slept = clock.sleeps.borrow().len();
+        let slept = clock.sleeps().len();
         let mut b = RetryBudget::new(&clock, &cfg, Some(clock.now_ms() + 1));
-        assert!(!block_on(b.retry_after(false)));
-        assert_eq!(
-            clock.sleeps.borrow().len(),
-            slept,
-            "gave up without sleeping"
-        );
+        assert!(!run(b.retry_after(false)));
+        assert_eq!(clock.sleeps().len(), slept, "gave up without sleeping");
         // Elapsed time: once spent, no more retries whatever the attempts left.
         let mut b = RetryBudget::new(&clock, &cfg, None).with_max_attempts(u32::MAX);
-        while block_on(b.retry_after(false)) {}
+        while run(b.retry_after(false)) {}
         let spent = clock.now_ms() - 1_000;
         assert!(spent <= cfg.max_elapsed_ms + cfg.max_delay_ms, "{spent}");
         assert!(b.attempts() < 1_000, "{}", b.attempts());
@@ -310,9 +272,9 @@ mod tests {
 
     #[test]
     fn attempts_are_bounded_and_reported() {
-        let clock = FakeClock::new();
+        let clock = test_clock();
         let calls = Cell::new(0);
-        let out: Result<()> = block_on(with_retry(&clock, &settings(), None, |_| {
+        let out: Result<()> = run(with_retry(&clock, &settings(), None, |_| {
             calls.set(calls.get() + 1);
             async move { Err(status_error(429, Some("rateLimitExceeded"))) }
         }));
@@ -324,18 +286,18 @@ mod tests {
             err.message()
         );
         assert_eq!(err.kind(), ErrorKind::RateLimited);
-        assert!(clock.sleeps.borrow().iter().all(|&d| d >= 1000));
+        assert!(clock.sleeps().iter().all(|&d| d >= 1000));
     }
 
     #[test]
     fn elapsed_budget_and_deadline_stop_retries() {
-        let clock = FakeClock::new();
+        let clock = test_clock();
         let tight = RetrySettings {
             max_elapsed_ms: 120,
             ..settings()
         };
         let calls = Cell::new(0);
-        let _: Result<()> = block_on(with_retry(&clock, &tight, None, |_| {
+        let _: Result<()> = run(with_retry(&clock, &tight, None, |_| {
             calls.set(calls.get() + 1);
             async move { Err(status_error(500, None)) }
         }));
@@ -345,10 +307,10 @@ mod tests {
             "75 ms + 150 ms would pass the 120 ms budget"
         );
 
-        let clock = FakeClock::new();
+        let clock = test_clock();
         let calls = Cell::new(0);
         let deadline = Some(clock.now_ms() + 10);
-        let _: Result<()> = block_on(with_retry(&clock, &settings(), deadline, |_| {
+        let _: Result<()> = run(with_retry(&clock, &settings(), deadline, |_| {
             calls.set(calls.get() + 1);
             async move { Err(status_error(500, None)) }
         }));

@@ -139,7 +139,7 @@ mod tests {
     use crate::auth::endpoint::TOKEN_TIMEOUT_MS;
     use crate::auth::hints;
     use crate::auth::test_support::{
-        block_on, form_field, test_key_json, user_json, FakeClock, FakeEnv, FakeTransport,
+        form_field, run, test_key_json, user_json, FakeClock, FakeEnv, ScriptedTransport,
     };
     use crate::auth::token_cache::REFRESH_MARGIN_MS;
     use crate::error::ErrorKind;
@@ -166,9 +166,9 @@ mod tests {
     #[test]
     fn service_account_posts_jwt_bearer_form_with_timeout() {
         let p = TokenProvider::new(sa_env());
-        let t = FakeTransport::new().reply(200, TOKEN_OK);
+        let t = ScriptedTransport::new().reply(200, TOKEN_OK);
         let clock = FakeClock::new();
-        assert_eq!(block_on(p.token(&t, &clock)).unwrap(), "tok-1");
+        assert_eq!(run(p.token(&t, &clock)).unwrap(), "tok-1");
         let sent = t.sent();
         assert_eq!(sent.len(), 1);
         let (req, timeout) = &sent[0];
@@ -198,8 +198,8 @@ mod tests {
             .var("HOME", "/users/u")
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let p = TokenProvider::new(env);
-        let t = FakeTransport::new().reply(200, TOKEN_OK);
-        assert_eq!(block_on(p.token(&t, &FakeClock::new())).unwrap(), "tok-1");
+        let t = ScriptedTransport::new().reply(200, TOKEN_OK);
+        assert_eq!(run(p.token(&t, &FakeClock::new())).unwrap(), "tok-1");
         let (req, _) = &t.sent()[0];
         let body = String::from_utf8(req.body.clone()).unwrap();
         assert_eq!(
@@ -217,8 +217,8 @@ mod tests {
     fn metadata_server_gets_flavor_header() {
         let env = FakeEnv::new().var("GCE_METADATA_HOST", "127.0.0.1:7777");
         let p = TokenProvider::new(env);
-        let t = FakeTransport::new().reply(200, TOKEN_OK);
-        assert_eq!(block_on(p.token(&t, &FakeClock::new())).unwrap(), "tok-1");
+        let t = ScriptedTransport::new().reply(200, TOKEN_OK);
+        assert_eq!(run(p.token(&t, &FakeClock::new())).unwrap(), "tok-1");
         let (req, timeout) = &t.sent()[0];
         assert_eq!(req.method, Method::Get);
         assert_eq!(
@@ -232,8 +232,8 @@ mod tests {
     #[test]
     fn no_metadata_server_gives_the_no_credentials_hint() {
         let p = TokenProvider::new(FakeEnv::new().var("HOME", "/users/u"));
-        let t = FakeTransport::new().fail(TransportError::Connection("refused".into()));
-        let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
+        let t = ScriptedTransport::new().fail(TransportError::Connection("refused".into()));
+        let err = run(p.token(&t, &FakeClock::new())).unwrap_err();
         assert_eq!(hint_of(err.kind()), hints::NO_CREDENTIALS);
         assert!(
             err.message().contains("metadata.google.internal"),
@@ -254,11 +254,11 @@ mod tests {
         let p = TokenProvider::new(env);
         // Only one scripted answer: a fall-through to the metadata server would panic in
         // the fake transport with "unexpected request".
-        let t = FakeTransport::new().reply(
+        let t = ScriptedTransport::new().reply(
             400,
             r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
         );
-        let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
+        let err = run(p.token(&t, &FakeClock::new())).unwrap_err();
         assert_eq!(hint_of(err.kind()), hints::SESSION_EXPIRED);
         assert!(!err.is_retryable());
         assert!(err
@@ -286,11 +286,11 @@ mod tests {
     #[test]
     fn invalid_grant_for_service_account_also_gets_session_hint() {
         let p = TokenProvider::new(sa_env());
-        let t = FakeTransport::new().reply(
+        let t = ScriptedTransport::new().reply(
             400,
             r#"{"error":"invalid_grant","error_description":"Invalid JWT Signature."}"#,
         );
-        let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
+        let err = run(p.token(&t, &FakeClock::new())).unwrap_err();
         assert_eq!(hint_of(err.kind()), hints::SESSION_EXPIRED);
         assert!(err
             .message()
@@ -300,8 +300,8 @@ mod tests {
     #[test]
     fn other_endpoint_errors_get_generic_hint_and_5xx_is_retryable() {
         let p = TokenProvider::new(sa_env());
-        let t = FakeTransport::new().reply(503, "backend unavailable");
-        let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
+        let t = ScriptedTransport::new().reply(503, "backend unavailable");
+        let err = run(p.token(&t, &FakeClock::new())).unwrap_err();
         assert_eq!(hint_of(err.kind()), hints::TOKEN_REFRESH_FAILED);
         assert!(err.is_retryable());
         assert!(err.message().contains("HTTP 503"), "{}", err.message());
@@ -315,8 +315,8 @@ mod tests {
     #[test]
     fn token_endpoint_timeout_is_a_timeout() {
         let p = TokenProvider::new(sa_env());
-        let t = FakeTransport::new().fail(TransportError::Timeout);
-        let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
+        let t = ScriptedTransport::new().fail(TransportError::Timeout);
+        let err = run(p.token(&t, &FakeClock::new())).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Timeout);
         assert!(err.message().contains("2000ms"), "{}", err.message());
     }
@@ -328,11 +328,11 @@ mod tests {
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let p = TokenProvider::new(env);
         // A misbehaving proxy that echoes the request and leaks a token.
-        let t = FakeTransport::new().reply(
+        let t = ScriptedTransport::new().reply(
             502,
             "echo: refresh_token=1//refresh-SECRET client_secret=cs-SECRET ya29.a0AfH6SMBx3jLh8Qk2pZ",
         );
-        let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
+        let err = run(p.token(&t, &FakeClock::new())).unwrap_err();
         assert!(!err.message().contains("SECRET"), "{}", err.message());
         assert!(!err.message().contains("ya29.a0"), "{}", err.message());
         assert!(!format!("{err:?}").contains("SECRET"));
@@ -342,8 +342,8 @@ mod tests {
     #[test]
     fn malformed_success_body_is_not_quoted() {
         let p = TokenProvider::new(sa_env());
-        let t = FakeTransport::new().reply(200, r#"{"access_token":"","leak":"LEAKED"}"#);
-        let err = block_on(p.token(&t, &FakeClock::new())).unwrap_err();
+        let t = ScriptedTransport::new().reply(200, r#"{"access_token":"","leak":"LEAKED"}"#);
+        let err = run(p.token(&t, &FakeClock::new())).unwrap_err();
         assert!(err.message().contains("malformed token response"));
         assert!(!err.message().contains("LEAKED"));
     }
@@ -351,16 +351,16 @@ mod tests {
     #[test]
     fn cache_hit_until_margin_then_refresh() {
         let p = TokenProvider::new(sa_env());
-        let t = FakeTransport::new()
+        let t = ScriptedTransport::new()
             .reply(200, TOKEN_OK)
             .reply(200, TOKEN_OK_2);
         let clock = FakeClock::new();
-        assert_eq!(block_on(p.token(&t, &clock)).unwrap(), "tok-1");
+        assert_eq!(run(p.token(&t, &clock)).unwrap(), "tok-1");
         clock.advance(3_600_000 - REFRESH_MARGIN_MS - 1);
-        assert_eq!(block_on(p.token(&t, &clock)).unwrap(), "tok-1");
+        assert_eq!(run(p.token(&t, &clock)).unwrap(), "tok-1");
         assert_eq!(t.sent().len(), 1, "cache hit");
         clock.advance(1);
-        assert_eq!(block_on(p.token(&t, &clock)).unwrap(), "tok-2");
+        assert_eq!(run(p.token(&t, &clock)).unwrap(), "tok-2");
         assert_eq!(t.sent().len(), 2, "refreshed inside the margin");
         // The new assertion is dated by the wall clock at refresh time.
         let body = String::from_utf8(t.sent()[1].0.body.clone()).unwrap();
@@ -371,9 +371,9 @@ mod tests {
     fn concurrent_callers_share_one_refresh() {
         let p = TokenProvider::new(sa_env());
         // One scripted answer: a second request would panic.
-        let t = FakeTransport::new().reply(200, TOKEN_OK);
+        let t = ScriptedTransport::new().reply(200, TOKEN_OK);
         let clock = FakeClock::new();
-        let (a, b) = block_on(join(p.token(&t, &clock), p.token(&t, &clock)));
+        let (a, b) = run(join(p.token(&t, &clock), p.token(&t, &clock)));
         assert_eq!(a.unwrap(), "tok-1");
         assert_eq!(b.unwrap(), "tok-1");
         assert_eq!(t.sent().len(), 1);
@@ -382,33 +382,35 @@ mod tests {
     #[test]
     fn concurrent_callers_share_one_failure_then_back_off() {
         let p = TokenProvider::new(sa_env());
-        let t = FakeTransport::new().reply(500, "oops").reply(200, TOKEN_OK);
+        let t = ScriptedTransport::new()
+            .reply(500, "oops")
+            .reply(200, TOKEN_OK);
         let clock = FakeClock::new();
-        let (a, b) = block_on(join(p.token(&t, &clock), p.token(&t, &clock)));
+        let (a, b) = run(join(p.token(&t, &clock), p.token(&t, &clock)));
         assert!(a.is_err() && b.is_err());
         assert_eq!(t.sent().len(), 1, "the waiter reused the failure");
         // Still inside the 1 s backoff: no request.
         clock.advance(999);
-        assert!(block_on(p.token(&t, &clock)).is_err());
+        assert!(run(p.token(&t, &clock)).is_err());
         assert_eq!(t.sent().len(), 1);
         clock.advance(1);
-        assert_eq!(block_on(p.token(&t, &clock)).unwrap(), "tok-1");
+        assert_eq!(run(p.token(&t, &clock)).unwrap(), "tok-1");
         assert_eq!(t.sent().len(), 2);
     }
 
     #[test]
     fn invalidate_after_401_refreshes_once() {
         let p = TokenProvider::new(sa_env());
-        let t = FakeTransport::new()
+        let t = ScriptedTransport::new()
             .reply(200, TOKEN_OK)
             .reply(200, TOKEN_OK_2);
         let clock = FakeClock::new();
-        let first = block_on(p.token(&t, &clock)).unwrap();
+        let first = run(p.token(&t, &clock)).unwrap();
         // Two requests carrying tok-1 both got a 401.
         p.invalidate_token(&first);
-        let second = block_on(p.token(&t, &clock)).unwrap();
+        let second = run(p.token(&t, &clock)).unwrap();
         p.invalidate_token(&first); // the late 401 must not drop tok-2
-        assert_eq!(block_on(p.token(&t, &clock)).unwrap(), "tok-2");
+        assert_eq!(run(p.token(&t, &clock)).unwrap(), "tok-2");
         assert_eq!(second, "tok-2");
         assert_eq!(t.sent().len(), 2);
     }
@@ -416,13 +418,13 @@ mod tests {
     #[test]
     fn plain_invalidate_forces_a_refresh() {
         let p = TokenProvider::new(sa_env());
-        let t = FakeTransport::new()
+        let t = ScriptedTransport::new()
             .reply(200, TOKEN_OK)
             .reply(200, TOKEN_OK_2);
         let clock = FakeClock::new();
-        block_on(p.token(&t, &clock)).unwrap();
+        run(p.token(&t, &clock)).unwrap();
         p.invalidate();
-        assert_eq!(block_on(p.token(&t, &clock)).unwrap(), "tok-2");
+        assert_eq!(run(p.token(&t, &clock)).unwrap(), "tok-2");
     }
 
     #[test]
@@ -434,16 +436,16 @@ mod tests {
             .file(GCLOUD, &user_json("https://oauth.test/token"));
         let files = env.files_handle();
         let p = TokenProvider::new(env);
-        let t = FakeTransport::new()
+        let t = ScriptedTransport::new()
             .reply(400, r#"{"error":"invalid_grant"}"#)
             .reply(200, TOKEN_OK);
         let clock = FakeClock::new();
-        assert!(block_on(p.token(&t, &clock)).is_err());
+        assert!(run(p.token(&t, &clock)).is_err());
         files
             .borrow_mut()
             .insert(GCLOUD.into(), user_json("https://oauth2.test/new"));
         clock.advance(1_000);
-        assert_eq!(block_on(p.token(&t, &clock)).unwrap(), "tok-1");
+        assert_eq!(run(p.token(&t, &clock)).unwrap(), "tok-1");
         assert_eq!(t.sent()[1].0.url, "https://oauth2.test/new");
     }
 }

@@ -1,17 +1,14 @@
-//! Fakes for the auth unit tests: a scripted transport, a settable clock, an in-memory
-//! environment, and a minimal executor.
+//! Fixtures for the auth unit tests: test keys and credential files, and an in-memory
+//! environment. The transport, clock and executor are the crate's test doubles.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
-use std::future::Future;
-use std::pin::Pin;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::task::{Context, Poll, Waker};
 
 use serde_json::json;
 
 use super::CredentialEnv;
-use crate::transport::{Clock, HttpRequest, HttpResponse, Transport, TransportError};
+pub(crate) use crate::test_doubles::{run, FakeClock, ScriptedTransport};
 
 /// The committed throw-away test key (see fixtures/auth/README.md). TEST KEY, not a secret.
 pub(crate) const TEST_KEY_PEM: &str = include_str!("../../fixtures/auth/test-sa-key.pem");
@@ -122,124 +119,4 @@ impl CredentialEnv for FakeEnv {
             .map(|c| c.clone().into_bytes())
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
     }
-}
-
-/// A transport that answers from a script, in order, and records what was sent. Each answer
-/// arrives after one `Pending`, like a real network round trip, so concurrent callers
-/// really interleave. An unscripted request panics.
-#[derive(Default)]
-pub(crate) struct FakeTransport {
-    script: RefCell<VecDeque<Result<HttpResponse, TransportError>>>,
-    sent: RefCell<Vec<(HttpRequest, u64)>>,
-}
-
-impl FakeTransport {
-    pub(crate) fn new() -> Self {
-        Self::default()
-    }
-
-    pub(crate) fn reply(self, status: u16, body: &str) -> Self {
-        self.script.borrow_mut().push_back(Ok(HttpResponse {
-            status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.as_bytes().to_vec(),
-        }));
-        self
-    }
-
-    pub(crate) fn fail(self, err: TransportError) -> Self {
-        self.script.borrow_mut().push_back(Err(err));
-        self
-    }
-
-    pub(crate) fn sent(&self) -> Vec<(HttpRequest, u64)> {
-        self.sent.borrow().clone()
-    }
-}
-
-impl Transport for FakeTransport {
-    fn send(
-        &self,
-        req: &HttpRequest,
-        timeout_ms: u64,
-    ) -> impl Future<Output = Result<HttpResponse, TransportError>> {
-        self.sent.borrow_mut().push((req.clone(), timeout_ms));
-        let answer =
-            self.script.borrow_mut().pop_front().unwrap_or_else(|| {
-                panic!("unexpected request: {} {}", req.method.as_str(), req.url)
-            });
-        async move {
-            YieldOnce(false).await;
-            answer
-        }
-    }
-}
-
-/// Returns `Pending` once, then `Ready`.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
-}
-
-/// A clock that moves only when told to.
-pub(crate) struct FakeClock {
-    now_ms: Cell<u64>,
-}
-
-/// Wall-clock time of `FakeClock`'s monotonic zero.
-const UNIX_BASE_MS: i64 = 1_700_000_000_000;
-
-impl FakeClock {
-    pub(crate) fn new() -> Self {
-        FakeClock {
-            now_ms: Cell::new(0),
-        }
-    }
-
-    pub(crate) fn advance(&self, ms: u64) {
-        self.now_ms.set(self.now_ms.get() + ms);
-    }
-}
-
-impl Clock for FakeClock {
-    fn now_ms(&self) -> u64 {
-        self.now_ms.get()
-    }
-
-    fn unix_ms(&self) -> i64 {
-        UNIX_BASE_MS + self.now_ms.get() as i64
-    }
-
-    fn sleep(&self, ms: u64) -> impl Future<Output = ()> {
-        self.advance(ms);
-        std::future::ready(())
-    }
-
-    fn random_u64(&self) -> u64 {
-        4
-    }
-}
-
-/// Poll `fut` to completion on this thread. Everything in these tests is ready after a
-/// bounded number of polls, so a busy loop with a no-op waker suffices; the cap turns a
-/// deadlock into a failure instead of a hang.
-pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..10_000 {
-        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-    panic!("future did not complete (deadlock?)");
 }

@@ -659,53 +659,46 @@ fn check_download(key: &str, resp: HttpResponse) -> Result<Download> {
 mod tests {
     use super::*;
     use crate::config::ConfigEnv;
+    use crate::test_doubles::{run, FakeClock, ScriptedTransport};
     use crate::transport::{Method, TransportError};
-    use std::cell::RefCell;
-    use std::collections::VecDeque;
 
-    /// A transport that answers from a script and records what it was sent.
+    /// The client tests' platform: the crate's scripted transport and settable clock in one.
     struct Scripted {
-        answers: RefCell<VecDeque<std::result::Result<HttpResponse, TransportError>>>,
-        sent: RefCell<Vec<HttpRequest>>,
-        now: Cell<u64>,
+        io: ScriptedTransport,
+        clock: FakeClock,
     }
 
     impl Scripted {
         fn new(answers: Vec<std::result::Result<HttpResponse, TransportError>>) -> Rc<Self> {
             Rc::new(Scripted {
-                answers: RefCell::new(answers.into()),
-                sent: RefCell::new(vec![]),
-                now: Cell::new(0),
+                io: ScriptedTransport::of(answers),
+                clock: FakeClock::new().with_random(42),
             })
         }
     }
 
     impl Transport for Scripted {
-        async fn send(
+        fn send(
             &self,
             req: &HttpRequest,
-            _timeout_ms: u64,
-        ) -> std::result::Result<HttpResponse, TransportError> {
-            self.sent.borrow_mut().push(req.clone());
-            self.answers
-                .borrow_mut()
-                .pop_front()
-                .unwrap_or(Err(TransportError::Connection("script exhausted".into())))
+            timeout_ms: u64,
+        ) -> impl Future<Output = std::result::Result<HttpResponse, TransportError>> {
+            self.io.send(req, timeout_ms)
         }
     }
 
     impl Clock for Scripted {
         fn now_ms(&self) -> u64 {
-            self.now.get()
+            self.clock.now_ms()
         }
         fn unix_ms(&self) -> i64 {
-            0
+            self.clock.unix_ms()
         }
-        async fn sleep(&self, ms: u64) {
-            self.now.set(self.now.get() + ms);
+        fn sleep(&self, ms: u64) -> impl Future<Output = ()> {
+            self.clock.sleep(ms)
         }
         fn random_u64(&self) -> u64 {
-            42
+            self.clock.random_u64()
         }
     }
 
@@ -735,10 +728,6 @@ mod tests {
         )
     }
 
-    fn run<F: Future>(f: F) -> F::Output {
-        futures_util::FutureExt::now_or_never(f).expect("scripted I/O never pends")
-    }
-
     fn object_json(name: &str, data: &[u8], generation: &str) -> Vec<u8> {
         format!(r#"{{"name":"{name}","size":"{}","generation":"{generation}","metageneration":"1","crc32c":"{}","md5Hash":"{}"}}"#, data.len(), crc32c_b64(data), md5_b64(data)).into_bytes()
     }
@@ -761,7 +750,7 @@ mod tests {
         let c = client(t.clone(), r#","retryMaxAttempts":2"#);
         let err = run(c.download("k")).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Integrity);
-        assert_eq!(t.sent.borrow().len(), 2, "integrity failures are retried");
+        assert_eq!(t.io.requests().len(), 2, "integrity failures are retried");
 
         let t = Scripted::new(vec![ok(
             200,
@@ -794,13 +783,13 @@ mod tests {
         ]);
         let meta = run(client(t.clone(), "").stat("k")).unwrap().unwrap();
         assert_eq!(meta.generation, "1");
-        assert_eq!(t.sent.borrow().len(), 2);
+        assert_eq!(t.io.requests().len(), 2);
 
         let t = Scripted::new(vec![ok(412, &[], b"")]);
         let err = run(client(t.clone(), "").upload("k", b"data", Some("0"))).unwrap_err();
         assert!(err.is_precondition_failed());
         assert_eq!(
-            t.sent.borrow().len(),
+            t.io.requests().len(),
             1,
             "a plain 412 is an answer, not a fault"
         );
@@ -816,7 +805,7 @@ mod tests {
         ]);
         let meta = run(client(t.clone(), "").upload("k", data, Some("0"))).unwrap();
         assert_eq!(meta.generation, "99");
-        let sent = t.sent.borrow();
+        let sent = t.io.requests();
         assert_eq!(sent.len(), 3);
         assert_eq!(sent[2].method, Method::Get);
 
@@ -846,7 +835,7 @@ mod tests {
             all.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
             ["a", "b"]
         );
-        assert!(t.sent.borrow()[1].url.ends_with("pageToken=p2"));
+        assert!(t.io.requests()[1].url.ends_with("pageToken=p2"));
     }
 
     #[test]
@@ -865,7 +854,7 @@ mod tests {
         );
         let meta = run(c.upload("big", &data, None)).unwrap();
         assert_eq!(meta.size, data.len() as u64);
-        let sent = t.sent.borrow();
+        let sent = t.io.requests();
         let ranges: Vec<_> = sent
             .iter()
             .filter_map(|r| r.header_value("content-range"))
@@ -906,8 +895,7 @@ mod tests {
     }
 
     fn ranges(t: &Scripted) -> Vec<String> {
-        t.sent
-            .borrow()
+        t.io.requests()
             .iter()
             .filter_map(|r| r.header_value("content-range").map(String::from))
             .collect()
@@ -954,7 +942,7 @@ mod tests {
         ]);
         let meta = run(resumable_client(t.clone()).upload("big", &data, None)).unwrap();
         assert_eq!(meta.generation, "4");
-        assert_eq!(t.sent.borrow().last().unwrap().method, Method::Get);
+        assert_eq!(t.io.requests().last().unwrap().method, Method::Get);
 
         // The object read back is not ours: the upload fails, it does not claim success.
         let t = Scripted::new(vec![
@@ -996,7 +984,7 @@ mod tests {
             let meta = run(client(t.clone(), "").upload("k", data, cond))
                 .unwrap_or_else(|e| panic!("{cond:?} {answer:?}: {e}"));
             assert_eq!(meta.generation, "8");
-            let methods: Vec<_> = t.sent.borrow().iter().map(|r| r.method).collect();
+            let methods: Vec<_> = t.io.requests().iter().map(|r| r.method).collect();
             assert_eq!(methods, [Method::Post, Method::Get], "{cond:?} {answer:?}");
         }
         // A read-back showing other content: the unreadable reply is reported.
@@ -1008,7 +996,7 @@ mod tests {
     fn a_delete_whose_reply_broke_off_happened() {
         let t = Scripted::new(vec![cut(204)]);
         assert!(run(client(t.clone(), "").delete("k", Some("5"))).unwrap());
-        assert_eq!(t.sent.borrow().len(), 1, "not repeated");
+        assert_eq!(t.io.requests().len(), 1, "not repeated");
     }
 
     #[test]
@@ -1046,7 +1034,7 @@ mod tests {
         ]);
         let meta = run(client(t.clone(), "").copy("s", "d")).unwrap();
         assert_eq!(meta.generation, "4");
-        assert!(t.sent.borrow()[1].url.ends_with("rewriteToken=t1"));
+        assert!(t.io.requests()[1].url.ends_with("rewriteToken=t1"));
     }
 
     #[test]

@@ -529,7 +529,7 @@ fn release_warning(key: &str, err: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_fake::{run, FakeGcs, Fault, Kind};
+    use crate::test_doubles::{run, FakeGcs, Fault, Kind};
 
     const KEY: &str = ".datastore.lock";
 

@@ -97,7 +97,7 @@ mod tests {
     #[test]
     fn bounded_run_keeps_input_order() {
         let items = [3u32, 1, 2];
-        let out = crate::test_fake::run(run_bounded(&items, 2, |x| async move { x * 10 }));
+        let out = crate::test_doubles::run(run_bounded(&items, 2, |x| async move { x * 10 }));
         let values: Vec<u32> = out.into_iter().map(|(_, v)| v).collect();
         assert_eq!(values, [30, 10, 20]);
     }

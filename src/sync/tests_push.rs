@@ -4,7 +4,7 @@
 
 use super::tests_support::*;
 use crate::error::ErrorKind;
-use crate::test_fake::{run, FakeGcs, Kind};
+use crate::test_doubles::{run, FakeGcs, Kind};
 
 // ----- internal files and scrub -----
 

@@ -8,7 +8,7 @@
 
 use super::core::partition::partition_keys_for_model;
 use super::tests_support::*;
-use crate::test_fake::{run, FakeGcs, Kind};
+use crate::test_doubles::{run, FakeGcs, Kind};
 
 const MODELS: usize = 50;
 const PER_MODEL: usize = 20;

@@ -5,7 +5,7 @@
 use super::core::change::sha256_hex;
 use super::tests_support::*;
 use crate::paths::is_internal_cache_file;
-use crate::test_fake::{run, FakeGcs, Kind};
+use crate::test_doubles::{run, FakeGcs, Kind};
 use crate::timefmt::format_iso_ms;
 
 /// #1 "isInternalCacheFile: excludes _index/ partition directory" — the predicate,

@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::core::index::Index;
 use super::service::{SyncOptions, SyncService};
 use crate::gcs::NoAuth;
-use crate::test_fake::{run, FakeGcs};
+use crate::test_doubles::{run, FakeGcs};
 
 /// The service type every test uses.
 pub type Svc = SyncService<FakeGcs, NoAuth>;
@@ -227,7 +227,7 @@ pub fn put_remote_files(fake: &FakeGcs, files: &[(&str, &[u8])]) {
 pub fn uploaded(fake: &FakeGcs) -> Vec<String> {
     fake.log()
         .into_iter()
-        .filter(|r| r.kind == crate::test_fake::Kind::Upload)
+        .filter(|r| r.kind == crate::test_doubles::Kind::Upload)
         .map(|r| r.name)
         .collect()
 }

@@ -4,7 +4,7 @@
 use super::core::change::sha256_hex;
 use super::tests_support::*;
 use crate::error::ErrorKind;
-use crate::test_fake::{run, FakeGcs, Kind};
+use crate::test_doubles::{run, FakeGcs, Kind};
 
 /// #index-read-errors-taken-as-an-empty-index, #local-index-reuse-within-sixty-seconds:
 /// push merges onto a freshly fetched index, never onto one it saw earlier (same

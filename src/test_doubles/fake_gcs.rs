@@ -12,6 +12,7 @@
 //! - a "yield" mode where every request pends once, so futures really interleave and the
 //!   number of requests in flight at once can be measured.
 
+use super::YieldOnce;
 use crate::config::{Config, ConfigEnv};
 use crate::gcs::checksum::{crc32c_b64, md5_b64};
 use crate::gcs::{GcsClient, NoAuth};
@@ -110,35 +111,6 @@ pub struct FakeGcs {
     pub sleeps: RefCell<Vec<u64>>,
     /// Answer deletes with 204 but keep the object (a lock that never goes away).
     pub ignore_deletes: Cell<bool>,
-}
-
-/// Drive a future to completion by polling it until it is ready. Every fake answer is
-/// immediate or pends once (yield mode) after waking itself, so busy polling terminates.
-pub fn run<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..100_000_000u64 {
-        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-    panic!("future never completed")
-}
-
-/// A future that is pending exactly once (and asks to be polled again).
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0 {
-            Poll::Ready(())
-        } else {
-            self.0 = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    }
 }
 
 impl FakeGcs {
@@ -588,6 +560,7 @@ impl Clock for FakeGcs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_doubles::run;
 
     #[test]
     fn listing_paginates_and_filters_by_prefix() {
