@@ -57,6 +57,17 @@ pub struct TrialSample {
     pub rss_peak_kib: u64,
 }
 
+impl TrialSample {
+    /// The trace detail of phase `name` (empty when the call had no such phase).
+    pub fn phase_detail(&self, name: &str) -> String {
+        self.phases
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.detail.clone())
+            .unwrap_or_default()
+    }
+}
+
 /// Min/median/max of one phase over the trials.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PhaseStats {

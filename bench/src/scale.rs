@@ -106,12 +106,7 @@ pub async fn trial(
             st.check(s.files == 1, "pulls exactly the changed file", || {
                 s.files.to_string()
             })?;
-            let detail = s
-                .phases
-                .iter()
-                .find(|p| p.name == "pullChanged.pullIndex")
-                .map(|p| p.detail.clone())
-                .unwrap_or_default();
+            let detail = s.phase_detail("pullChanged.pullIndex");
             st.check(
                 detail.starts_with("scoped"),
                 "reads the model's partitions",

@@ -181,12 +181,7 @@ async fn push_201(ctx: &mut Ctx, st: &mut State, v: usize) -> Result<TrialSample
     st.check(s.files == 201, "pushes the 201 modified files", || {
         s.files.to_string()
     })?;
-    let walk = s
-        .phases
-        .iter()
-        .find(|p| p.name == "pushChanged.walk")
-        .map(|p| p.detail.clone())
-        .unwrap_or_default();
+    let walk = s.phase_detail("pushChanged.walk");
     st.check(walk.contains("mode=full"), "walks the full cache", || {
         walk.clone()
     })?;
@@ -301,12 +296,7 @@ async fn pull_one(ctx: &mut Ctx, st: &mut State, v: usize, scope: bool) -> Resul
         "old content".into()
     })?;
     if scope {
-        let detail = s
-            .phases
-            .iter()
-            .find(|p| p.name == "pullChanged.pullIndex")
-            .map(|p| p.detail.clone())
-            .unwrap_or_default();
+        let detail = s.phase_detail("pullChanged.pullIndex");
         st.check(
             detail.starts_with("scoped"),
             "reads the model's partitions",
@@ -352,12 +342,7 @@ async fn writeback_10(ctx: &mut Ctx, st: &mut State, v: usize) -> Result<TrialSa
     st.check(s.files == 10, "pushes the 10 modified files", || {
         s.files.to_string()
     })?;
-    let wb = s
-        .phases
-        .iter()
-        .find(|p| p.name == "pushChanged.writeback")
-        .map(|p| p.detail.clone())
-        .unwrap_or_default();
+    let wb = s.phase_detail("pushChanged.writeback");
     st.check(
         wb.contains("partitions=10"),
         "writes exactly the 10 dirty partitions",
