@@ -197,9 +197,17 @@ async fn exchange(req: &HttpRequest, timeout_ms: u64) -> Result<HttpResponse, Tr
         outgoing.set_path_with_query(Some(target.path_and_query)),
         "path",
     )?;
-    let body = outgoing
-        .body()
-        .map_err(|()| TransportError::Invalid("request body unavailable".into()))?;
+    // A request without a body never takes its body stream: hosts send an empty body
+    // then, and the stream's open, flush and finish would be host calls for nothing.
+    let body = if has_body {
+        Some(
+            outgoing
+                .body()
+                .map_err(|()| TransportError::Invalid("request body unavailable".into()))?,
+        )
+    } else {
+        None
+    };
 
     let options = RequestOptions::new();
     // Also tell the host, so a stalled connection is torn down there, not only abandoned here.
@@ -207,7 +215,10 @@ async fn exchange(req: &HttpRequest, timeout_ms: u64) -> Result<HttpResponse, Tr
     let _ = options.set_between_bytes_timeout(Some(timeout_ms * 1_000_000));
     let future = outgoing_handler::handle(outgoing, Some(options)).map_err(|e| map_code(&e))?;
 
-    let write_result = write_body(body, &req.body).await;
+    let write_result = match body {
+        Some(body) => write_body(body, &req.body).await,
+        None => Ok(()),
+    };
     let pollable = AsyncPollable::new(future.subscribe());
     pollable.wait_for().await;
     let response = match future.get() {

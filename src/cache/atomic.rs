@@ -4,8 +4,9 @@
 //! stay inside the cache, and every file is written atomically (temporary file in the same
 //! directory, then rename) so a crash never leaves a half-written file under its real name.
 
+use super::stat::LocalStat;
+use super::sys;
 use crate::error::{Error, Result};
-use std::io::Write as _;
 use std::path::Path;
 
 /// Suffix of temporary files; the walkers skip them and a rerun removes stale ones.
@@ -36,8 +37,8 @@ pub(super) fn tmp_target(tmp: &str) -> Option<&str> {
 }
 
 /// Write `data` to `path` through a temporary sibling and a rename, and return the
-/// written file's metadata (read from the handle, so the caller needs no second stat; a
-/// rename keeps the file's times).
+/// written file's stat (read from the handle, so the caller needs no second stat; a rename
+/// keeps the file's times).
 ///
 /// The parent directory is created only when the temporary file cannot be created for
 /// want of it: on a pull into an existing tree that saves a stat per file.
@@ -46,34 +47,18 @@ pub(super) fn write_atomic_path(
     shown: &str,
     data: &[u8],
     nonce: u64,
-) -> Result<std::fs::Metadata> {
+) -> Result<LocalStat> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{}.{nonce:016x}{TMP_SUFFIX}", tmp_stem(name)));
-    let file = match std::fs::File::create(&tmp) {
+    let result = match sys::write_then_rename(&tmp, path, data) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::io("create directory for", shown, &e))?;
-            std::fs::File::create(&tmp)
+            sys::write_then_rename(&tmp, path, data)
         }
         other => other,
     };
-    let result = file.and_then(|mut f| {
-        f.write_all(data)?;
-        f.sync_all().or_else(|e| {
-            // Some hosts cannot fsync through the sandbox; the rename still keeps readers
-            // from seeing a partial file.
-            if e.kind() == std::io::ErrorKind::Unsupported {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })?;
-        let meta = f.metadata()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        Ok(meta)
-    });
     result.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         Error::io("write", shown, &e)
@@ -115,8 +100,8 @@ mod tests {
         let path = dir.join("x/y/z.bin");
         let meta = write_atomic_path(&path, "x/y/z.bin", b"12345", 3).unwrap();
         let on_disk = std::fs::symlink_metadata(&path).unwrap();
-        assert_eq!(meta.len(), 5);
-        assert_eq!(meta.modified().unwrap(), on_disk.modified().unwrap());
+        assert_eq!(meta, LocalStat::from_metadata(&on_disk));
+        assert_eq!(meta.size, 5);
         // A parent that is a file: an error, and no temporary file anywhere.
         let e = write_atomic_path(&path.join("under-a-file"), "x/y/z.bin/under-a-file", b"", 4)
             .unwrap_err();

@@ -18,10 +18,12 @@
 //! | `mod.rs` | [`LocalCache`]: stat, read, atomic write, removal, the machinery's own files |
 //! | [`atomic`] | temporary siblings, rename, debris names |
 //! | [`stat`] | [`LocalStat`]: size and mtime in the index's formats |
+//! | [`sys`] | the hot paths' stat, read, write and listing in the fewest host calls |
 //! | [`walk`] | sorted symlink-safe walks, dirty-path probes, [`WalkStats`] |
 
 mod atomic;
 mod stat;
+mod sys;
 mod walk;
 
 use std::cell::RefCell;
@@ -112,12 +114,7 @@ impl LocalCache {
     pub fn read(&self, path: &CachePath) -> io::Result<Vec<u8>> {
         #[cfg(test)]
         io_count::READS.with(|c| c.set(c.get() + 1));
-        let local = self.local(path);
-        let meta = std::fs::symlink_metadata(&local)?;
-        if !meta.file_type().is_file() {
-            return Err(io::Error::other("not a regular file"));
-        }
-        std::fs::read(local)
+        sys::read_regular(&self.local(path))
     }
 
     /// Read a whole regular file named from outside a walk (a host argument): refused
@@ -251,9 +248,7 @@ impl CacheWriter<'_> {
     pub fn write(&self, path: &CachePath, data: &[u8], nonce: u64) -> Result<LocalStat> {
         self.check_no_symlink_dirs(path)?;
         self.remove_crash_debris(path);
-        let written =
-            atomic::write_atomic_path(&self.cache.local(path), path.as_str(), data, nonce)?;
-        Ok(LocalStat::from_metadata(&written))
+        atomic::write_atomic_path(&self.cache.local(path), path.as_str(), data, nonce)
     }
 
     fn check_no_symlink_dirs(&self, path: &CachePath) -> Result<()> {

@@ -21,9 +21,13 @@ pub struct LocalStat {
 
 impl LocalStat {
     pub fn from_metadata(meta: &Metadata) -> Self {
-        let mtime_ms = meta.modified().ok().and_then(system_time_ms);
+        Self::from_parts(meta.len(), meta.modified().ok().and_then(system_time_ms))
+    }
+
+    /// From a size and a modification time in unix milliseconds.
+    pub fn from_parts(size: u64, mtime_ms: Option<i64>) -> Self {
         LocalStat {
-            size: meta.len(),
+            size,
             mtime_ms,
             mtime_iso: mtime_ms.and_then(format_iso_ms),
         }
@@ -68,12 +72,7 @@ pub fn is_absent(err: &io::Error) -> bool {
 /// Stat a regular file without following symlinks. `Ok(None)` when there is no regular
 /// file there (absent, a directory, a symlink, anything else).
 pub fn stat_file(root: &Path, cache_rel: &str) -> io::Result<Option<LocalStat>> {
-    match std::fs::symlink_metadata(local_path(root, cache_rel)) {
-        Ok(meta) if meta.file_type().is_file() => Ok(Some(LocalStat::from_metadata(&meta))),
-        Ok(_) => Ok(None),
-        Err(e) if is_absent(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
+    super::sys::stat_regular(&local_path(root, cache_rel))
 }
 
 #[cfg(test)]

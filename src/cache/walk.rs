@@ -8,9 +8,9 @@
 //!   a walk removes the ones older than [`STALE_TMP_AGE`] (left by a crash), and leaves
 //!   younger ones alone in case another process is mid-write.
 //! * Names that are not UTF-8 cannot be index keys; they are skipped and counted. Inside
-//!   the component such a name fails its directory entry, and the standard listing stops
-//!   there: the directory is then listed again through `wasi:filesystem` directly, past
-//!   the failed entries, so its other files are not silently left out of a push.
+//!   the component such a name fails its directory entry; the listing ([`super::sys`])
+//!   reads `wasi:filesystem` directly and goes on past failed entries, so the directory's
+//!   other files are not silently left out of a push.
 //! * Entries of a directory are visited in sorted order, so walks — and therefore upload
 //!   order and the order new keys enter the index — are deterministic.
 
@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use super::atomic::TMP_SUFFIX;
 use super::stat::{is_absent, local_path};
+use super::sys;
 
 /// Temporary files older than this are leftovers of a crash and are removed by walks.
 pub const STALE_TMP_AGE: Duration = Duration::from_secs(10 * 60);
@@ -81,43 +82,17 @@ pub fn walk_files(root: &Path, start_rel: &str, stats: &mut WalkStats) -> Vec<St
     let mut pending = vec![start_rel.to_string()];
     let now = SystemTime::now();
     while let Some(dir_rel) = pending.pop() {
-        let entries = match std::fs::read_dir(local_path(root, &dir_rel)) {
-            Ok(entries) => entries,
+        let listing = match sys::list_dir(&local_path(root, &dir_rel)) {
+            Ok(listing) => listing,
             Err(e) if is_absent(&e) => continue,
             Err(_) => {
                 stats.unreadable += 1;
                 continue;
             }
         };
-        let mut children: Vec<(String, Kind)> = Vec::new();
-        let mut cut_short = false;
-        for entry in entries {
-            let Ok(entry) = entry else {
-                // The standard listing ends at its first failed entry (inside the
-                // component a name that is not UTF-8 fails like that); what follows would
-                // be silently missing, so the directory is listed again below.
-                cut_short = true;
-                break;
-            };
-            let Ok(name) = entry.file_name().into_string() else {
-                stats.non_utf8_skipped += 1;
-                continue;
-            };
-            match entry.file_type() {
-                Ok(kind) => children.push((name, Kind::of(kind))),
-                Err(_) => stats.unreadable += 1,
-            }
-        }
-        if cut_short {
-            match list_past_failed_entries(root, &dir_rel) {
-                Some(listing) => {
-                    children = listing.children;
-                    stats.non_utf8_skipped += listing.non_utf8;
-                    stats.unreadable += listing.failed;
-                }
-                None => stats.unreadable += 1,
-            }
-        }
+        stats.non_utf8_skipped += listing.non_utf8;
+        stats.unreadable += listing.failed;
+        let mut children = listing.children;
         children.sort_by(|a, b| a.0.cmp(&b.0));
         // Directories are pushed in reverse so the stack pops them in sorted order.
         let mut subdirs = Vec::new();
@@ -144,97 +119,11 @@ pub fn walk_files(root: &Path, start_rel: &str, stats: &mut WalkStats) -> Vec<St
 
 /// What a directory entry is, as far as walks care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Dir,
     File,
     Symlink,
     Other,
-}
-
-impl Kind {
-    fn of(t: std::fs::FileType) -> Kind {
-        if t.is_symlink() {
-            Kind::Symlink
-        } else if t.is_dir() {
-            Kind::Dir
-        } else if t.is_file() {
-            Kind::File
-        } else {
-            Kind::Other
-        }
-    }
-}
-
-/// A directory listed entry by entry past the entries that fail.
-#[derive(Debug, Default)]
-struct Listing {
-    children: Vec<(String, Kind)>,
-    /// Entries whose name is not UTF-8 (the host reports `illegal-byte-sequence`).
-    non_utf8: usize,
-    /// Entries that failed otherwise.
-    failed: usize,
-}
-
-/// List `dir_rel` with `wasi:filesystem` directly, continuing after failed entries (the
-/// host's directory stream goes on after an error; the standard library's stops). `None`
-/// when the directory cannot be reached that way.
-#[cfg(target_arch = "wasm32")]
-fn list_past_failed_entries(root: &Path, dir_rel: &str) -> Option<Listing> {
-    use wasip2::filesystem::preopens::get_directories;
-    use wasip2::filesystem::types::{
-        DescriptorFlags, DescriptorType, ErrorCode, OpenFlags, PathFlags,
-    };
-    /// Bounds the loop should a host repeat an error instead of moving on.
-    const MAX_ERRORS: usize = 100_000;
-    let dir = local_path(root, dir_rel);
-    let dir = dir.to_str()?;
-    let (preopen, below) = get_directories().into_iter().find_map(|(d, name)| {
-        let rest = dir.strip_prefix(name.trim_end_matches('/'))?;
-        match rest {
-            "" => Some((d, None)),
-            _ => rest.strip_prefix('/').map(|r| (d, Some(r.to_string()))),
-        }
-    })?;
-    let handle = match below {
-        None => preopen,
-        Some(path) => preopen
-            .open_at(
-                PathFlags::empty(),
-                &path,
-                OpenFlags::DIRECTORY,
-                DescriptorFlags::READ,
-            )
-            .ok()?,
-    };
-    let stream = handle.read_directory().ok()?;
-    let mut listing = Listing::default();
-    loop {
-        match stream.read_directory_entry() {
-            Ok(Some(entry)) => {
-                let kind = match entry.type_ {
-                    DescriptorType::Directory => Kind::Dir,
-                    DescriptorType::RegularFile => Kind::File,
-                    DescriptorType::SymbolicLink => Kind::Symlink,
-                    _ => Kind::Other,
-                };
-                listing.children.push((entry.name, kind));
-            }
-            Ok(None) => break,
-            Err(ErrorCode::IllegalByteSequence) => listing.non_utf8 += 1,
-            Err(_) => listing.failed += 1,
-        }
-        if listing.non_utf8 + listing.failed >= MAX_ERRORS {
-            listing.failed += 1;
-            break;
-        }
-    }
-    Some(listing)
-}
-
-/// Natively the standard listing is all there is.
-#[cfg(not(target_arch = "wasm32"))]
-fn list_past_failed_entries(_root: &Path, _dir_rel: &str) -> Option<Listing> {
-    None
 }
 
 fn remove_if_stale(path: &Path, now: SystemTime, stats: &mut WalkStats) {

@@ -47,6 +47,7 @@ use crate::error::{Error, Result};
 use crate::gcs::Authorizer;
 use crate::paths::CachePath;
 use crate::transport::{Clock, Transport};
+use std::collections::HashMap;
 
 /// One push in progress: where it writes and what it has reported so far.
 struct PushRun<'a, P, A> {
@@ -220,7 +221,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             if work.complete
                 && local != "failed"
                 && base_covers(&next_base, &remote.index)
-                && self.local_has_all(&remote.index, ns)
+                && self.local_has_all(&remote.index, ns, &[])
             {
                 self.mark_synced_best_effort(g);
             }
@@ -276,7 +277,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         let clean = work.complete
             && local_written
             && base_covers(&next_base, &merged)
-            && self.local_has_all(&merged, ns);
+            && self.local_has_all(&merged, ns, &changes.upserts);
         if clean {
             if let Some(g) = generation.fingerprint() {
                 self.mark_synced_best_effort(g);
@@ -381,10 +382,21 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         next
     }
 
-    /// `localHasAllRemoteEntries` against the real cache.
-    pub(super) fn local_has_all(&self, index: &Index, ns: Option<&str>) -> bool {
+    /// `localHasAllRemoteEntries` against the real cache. The files this push just
+    /// uploaded (`uploaded`) were stat'ed and read moments ago: their recorded sizes stand
+    /// in for a second stat of each.
+    pub(super) fn local_has_all(
+        &self,
+        index: &Index,
+        ns: Option<&str>,
+        uploaded: &[IndexEntry],
+    ) -> bool {
         let lazy = self.with_state(|s| s.lazy_pull_active());
-        local_has_all_remote_entries(Some(index), lazy, ns, |p| self.stat_size(p))
+        let known: HashMap<&str, u64> = uploaded.iter().map(|e| (e.key.as_str(), e.size)).collect();
+        local_has_all_remote_entries(Some(index), lazy, ns, |key, p| match known.get(key) {
+            Some(&size) => Some(size),
+            None => self.stat_size(p),
+        })
     }
 
     /// `markSynced(generation)`; a failed sidecar write only costs a slow path later.

@@ -303,12 +303,12 @@ pub fn plan_full_walk<S: AsRef<str>>(
 /// entry exists locally (at `[ns/]{rel}`) with equal size. False when there is no index,
 /// while lazy, when any entry is missing or differs, and — instead of throwing
 /// (docs/hazards.md#unsafe-index-key-throws-out-of-push) — when a key is no safe cache
-/// path. `stat_size` returns the size of a regular file, `None` for anything else.
+/// path. `stat_size` (key, path) returns the size of a regular file, `None` for anything else.
 pub fn local_has_all_remote_entries(
     index: Option<&Index>,
     lazy_pull_active: bool,
     ns: Option<&str>,
-    mut stat_size: impl FnMut(&CachePath) -> Option<u64>,
+    mut stat_size: impl FnMut(&str, &CachePath) -> Option<u64>,
 ) -> bool {
     let Some(index) = index else {
         return false;
@@ -322,7 +322,7 @@ pub fn local_has_all_remote_entries(
         .filter(|entry| !is_internal_cache_file(&entry.key))
         .all(|entry| {
             CachePath::for_key(ns, &entry.key)
-                .is_ok_and(|path| stat_size(&path) == Some(entry.size))
+                .is_ok_and(|path| stat_size(&entry.key, &path) == Some(entry.size))
         })
 }
 
@@ -566,7 +566,7 @@ mod tests {
     fn local_has_all_table() {
         let index = index_of(&["data/a", "_catalog.db"]);
         let sizes: HashMap<&str, u64> = [("ns1/data/a", 1)].into_iter().collect();
-        let stat = |p: &CachePath| sizes.get(p.as_str()).copied();
+        let stat = |_: &str, p: &CachePath| sizes.get(p.as_str()).copied();
         assert!(local_has_all_remote_entries(
             Some(&index),
             false,
@@ -591,20 +591,20 @@ mod tests {
             Some(&index),
             false,
             None,
-            |p| wrong_size.get(p.as_str()).copied()
+            |_, p| wrong_size.get(p.as_str()).copied()
         ));
         let evil = index_of(&["../etc/passwd"]);
         assert!(!local_has_all_remote_entries(
             Some(&evil),
             false,
             None,
-            |_| Some(1)
+            |_, _| Some(1)
         ));
         assert!(local_has_all_remote_entries(
             Some(&index_of(&[])),
             false,
             None,
-            |_| None
+            |_, _| None
         ));
     }
 }
