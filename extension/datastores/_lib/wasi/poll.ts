@@ -9,16 +9,38 @@
 /** How long the guest may run between two turns of the event loop. */
 export const YIELD_EVERY_MS = 10;
 
+/** Resolves the promise of the current [`anyLatchSet`] waiters, if any. */
+let wakeWaiters: (() => void) | undefined;
+let wakePromise: Promise<void> | undefined;
+
+/** Resolves at the next `Latch.set()` anywhere in this process. Every readiness change of
+ * a pollable except a timer's is a latch being set, so a guest waiting in `poll` waits for
+ * this (and its earliest timer) instead of racing one promise per pollable: with a window
+ * of requests in flight that was a hundred reactions attached per wait. A latch of another
+ * sandbox wakes the poll needlessly; it checks its list again and goes back to waiting. */
+export function anyLatchSet(): Promise<void> {
+  wakePromise ??= new Promise((r) => (wakeWaiters = r));
+  return wakePromise;
+}
+
 /** A one-shot flag with a promise, shared by pollables that wait for the same thing. */
 export class Latch {
   done = false;
   #promise: Promise<void> | undefined;
   #resolve: (() => void) | undefined;
 
+  /** Set it; a latch set again (a body queue's, at each chunk) still wakes `poll`. */
   set(): void {
-    if (this.done) return;
-    this.done = true;
-    this.#resolve?.();
+    if (!this.done) {
+      this.done = true;
+      this.#resolve?.();
+    }
+    const wake = wakeWaiters;
+    if (wake) {
+      wakeWaiters = undefined;
+      wakePromise = undefined;
+      wake();
+    }
   }
 
   wait(): Promise<void> {
@@ -180,12 +202,12 @@ export class Scheduler {
       while (ready.length === 0) {
         this.suspensions++;
         // Timers share one host timer per wait (the earliest), not one each: the guest
-        // keeps a deadline per request in flight.
-        const waits: Promise<void>[] = [this.#abandon.wait()];
+        // keeps a deadline per request in flight. Every other pollable becomes ready by a
+        // latch being set (the abandon latch included).
+        const waits: Promise<void>[] = [anyLatchSet()];
         let earliest = Infinity;
         for (const p of list) {
           if (p instanceof TimerPollable) earliest = Math.min(earliest, p.atMs);
-          else waits.push(p.wait());
         }
         let timer: ReturnType<typeof setTimeout> | undefined;
         if (earliest !== Infinity) {
