@@ -16,7 +16,15 @@ import {
   QueueInput,
 } from "../datastores/_lib/wasi/streams.ts";
 import { cli } from "../datastores/_lib/wasi/basics.ts";
-import { Fields } from "../datastores/_lib/wasi/http.ts";
+import {
+  AllowList,
+  Fields,
+  FutureIncomingResponse,
+  IncomingResponse,
+  OutgoingBody,
+  outgoingHandler,
+  OutgoingRequest,
+} from "../datastores/_lib/wasi/http.ts";
 
 Deno.test("poll answers the ready pollables, and waits when none is", async () => {
   const s = new Scheduler();
@@ -146,4 +154,60 @@ Deno.test("guest stderr: progress lines are recognised, everything else dropped"
   // The sandbox's stderr is that stream, and the guest is never asked for progress.
   const stderr = cli({})["wasi:cli/stderr"].getStderr();
   assert(stderr instanceof GuestStderr);
+});
+
+Deno.test("outgoing-handler: one exchange, through the direct client and through fetch (used when a proxy is configured)", async () => {
+  const seen: string[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (req) => {
+      seen.push(
+        `${req.method} ${new URL(req.url).pathname} ${await req.text()}`,
+      );
+      return new Response("answer", { status: 201, headers: { "x-gen": "7" } });
+    },
+  );
+  const port = server.addr.port;
+  const enc = new TextEncoder();
+  try {
+    for (const direct of [true, false]) {
+      const counters = { requests: 0, denied: 0, byMethod: {} };
+      const allow = new AllowList().allow(`127.0.0.1:${port}`);
+      const { handle } = outgoingHandler(
+        allow,
+        new Scheduler(),
+        counters,
+        direct,
+      );
+      const req = new OutgoingRequest(
+        Fields.fromList([["content-type", enc.encode("text/plain")]]),
+      );
+      req.setMethod({ tag: "put" });
+      req.setScheme({ tag: "HTTP" });
+      req.setAuthority(`127.0.0.1:${port}`);
+      req.setPathWithQuery("/o/k?direct=" + direct);
+      const body = req.body();
+      const future: FutureIncomingResponse = handle(req, undefined);
+      body.write().write(enc.encode(`sent-${direct}`));
+      OutgoingBody.finish(body, undefined);
+      await future.subscribe().wait();
+      const got = future.get() as {
+        val: { tag: string; val: IncomingResponse };
+      };
+      assertEquals(got.val.tag, "ok", `direct=${direct}`);
+      const resp = got.val.val;
+      assertEquals(resp.status(), 201);
+      assertEquals(
+        new TextDecoder().decode(resp.headers().get("x-gen")[0]),
+        "7",
+      );
+      const stream = resp.consume().stream();
+      await stream.subscribe().wait();
+      assertEquals(new TextDecoder().decode(stream.read(100n)), "answer");
+      assertEquals(counters.requests, 1);
+    }
+    assertEquals(seen, ["PUT /o/k sent-true", "PUT /o/k sent-false"]);
+  } finally {
+    await server.shutdown();
+  }
 });

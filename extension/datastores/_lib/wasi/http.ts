@@ -5,6 +5,7 @@
 // body is pumped into a queue the guest drains, so a body cut short is an error on the body
 // stream, not on the response.
 
+import { H1Error, request as h1Request } from "./h1.ts";
 import { IoError, Latch, LatchPollable, Pollable, Scheduler } from "./poll.ts";
 import {
   ByteQueue,
@@ -28,6 +29,18 @@ export class Fields {
   static fromList(entries: Array<[string, Uint8Array]>): Fields {
     const f = new Fields();
     for (const [name, value] of entries) f.#add(name, value);
+    return f;
+  }
+
+  /** Headers of a response, names already lower-case. */
+  static fromPairs(pairs: Array<[string, string]>): Fields {
+    const f = new Fields();
+    for (const [name, value] of pairs) {
+      const list = f.#map.get(name);
+      if (list) list.push(encoder.encode(value));
+      else f.#map.set(name, [encoder.encode(value)]);
+    }
+    f.#immutable = true;
     return f;
   }
 
@@ -365,6 +378,48 @@ export function httpErrorOf(e: unknown): HttpErrorCode {
   return { tag: "internal-error", val: msg.trim().slice(0, 300) };
 }
 
+/** A failure of our HTTP/1.1 client → the WASI error code. */
+export function h1ErrorCode(e: unknown): HttpErrorCode {
+  if (!(e instanceof H1Error)) return httpErrorOf(e);
+  switch (e.kind) {
+    case "refused":
+      return { tag: "connection-refused" };
+    case "dns":
+      return {
+        tag: "DNS-error",
+        val: { rcode: undefined, infoCode: undefined },
+      };
+    case "tls":
+      return /certificate/i.test(e.message)
+        ? { tag: "TLS-certificate-error" }
+        : { tag: "TLS-protocol-error", val: undefined };
+    case "closed":
+    case "cut-short":
+    case "aborted":
+      return { tag: "connection-terminated" };
+    case "protocol":
+      return { tag: "HTTP-protocol-error" };
+    default:
+      return { tag: "internal-error", val: e.message.trim().slice(0, 300) };
+  }
+}
+
+/** Whether requests must go through a proxy (which only `fetch` knows how to use). */
+function proxyConfigured(): boolean {
+  try {
+    return [
+      "HTTPS_PROXY",
+      "https_proxy",
+      "HTTP_PROXY",
+      "http_proxy",
+      "ALL_PROXY",
+    ]
+      .some((name) => !!Deno.env.get(name));
+  } catch {
+    return true;
+  }
+}
+
 function methodName(m: Method): string {
   return m.tag === "other" ? String(m.val) : m.tag.toUpperCase();
 }
@@ -374,6 +429,7 @@ export function outgoingHandler(
   allow: AllowList,
   sched: Scheduler,
   counters: HttpCounters,
+  direct = !proxyConfigured(),
 ) {
   function handle(
     request: OutgoingRequest,
@@ -424,15 +480,19 @@ export function outgoingHandler(
     // No host timers here: the guest bounds every exchange itself (its own deadline covers
     // the first byte and the whole body) and drops the future when it gives up, which
     // aborts the fetch. A timer per request and per chunk cost more than the request.
-    const ctrl = new AbortController();
-    const cancel = () => ctrl.abort();
-    sched.cancellers.add(cancel);
-    future.onDrop = cancel;
     const payload = body && body.out.size > 0
       ? body.out.bytes()
       : method === "GET" || method === "HEAD"
       ? undefined
       : new Uint8Array(0);
+    if (direct) {
+      sendDirect(request, method, payload, future);
+      return;
+    }
+    const ctrl = new AbortController();
+    const cancel = () => ctrl.abort();
+    sched.cancellers.add(cancel);
+    future.onDrop = cancel;
     fetch(url, {
       method,
       headers,
@@ -478,5 +538,75 @@ export function outgoingHandler(
     }
   }
 
+  /** Send on our HTTP/1.1 client (`h1.ts`). */
+  function sendDirect(
+    request: OutgoingRequest,
+    method: string,
+    payload: Uint8Array | undefined,
+    future: FutureIncomingResponse,
+  ): void {
+    const https = request.scheme?.tag === "HTTPS";
+    const authority = request.authority!;
+    const { hostname, port } = splitAuthority(authority, https ? 443 : 80);
+    const headers: Array<[string, string]> = [];
+    for (const [k, v] of request.fields.entries()) {
+      if (!HOP_HEADERS.has(k)) headers.push([k, decoder.decode(v)]);
+    }
+    let cancelRequest = () => {};
+    const cancel = () => cancelRequest();
+    sched.cancellers.add(cancel);
+    future.onDrop = cancel;
+    h1Request({
+      https,
+      hostname,
+      port,
+      authority,
+      method,
+      pathWithQuery: request.pathWithQuery ?? "/",
+      headers,
+      body: payload,
+    }, (c) => (cancelRequest = c)).then(
+      (resp) => {
+        const queue = new ByteQueue();
+        future.settle({
+          tag: "ok",
+          val: new IncomingResponse(
+            resp.status,
+            Fields.fromPairs(resp.headers),
+            queue,
+            cancel,
+          ),
+        });
+        resp.body().then(
+          (bytes) => {
+            queue.push(bytes);
+            queue.end();
+          },
+          (e) =>
+            queue.fail(
+              `the response body was cut short: ${
+                e instanceof Error ? e.message : String(e)
+              }`,
+            ),
+        ).finally(() => sched.cancellers.delete(cancel));
+      },
+      (e) => {
+        sched.cancellers.delete(cancel);
+        future.settle({ tag: "err", val: h1ErrorCode(e) });
+      },
+    );
+  }
+
   return { handle };
+}
+
+/** `host` and port of an authority (`host`, `host:port`, `[v6]:port`). */
+export function splitAuthority(
+  authority: string,
+  defaultPort: number,
+): { hostname: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(authority);
+  if (!m) return { hostname: authority, port: defaultPort };
+  const host = m[1].startsWith("[") ? m[1].slice(1, -1) : m[1];
+  return { hostname: host, port: m[2] ? Number(m[2]) : defaultPort };
 }
