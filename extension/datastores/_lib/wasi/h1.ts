@@ -51,6 +51,7 @@ class Connection {
   /** Bytes read past the last parsed item. */
   #buf = new Uint8Array(0);
   #start = 0;
+  readonly #scratch = new Uint8Array(READ_CHUNK);
   idleSince = 0;
   reused = false;
   closed = false;
@@ -78,21 +79,18 @@ class Connection {
     while (off < data.length) off += await this.conn.write(data.subarray(off));
   }
 
-  /** Read more into the buffer; false at the end of the stream. */
+  /** Read more into the buffer; false at the end of the stream. Reads land in one scratch
+   * buffer per connection (a fresh 64 KiB buffer per read was zeroed each time) and only
+   * what arrived is copied out: answers are mostly a few hundred bytes. */
   async fill(): Promise<boolean> {
-    const chunk = new Uint8Array(READ_CHUNK);
-    const n = await this.conn.read(chunk);
+    const n = await this.conn.read(this.#scratch);
     if (n === null) return false;
     this.answered = true;
     const left = this.#buf.length - this.#start;
-    if (left === 0) {
-      this.#buf = chunk.subarray(0, n);
-    } else {
-      const joined = new Uint8Array(left + n);
-      joined.set(this.#buf.subarray(this.#start));
-      joined.set(chunk.subarray(0, n), left);
-      this.#buf = joined;
-    }
+    const joined = new Uint8Array(left + n);
+    joined.set(this.#buf.subarray(this.#start));
+    joined.set(this.#scratch.subarray(0, n), left);
+    this.#buf = joined;
     this.#start = 0;
     return true;
   }

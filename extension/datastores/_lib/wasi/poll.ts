@@ -250,11 +250,22 @@ function macrotask(): Promise<void> {
   });
 }
 
+/** The ready pollables' indices. The clock is read once for all timers of the list (a
+ * guest with a window of requests in flight has a deadline timer for each). */
 function readyIndices(list: Pollable[]): Uint32Array {
   let n = 0;
   const out = new Uint32Array(list.length);
+  let now = -1;
   for (let i = 0; i < list.length; i++) {
-    if (list[i].ready()) out[n++] = i;
+    const p = list[i];
+    let ready: boolean;
+    if (p instanceof TimerPollable) {
+      if (now < 0) now = performance.now();
+      ready = now >= p.atMs;
+    } else {
+      ready = p.ready();
+    }
+    if (ready) out[n++] = i;
   }
   return out.subarray(0, n);
 }
