@@ -2,6 +2,9 @@
 // node:inspector), summarised as self time per function: where the extension's CPU goes.
 //
 //   deno run -A --config extension/deno.json extension/bench/profile.ts [push|pull] [--top N]
+//
+// Build with `GCS_EXT_KEEP_NAMES=1 ./scripts/build-extension.sh` first to see the guest's
+// function names instead of `wasm-function[N]` (and rebuild without it before shipping).
 import { Session } from "node:inspector";
 import { Guest } from "../datastores/_lib/guest.ts";
 import { SandboxPlan } from "../datastores/_lib/sandbox_options.ts";

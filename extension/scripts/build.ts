@@ -73,7 +73,11 @@ async function buildGuest(): Promise<string> {
     CARGO_TARGET_DIR: targetDir,
     CARGO_PROFILE_RELEASE_LTO: "true",
     CARGO_PROFILE_RELEASE_CODEGEN_UNITS: "1",
-    CARGO_PROFILE_RELEASE_STRIP: "true",
+    // GCS_EXT_KEEP_NAMES=1 keeps the function names, so a CPU profile of the guest
+    // (bench/profile.ts) names its functions; a build to ship strips them.
+    CARGO_PROFILE_RELEASE_STRIP: Deno.env.get("GCS_EXT_KEEP_NAMES") === "1"
+      ? "false"
+      : "true",
   });
   return wasm;
 }

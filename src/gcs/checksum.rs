@@ -145,7 +145,9 @@ impl std::fmt::Display for Mismatch {
     }
 }
 
-/// Check bytes against every announced hash.
+/// Check bytes against the announced CRC32C, or against the MD5 when no CRC32C is
+/// announced. Either detects a corrupted or truncated transfer; GCS announces a CRC32C for
+/// every object, so computing the MD5 as well would only cost CPU on every download.
 pub fn verify(data: &[u8], announced: &AnnouncedHashes) -> Result<(), Mismatch> {
     if let Some(expected) = &announced.crc32c {
         let actual = crc32c_b64(data);
@@ -156,7 +158,7 @@ pub fn verify(data: &[u8], announced: &AnnouncedHashes) -> Result<(), Mismatch> 
             });
         }
     }
-    if let Some(expected) = &announced.md5 {
+    if let (None, Some(expected)) = (&announced.crc32c, &announced.md5) {
         let actual = md5_b64(data);
         if &actual != expected {
             return Err(Mismatch::Md5 {
@@ -209,9 +211,15 @@ mod tests {
             verify(b"hello worle", &h),
             Err(Mismatch::Crc32c { .. })
         ));
+        // Two headers parse like one; with a CRC32C announced the MD5 is not computed.
         let split = parse_goog_hash(["crc32c=yZRlqg==", "md5=AAAAAAAAAAAAAAAAAAAAAA=="]);
+        assert_eq!(split.md5.as_deref(), Some("AAAAAAAAAAAAAAAAAAAAAA=="));
+        assert!(verify(b"hello world", &split).is_ok());
+        // Without a CRC32C (an object GCS gave none) the MD5 is what is checked.
+        let md5_only = parse_goog_hash(["md5=XrY7u+Ae7tCTyyK7j1rNww=="]);
+        assert!(verify(b"hello world", &md5_only).is_ok());
         assert!(matches!(
-            verify(b"hello world", &split),
+            verify(b"hello worle", &md5_only),
             Err(Mismatch::Md5 { .. })
         ));
         assert_eq!(parse_goog_hash(["garbage"]), AnnouncedHashes::default());
