@@ -109,6 +109,15 @@ impl LocalCache {
         stat::stat_file(&self.root, path.as_str())
     }
 
+    /// Stats for one planning pass over many paths: a path whose directory does not exist
+    /// is known absent without a stat of its own (see [`TreeStat`]).
+    pub fn tree_stat(&self) -> TreeStat<'_> {
+        TreeStat {
+            cache: self,
+            dirs: RefCell::new(HashMap::new()),
+        }
+    }
+
     /// Read a whole regular file; a link or anything else is refused. For files a walk
     /// found (never through a link); see [`Self::read_unwalked`] for named ones.
     pub fn read(&self, path: &CachePath) -> io::Result<Vec<u8>> {
@@ -227,6 +236,40 @@ impl LocalCache {
             .ok()
             .flatten()
             .and_then(|s| s.mtime_ms)
+    }
+}
+
+/// Stats of many files in one pass (see [`LocalCache::tree_stat`]). It remembers which
+/// directories exist, so a pull into an empty or partly empty cache asks once per missing
+/// directory instead of once per file (a failed stat is the expensive kind under the
+/// JavaScript host). Directories are looked at the way a stat of a file below them
+/// resolves them, following links, so the answers are the ones [`LocalCache::stat`] gives.
+pub struct TreeStat<'a> {
+    cache: &'a LocalCache,
+    /// Directory (cache-relative) → whether it exists.
+    dirs: RefCell<HashMap<String, bool>>,
+}
+
+impl TreeStat<'_> {
+    /// [`LocalCache::stat`], answered without a stat when the file's directory is missing.
+    pub fn stat(&self, path: &CachePath) -> io::Result<Option<LocalStat>> {
+        let parent = path.parent();
+        if !parent.is_empty() && !self.dir_exists(parent) {
+            return Ok(None);
+        }
+        self.cache.stat(path)
+    }
+
+    fn dir_exists(&self, dir: &str) -> bool {
+        if let Some(&known) = self.dirs.borrow().get(dir) {
+            return known;
+        }
+        let exists = match dir.rsplit_once('/') {
+            Some((up, _)) if !self.dir_exists(up) => false,
+            _ => std::fs::metadata(local_path(&self.cache.root, dir)).is_ok_and(|m| m.is_dir()),
+        };
+        self.dirs.borrow_mut().insert(dir.to_string(), exists);
+        exists
     }
 }
 

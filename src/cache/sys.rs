@@ -13,7 +13,9 @@
 //! to the standard library. Natively (the unit tests) they are the standard library's.
 //!
 //! The rules are the cache's (`super`'s): nothing is followed through a final symlink
-//! (stats describe the link, opens refuse it), and only regular files are read.
+//! (stats describe the link, opens refuse it), and only regular files are read. A
+//! temporary file is created exclusively (its name carries a random nonce): the create
+//! cannot follow a link planted under that name, and a host needs no look before it.
 
 use std::io;
 use std::path::Path;
@@ -63,7 +65,10 @@ mod std_impl {
     }
 
     pub fn write_then_rename(tmp: &Path, path: &Path, data: &[u8]) -> io::Result<LocalStat> {
-        let mut file = std::fs::File::create(tmp)?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(tmp)?;
         file.write_all(data)?;
         sync_unless_unsupported(file.sync_all())?;
         let meta = file.metadata()?;
@@ -126,20 +131,26 @@ mod wasi_impl {
         static PREOPENS: Vec<(Descriptor, String)> = get_directories();
     }
 
-    /// Run `f` with the preopen holding `path` and the path below it (`.` for the preopen
+    /// Which preopen holds `path` (its index), and the path below it (`.` for the preopen
     /// itself); `None` when no preopen holds it.
-    fn below_preopen<R>(path: &Path, f: impl FnOnce(&Descriptor, &str) -> R) -> Option<R> {
+    fn locate(path: &Path) -> Option<(usize, String)> {
         let path = path.to_str()?;
         PREOPENS.with(|list| {
-            let (dir, rest) = list.iter().find_map(|(d, name)| {
+            list.iter().enumerate().find_map(|(i, (_, name))| {
                 let rest = path.strip_prefix(name.trim_end_matches('/'))?;
                 match rest {
-                    "" => Some((d, ".")),
-                    _ => rest.strip_prefix('/').map(|r| (d, r)),
+                    "" => Some((i, ".".to_string())),
+                    _ => rest.strip_prefix('/').map(|r| (i, r.to_string())),
                 }
-            })?;
-            Some(f(dir, rest))
+            })
         })
+    }
+
+    /// Run `f` with the preopen holding `path` and the path below it; `None` when no
+    /// preopen holds it.
+    fn below_preopen<R>(path: &Path, f: impl FnOnce(&Descriptor, &str) -> R) -> Option<R> {
+        let (i, rel) = locate(path)?;
+        Some(PREOPENS.with(|list| f(&list[i].0, &rel)))
     }
 
     /// The standard library's error for a `wasi:filesystem` error code, so callers keep
@@ -218,35 +229,23 @@ mod wasi_impl {
     }
 
     pub fn write_then_rename(tmp: &Path, path: &Path, data: &[u8]) -> io::Result<LocalStat> {
-        let (Some(tmp_rel), Some(dir_path)) = (tmp.file_name(), tmp.parent()) else {
+        // Both names are resolved from the preopen itself: opening their directory first
+        // would be one more host call (and one more look at it) per file.
+        let (Some((i, tmp_rel)), Some((j, path_rel))) = (locate(tmp), locate(path)) else {
             return super::std_impl::write_then_rename(tmp, path, data);
         };
-        let same_dir = path.parent() == Some(dir_path);
-        let name = path.file_name().and_then(|n| n.to_str());
-        let (Some(tmp_rel), Some(name), true) = (tmp_rel.to_str(), name, same_dir) else {
+        if i != j {
             return super::std_impl::write_then_rename(tmp, path, data);
-        };
-        below_preopen(dir_path, |root, dir_rel| {
-            let dir_storage;
-            let dir = if dir_rel == "." {
-                root
-            } else {
-                dir_storage = root
-                    .open_at(
-                        PathFlags::empty(),
-                        dir_rel,
-                        OpenFlags::DIRECTORY,
-                        DescriptorFlags::READ | DescriptorFlags::MUTATE_DIRECTORY,
-                    )
-                    .map_err(io_error)?;
-                &dir_storage
-            };
+        }
+        PREOPENS.with(|list| {
+            let root = &list[i].0;
+            let tmp_rel = tmp_rel.as_str();
             let stat = {
-                let file = dir
+                let file = root
                     .open_at(
                         PathFlags::empty(),
                         tmp_rel,
-                        OpenFlags::CREATE | OpenFlags::TRUNCATE,
+                        OpenFlags::CREATE | OpenFlags::EXCLUSIVE,
                         DescriptorFlags::WRITE,
                     )
                     .map_err(io_error)?;
@@ -261,10 +260,9 @@ mod wasi_impl {
                 sync_unless_unsupported(file.sync().map_err(io_error))?;
                 local_stat(&file.stat().map_err(io_error)?)
             };
-            dir.rename_at(tmp_rel, dir, name).map_err(io_error)?;
+            root.rename_at(tmp_rel, root, &path_rel).map_err(io_error)?;
             Ok(stat)
         })
-        .unwrap_or_else(|| super::std_impl::write_then_rename(tmp, path, data))
     }
 
     pub fn list_dir(path: &Path) -> io::Result<Listing> {

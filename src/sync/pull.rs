@@ -255,6 +255,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             None => true,
             Some(keys) => partition_key_from_path(rel).is_some_and(|k| keys.contains(&k)),
         };
+        let stats = self.cache.tree_stat();
         let plan = plan_pull(
             &source.index,
             base,
@@ -262,7 +263,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             metadata_only,
             in_scope,
             |p| {
-                let stat = self.cache.stat(p).ok().flatten()?;
+                let stat = stats.stat(p).ok().flatten()?;
                 Some(LocalFile {
                     size: stat.size,
                     mtime_iso: stat.mtime_iso,

@@ -472,6 +472,21 @@ export class Descriptor {
     ) {
       throw "read-only";
     }
+    if (openFlags.create && openFlags.exclusive) {
+      // O_CREAT|O_EXCL never follows a link and fails on anything already there: no look
+      // first (a stat of a name that does not exist yet costs a thrown error per file).
+      const { host, parts } = this.#resolve(path, false, false);
+      try {
+        const file = Deno.openSync(host, {
+          read: !!flags.read,
+          write: true,
+          createNew: true,
+        });
+        return new Descriptor(this.preopen, parts, flags, file);
+      } catch (e) {
+        throw codeOf(e);
+      }
+    }
     const { host, parts, info } = this.#resolve(
       path,
       !!pathFlags.symlinkFollow,
