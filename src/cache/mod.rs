@@ -338,3 +338,54 @@ impl CacheWriter<'_> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::tests_support::TempDir;
+
+    /// A planning pass answers exactly what single stats answer, and stats no file whose
+    /// directory is missing (a cold pull into an empty cache makes one look in all).
+    #[test]
+    fn tree_stat_answers_like_stat_and_skips_files_of_missing_directories() {
+        let dir = TempDir::new("tree-stat");
+        dir.write("data/a/present", b"12345");
+        dir.write("data/file-not-dir", b"x");
+        let cache = LocalCache::new(dir.path());
+        let paths = [
+            "data/a/present",
+            "data/a/absent",
+            "data/missing/one",
+            "data/missing/deeper/two",
+            "data/file-not-dir/under",
+            "top-level-absent",
+        ];
+        let single: Vec<_> = paths
+            .iter()
+            .map(|p| cache.stat(&CachePath::new(p).unwrap()).unwrap())
+            .collect();
+        io_count::take();
+        let tree = cache.tree_stat();
+        let planned: Vec<_> = paths
+            .iter()
+            .map(|p| tree.stat(&CachePath::new(p).unwrap()).unwrap())
+            .collect();
+        assert_eq!(planned, single);
+        assert_eq!(planned[0].as_ref().map(|s| s.size), Some(5));
+        // Only the files in existing directories were stat'ed.
+        assert_eq!(io_count::take().0, 3, "present, absent, top-level-absent");
+
+        let empty = TempDir::new("tree-stat-empty");
+        let cache = LocalCache::new(empty.path().join("not-created-yet"));
+        let tree = cache.tree_stat();
+        for i in 0..100 {
+            let p = CachePath::new(&format!("data/m{}/f{i}", i % 7)).unwrap();
+            assert_eq!(tree.stat(&p).unwrap(), None);
+        }
+        assert_eq!(
+            io_count::take().0,
+            0,
+            "no file of a missing tree is stat'ed"
+        );
+    }
+}
