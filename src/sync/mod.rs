@@ -65,10 +65,8 @@ mod tests_pull;
 #[cfg(test)]
 mod tests_push;
 #[cfg(test)]
-mod tests_scale;
+mod scenarios_native;
 #[cfg(test)]
-mod tests_seed;
+mod tests_fake_only;
 #[cfg(test)]
 pub(crate) mod tests_support;
-#[cfg(test)]
-mod tests_traps;

@@ -104,17 +104,6 @@ pub fn rel(path: &str) -> SyncOptions {
     }
 }
 
-/// Scoped-pull options for `(modelType, modelId)` pairs.
-pub fn models(list: &[(&str, &str)]) -> SyncOptions {
-    SyncOptions {
-        models: list
-            .iter()
-            .map(|(t, i)| (t.to_string(), i.to_string()))
-            .collect(),
-        ..SyncOptions::default()
-    }
-}
-
 /// The remote monolith (solo key) parsed.
 pub fn remote_index(fake: &FakeGcs) -> Index {
     remote_index_at(fake, ".datastore-index.json")

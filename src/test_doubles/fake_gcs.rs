@@ -73,6 +73,8 @@ pub struct Logged {
     pub name: String,
     /// The `ifGenerationMatch` sent, if any.
     pub if_generation_match: Option<String>,
+    /// The status answered; 0 while pending or when the connection broke.
+    pub status: u16,
 }
 
 struct Object {
@@ -168,6 +170,11 @@ impl FakeGcs {
         self.objects.borrow().get(key).map(|o| o.data.clone())
     }
 
+    /// Every object's key, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        self.objects.borrow().keys().cloned().collect()
+    }
+
     /// The generation of `key`.
     pub fn generation(&self, key: &str) -> Option<u64> {
         self.objects.borrow().get(key).map(|o| o.generation)
@@ -196,6 +203,12 @@ impl FakeGcs {
             status,
             remaining: times,
         });
+    }
+
+    /// Forget every injected error and corrupted body.
+    pub fn clear_faults(&self) {
+        self.injections.borrow_mut().clear();
+        self.corrupt_media.borrow_mut().clear();
     }
 
     /// Serve media of `name` with a body that does not match its announced hashes.
@@ -506,12 +519,17 @@ impl Transport for FakeGcs {
         _timeout_ms: u64,
     ) -> Result<HttpResponse, TransportError> {
         let (kind, name, if_generation_match) = Self::classify(req);
-        self.log.borrow_mut().push(Logged {
-            method: req.method,
-            kind,
-            name: name.clone(),
-            if_generation_match,
-        });
+        let index = {
+            let mut log = self.log.borrow_mut();
+            log.push(Logged {
+                method: req.method,
+                kind,
+                name: name.clone(),
+                if_generation_match,
+                status: 0,
+            });
+            log.len() - 1
+        };
         if self.yield_each_request.get() {
             self.in_flight.set(self.in_flight.get() + 1);
             self.max_in_flight
@@ -525,6 +543,11 @@ impl Transport for FakeGcs {
             return Err(TransportError::Connection("dropped".into()));
         }
         let resp = self.handle(req, kind, &name);
+        if fault.is_none() {
+            if let Some(entry) = self.log.borrow_mut().get_mut(index) {
+                entry.status = resp.status;
+            }
+        }
         match fault {
             Some(Fault::CommitThenDrop) => Err(TransportError::Connection("reply lost".into())),
             _ => Ok(resp),
