@@ -27,13 +27,10 @@ impl Cache {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let outer = std::env::temp_dir().join(format!(
-            "swamp-gcs-test-{}-{n}-{nanos}",
-            std::process::id()
-        ));
+        let outer =
+            std::env::temp_dir().join(format!("swamp-gcs-test-{}-{n}-{nanos}", std::process::id()));
         let root = outer.join("cache");
-        std::fs::create_dir_all(&root)
-            .unwrap_or_else(|e| panic!("create {}: {e}", root.display()));
+        std::fs::create_dir_all(&root).unwrap_or_else(|e| panic!("create {}: {e}", root.display()));
         Cache { outer, root }
     }
 
@@ -84,7 +81,9 @@ impl Cache {
         let t = std::fs::metadata(self.file(rel))
             .and_then(|m| m.modified())
             .unwrap_or_else(|e| panic!("mtime of {rel}: {e}"));
-        t.duration_since(UNIX_EPOCH).expect("after 1970").as_millis() as i64
+        t.duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis() as i64
     }
 
     /// Every file and symlink under the cache, as sorted cache-relative paths.

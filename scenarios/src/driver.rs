@@ -28,7 +28,7 @@ pub trait Driver {
 
     /// Write an object whose name an object API may refuse (`../x`), straight to the
     /// server.
-    async fn put_raw(&mut self, key: &str, data: &[u8]);
+    fn put_raw(&self, key: &str, data: &[u8]);
 
     /// An object's bytes, `None` when it does not exist.
     async fn get(&mut self, key: &str) -> Option<Vec<u8>>;

@@ -104,7 +104,10 @@ pub async fn round_trip_1000_files_50_models_with_request_budgets<D: Driver>(d: 
     let report = ds_b.push(&opts()).await.unwrap();
     assert_eq!(report.files, 1);
     let (gets, puts) = (d.gets(), d.puts());
-    eprintln!("[{who}] push 1 modified: {} (GET {gets}, PUT {puts})", d.summary());
+    eprintln!(
+        "[{who}] push 1 modified: {} (GET {gets}, PUT {puts})",
+        d.summary()
+    );
     assert!(
         gets <= 3 && puts <= 4,
         "budget 3 GET + 4 PUT, made GET {gets} PUT {puts}"
@@ -271,7 +274,10 @@ pub async fn overflow_to_full_walk_writes_only_touched_partitions<D: Driver>(d: 
     assert_eq!(report.files, 201);
     assert!(report.phase("pushChanged.walk").contains("mode=full"));
     let written = written_between(&before, &d.objects().await);
-    let shards: Vec<&String> = written.iter().filter(|n| n.starts_with("_index/")).collect();
+    let shards: Vec<&String> = written
+        .iter()
+        .filter(|n| n.starts_with("_index/"))
+        .collect();
     assert_eq!(shards.len(), 41, "{shards:?}");
     assert!(!written.contains(&META.to_string()));
     assert_eq!(

@@ -86,9 +86,7 @@ pub async fn mark_dirty_with_rel_path_tracks_individual_dirty_paths<D: Driver>(d
 
 /// #3 "markDirty with relPath: caps at 200 and flips bulkInvalidated": 200 distinct paths
 /// fit, the 201st sets `bulkInvalidated` (and `dirtyPathsOverflowed`).
-pub async fn mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated<D: Driver>(
-    d: &mut D,
-) {
+pub async fn mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated<D: Driver>(d: &mut D) {
     let cache = Cache::new();
     let mut ds = d.open(&cache, "").await;
     for i in 0..200 {
@@ -109,9 +107,7 @@ pub async fn mark_dirty_with_rel_path_caps_at_200_and_flips_bulk_invalidated<D: 
 
 /// #4 "markDirty with relPath: path-escape triggers bulkInvalidated": `../../etc/passwd`
 /// sets the bulk flag (not the overflow flag) and nothing is touched outside the cache.
-pub async fn mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated<D: Driver>(
-    d: &mut D,
-) {
+pub async fn mark_dirty_with_rel_path_path_escape_triggers_bulk_invalidated<D: Driver>(d: &mut D) {
     let cache = Cache::new();
     let mut ds = d.open(&cache, "").await;
     ds.mark_dirty(&rel("../../etc/passwd")).await.unwrap();
@@ -305,7 +301,9 @@ pub async fn pull_scoped_pull_falls_back_to_monolithic_when_partition_missing<D:
         ),
         (1, 1)
     );
-    assert!(report.phase("pullChanged.pullIndex").starts_with("fallback"));
+    assert!(report
+        .phase("pullChanged.pullIndex")
+        .starts_with("fallback"));
 }
 
 /// #12 "capabilities: returns scopedSync true" (and nothing it does not implement),

@@ -61,9 +61,7 @@ pub async fn push_merges_onto_a_freshly_fetched_remote_index<D: Driver>(d: &mut 
 /// `docs/hazards.md#fingerprint-from-the-wrong-response`: the fingerprint comes from our own PUT,
 /// or from the GET that delivered the index we compared — and only when every remote entry is
 /// local; never while a lazy pull left raws behind.
-pub async fn fingerprint_only_from_the_compared_get_or_our_put_and_only_when_complete<
-    D: Driver,
->(
+pub async fn fingerprint_only_from_the_compared_get_or_our_put_and_only_when_complete<D: Driver>(
     d: &mut D,
 ) {
     let a = Cache::new();
@@ -242,9 +240,7 @@ pub async fn deletion_only_from_dirty_signals<D: Driver>(d: &mut D) {
 /// `docs/hazards.md#partitions-written-before-the-monolith`: the data first, then the monolith,
 /// then only the partitions the push touched, then the meta — and the meta only when its partition
 /// list changed.
-pub async fn v1_write_order_monolith_first_then_dirty_partitions_then_meta<D: Driver>(
-    d: &mut D,
-) {
+pub async fn v1_write_order_monolith_first_then_dirty_partitions_then_meta<D: Driver>(d: &mut D) {
     let a = Cache::new();
     let seeded = seed(&a, 3, 2, 50);
     a.write("audit/x.json", b"{}");
@@ -349,9 +345,7 @@ pub async fn v2_meta_is_never_demoted<D: Driver>(d: &mut D) {
 /// file it would replace keeps its content, a file that did not exist is not created, no
 /// temporary file or other debris is left, and no fingerprint of the index is recorded; once the
 /// fault is gone the pull completes.
-pub async fn pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file<
-    D: Driver,
->(
+pub async fn pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file<D: Driver>(
     d: &mut D,
 ) {
     put_remote_files(d, &[("audit/a", b"old"), ("audit/b", b"b")]).await;
@@ -411,7 +405,7 @@ pub async fn index_key_escaping_the_cache_is_never_written_outside_it<D: Driver>
     ];
     let mut entries: Vec<IndexSpec<'_>> = unsafe_keys.iter().map(|k| (*k, 4, None, None)).collect();
     for k in unsafe_keys {
-        d.put_raw(k, b"evil").await;
+        d.put_raw(k, b"evil");
     }
     d.put("audit/ok", b"ok").await;
     entries.push(("audit/ok", 2, None, None));
@@ -551,9 +545,7 @@ pub async fn partition_reads_retry_404_falls_back_other_errors_fail<D: Driver>(d
 /// best effort; a markDirty that cannot persist fails loudly, and a push with work refuses to
 /// upload when it cannot record "dirty" first (a crash mid-push could otherwise hide the uploads
 /// behind an old clean sidecar).
-pub async fn sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirty<
-    D: Driver,
->(
+pub async fn sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirty<D: Driver>(
     d: &mut D,
 ) {
     let cache = Cache::new();

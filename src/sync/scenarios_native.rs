@@ -13,7 +13,7 @@ use super::SyncReport;
 use crate::error::{Error, ErrorKind};
 use crate::gcs::checksum::md5_b64;
 use crate::gcs::NoAuth;
-use crate::test_doubles::{run, FakeGcs, Kind};
+use crate::test_doubles::{run, FakeGcs};
 
 /// The in-memory bucket; every [`Driver::open`](sc::Driver::open) is a fresh service.
 pub struct Native {
@@ -26,28 +26,6 @@ impl Native {
         Native {
             fake: FakeGcs::new(),
         }
-    }
-}
-
-fn kind_of(kind: sc::Kind) -> Kind {
-    match kind {
-        sc::Kind::Metadata => Kind::Metadata,
-        sc::Kind::Download => Kind::Media,
-        sc::Kind::Upload => Kind::Upload,
-        sc::Kind::Delete => Kind::Delete,
-        sc::Kind::List => Kind::List,
-        sc::Kind::Other => Kind::Other,
-    }
-}
-
-fn kind_from(kind: Kind) -> sc::Kind {
-    match kind {
-        Kind::Metadata => sc::Kind::Metadata,
-        Kind::Media => sc::Kind::Download,
-        Kind::Upload => sc::Kind::Upload,
-        Kind::Delete => sc::Kind::Delete,
-        Kind::List => sc::Kind::List,
-        Kind::Other => sc::Kind::Other,
     }
 }
 
@@ -72,7 +50,7 @@ impl sc::Driver for Native {
         self.fake.generation(key).expect("just put").to_string()
     }
 
-    async fn put_raw(&mut self, key: &str, data: &[u8]) {
+    fn put_raw(&self, key: &str, data: &[u8]) {
         self.fake.put(key, data, 0);
     }
 
@@ -110,7 +88,7 @@ impl sc::Driver for Native {
             .log()
             .into_iter()
             .map(|r| sc::Request {
-                kind: kind_from(r.kind),
+                kind: r.kind,
                 object: r.name,
                 status: r.status,
             })
@@ -119,7 +97,7 @@ impl sc::Driver for Native {
 
     fn fail(&self, kind: sc::Kind, object: &str, status: u16, times: Option<u32>) {
         self.fake
-            .fail(object, kind_of(kind), status, times.unwrap_or(u32::MAX));
+            .fail(object, kind, status, times.unwrap_or(u32::MAX));
     }
 
     fn corrupt(&self, object: &str) {

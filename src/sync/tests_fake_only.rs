@@ -6,8 +6,10 @@
 //! `host-test/tests/all/sync/seed.rs`).
 
 use super::tests_support::*;
+use super::SyncService;
 use crate::error::ErrorKind;
 use crate::test_doubles::{run, FakeGcs, Kind};
+use sync_scenarios::support::seed;
 
 /// Seed #13 "configurable concurrency: respects custom pullConcurrency" — all three files
 /// arrive, and at most (and at least) two downloads were in flight at once. Needs the
@@ -33,10 +35,11 @@ fn configurable_concurrency_respects_custom_pull_concurrency() {
 #[test]
 fn push_concurrency_is_a_real_window() {
     let fake = FakeGcs::new();
-    let a = TempDir::new("window");
+    let a = sync_scenarios::Cache::new();
     seed(&a, 4, 10, 10);
     fake.yield_each_request.set(true);
-    let report = push(&service(&fake, &a, r#","pushConcurrency":7"#));
+    let svc = SyncService::new(fake.client(r#","pushConcurrency":7"#), a.path().into());
+    let report = push(&svc);
     assert_eq!(report.files, 40);
     assert_eq!(fake.max_in_flight(), 7);
 }
@@ -49,9 +52,9 @@ fn two_pushers_without_a_lock_keep_both_sets_of_entries() {
     let fake = FakeGcs::new();
     let a = TempDir::new("race-a");
     let b = TempDir::new("race-b");
-    let base = TempDir::new("race-base");
+    let base = sync_scenarios::Cache::new();
     seed(&base, 2, 5, 100);
-    push(&service(&fake, &base, ""));
+    push(&SyncService::new(fake.client(""), base.path().into()));
     for i in 0..10 {
         a.write(&format!("data/@test/writer-a/m/file-{i}.json"), b"from a");
         b.write(&format!("data/@test/writer-b/m/file-{i}.json"), b"from b");

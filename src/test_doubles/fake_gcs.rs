@@ -38,29 +38,9 @@ pub enum Fault {
     CommitThenDrop,
 }
 
-/// What kind of request the fake received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// Object metadata GET (the JSON API's HEAD).
-    Metadata,
-    /// Media GET (`alt=media`).
-    Media,
-    /// Multipart upload.
-    Upload,
-    /// DELETE.
-    Delete,
-    /// Listing page.
-    List,
-    /// Anything else.
-    Other,
-}
-
-impl Kind {
-    /// GETs of any sort (metadata, media, listing), as request budgets count them.
-    pub fn is_get(self) -> bool {
-        matches!(self, Kind::Metadata | Kind::Media | Kind::List)
-    }
-}
+/// What kind of request the fake received: the kinds of the shared sync scenarios
+/// (`sync_scenarios::Kind`), so their native driver counts the fake's log as it is.
+pub use sync_scenarios::Kind;
 
 /// One logged request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,7 +268,7 @@ impl FakeGcs {
             return (Kind::Other, String::new(), None);
         };
         let kind = match req.method {
-            Method::Get if param(query, "alt").as_deref() == Some("media") => Kind::Media,
+            Method::Get if param(query, "alt").as_deref() == Some("media") => Kind::Download,
             Method::Get => Kind::Metadata,
             Method::Delete => Kind::Delete,
             _ => Kind::Other,
@@ -345,7 +325,7 @@ impl FakeGcs {
             }
             Kind::List => self.list(query),
             Kind::Other => reply(400, b"unknown request".to_vec()),
-            Kind::Metadata | Kind::Media | Kind::Delete => {
+            Kind::Metadata | Kind::Download | Kind::Delete => {
                 let found = self
                     .objects
                     .borrow()
@@ -358,7 +338,7 @@ impl FakeGcs {
                     );
                 };
                 match kind {
-                    Kind::Media => {
+                    Kind::Download => {
                         let hash = format!("crc32c={},md5={}", crc32c_b64(&data), md5_b64(&data));
                         let mut body = data;
                         if self.corrupt_media.borrow().contains(name) {
@@ -606,7 +586,7 @@ mod tests {
         let data: Vec<u8> = (0..=255u8).collect();
         run(client.upload("bin", &data, None)).unwrap();
         assert_eq!(fake.data("bin").unwrap(), data);
-        fake.fail("bin", Kind::Media, 503, 1);
+        fake.fail("bin", Kind::Download, 503, 1);
         assert!(run(client.download("bin")).is_err());
         assert_eq!(run(client.download("bin")).unwrap().data, data);
     }
