@@ -37,14 +37,13 @@
 //! root → namespace data migration (docs/sync.md#not-implemented).
 //!
 //! Tests (native, in-memory fake GCS + temporary caches): `core/compat_fixtures.rs`
-//! (golden formats), `tests_seed.rs` (the 14 tests of the seed change) and
-//! `tests_push.rs` / `tests_pull.rs` (the sync-service tests), all named after their
-//! TypeScript counterparts (docs/compatibility.md#counterparts-of-the-typescript-tests),
-//! `tests_traps.rs` (one regression per hazard of docs/hazards.md, e.g.
-//! #clean-sidecar-with-a-stale-dirty-set, #downloads-written-in-place,
-//! #unsafe-index-key-throws-out-of-push, #overlapping-dirty-paths-processed-twice),
-//! `tests_scale.rs` (1000 files / 50 models: request budgets, round trip, two pushers
-//! without a lock).
+//! (golden formats); `scenarios_native.rs`, which runs the scenarios shared with the
+//! component tests (the `sync-scenarios` crate in `scenarios/`: the tests of the seed change,
+//! one regression per hazard of docs/hazards.md, 1000 files / 50 models with the request
+//! budgets) on the in-memory fake; `tests_fake_only.rs` (what needs the fake itself:
+//! in-flight counts, two pushers without a lock, a request hook, symlinks);
+//! `tests_push.rs` / `tests_pull.rs` (the sync-service tests), named after their
+//! TypeScript counterparts (docs/compatibility.md#counterparts-of-the-typescript-tests).
 
 pub mod core;
 
@@ -61,14 +60,12 @@ pub use self::core::report::{SyncReport, SUPPORTED_CAPABILITIES};
 pub use service::{SyncOptions, SyncService};
 
 #[cfg(test)]
+mod scenarios_native;
+#[cfg(test)]
+mod tests_fake_only;
+#[cfg(test)]
 mod tests_pull;
 #[cfg(test)]
 mod tests_push;
 #[cfg(test)]
-mod tests_scale;
-#[cfg(test)]
-mod tests_seed;
-#[cfg(test)]
 pub(crate) mod tests_support;
-#[cfg(test)]
-mod tests_traps;

@@ -128,7 +128,7 @@ fn pull_post_verified_second_call_hits_fast_path_with_zero_index_gets() {
     fake.clear_log();
     let report = pull(&svc);
     assert!(report.fast_path);
-    assert_eq!((fake.request_count(), fake.count(Kind::Media)), (1, 0));
+    assert_eq!((fake.request_count(), fake.count(Kind::Download)), (1, 0));
 }
 
 /// "pullChanged: corrupt sidecar (bad JSON / wrong version / missing fields) falls
@@ -184,7 +184,7 @@ fn pull_slow_path_force_fetches_even_when_local_index_is_fresh() {
     );
     let report = pull(&service(&fake, &cache, ""));
     assert_eq!(report.files, 1);
-    assert_eq!(fake.count_on(Kind::Media, ".datastore-index.json"), 1);
+    assert_eq!(fake.count_on(Kind::Download, ".datastore-index.json"), 1);
 }
 
 /// "pullChanged: empty-string generation bypasses fast path".
@@ -216,7 +216,7 @@ fn pull_records_generation_from_the_index_get_not_a_later_probe() {
     put_remote_files(&fake, &[("audit/a", b"a")]);
     let first = fake.generation(".datastore-index.json").unwrap();
     let racer = fake.clone();
-    fake.on_request(Kind::Media, "audit/a", move |_| {
+    fake.on_request(Kind::Download, "audit/a", move |_| {
         put_remote_files(&racer, &[("audit/a", b"a"), ("audit/b", b"b")]);
     });
     let cache = TempDir::new("e-168");
@@ -235,10 +235,10 @@ fn pull_records_generation_from_the_index_get_not_a_later_probe() {
 fn pull_file_503_then_200_retries_and_succeeds() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a")]);
-    fake.fail("audit/a", Kind::Media, 503, 1);
+    fake.fail("audit/a", Kind::Download, 503, 1);
     let cache = TempDir::new("f-503");
     assert_eq!(pull(&service(&fake, &cache, "")).files, 1);
-    assert_eq!(fake.count_on(Kind::Media, "audit/a"), 2);
+    assert_eq!(fake.count_on(Kind::Download, "audit/a"), 2);
 }
 
 /// "DEF-2 integration: 403 throws immediately with credential hint, no retry" — and the
@@ -247,10 +247,10 @@ fn pull_file_503_then_200_retries_and_succeeds() {
 fn pull_403_fails_immediately_naming_the_file() {
     let fake = FakeGcs::new();
     put_remote_files(&fake, &[("audit/a", b"a"), ("audit/b", b"b")]);
-    fake.fail("audit/b", Kind::Media, 403, 1);
+    fake.fail("audit/b", Kind::Download, 403, 1);
     let cache = TempDir::new("f-403");
     let err = run(service(&fake, &cache, "").pull(&opts())).unwrap_err();
-    assert_eq!(fake.count_on(Kind::Media, "audit/b"), 1);
+    assert_eq!(fake.count_on(Kind::Download, "audit/b"), 1);
     assert!(
         matches!(err.kind(), ErrorKind::PermissionDenied { .. }),
         "{err:?}"
@@ -427,7 +427,10 @@ fn ns_round_trip_uses_prefixed_keys_and_paths() {
     };
     fake.clear_log();
     run(service(&fake, &TempDir::new("ns-c"), "").pull(&scoped)).unwrap();
-    assert_eq!(fake.count_on(Kind::Media, "ns1/_index/data--t--m.json"), 1);
+    assert_eq!(
+        fake.count_on(Kind::Download, "ns1/_index/data--t--m.json"),
+        1
+    );
     assert!(run(svc_b.push(&super::SyncOptions {
         namespace: Some("a/b".into()),
         ..opts()

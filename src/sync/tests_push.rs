@@ -126,7 +126,7 @@ fn push_propagates_non_not_found_remote_errors_and_skips_writeback() {
         let fake = FakeGcs::new();
         put_remote_files(&fake, &[("audit/theirs", b"theirs")]);
         let before = fake.data(".datastore-index.json");
-        fake.fail(".datastore-index.json", Kind::Media, status, 10);
+        fake.fail(".datastore-index.json", Kind::Download, status, 10);
         let cache = TempDir::new("c-error");
         cache.write("audit/mine", b"mine");
         let err =
@@ -244,7 +244,7 @@ fn push_post_verified_second_call_hits_fast_path_with_zero_index_gets() {
     let report = push(&svc);
     assert!(report.fast_path);
     assert_eq!(report.phase_detail("pushChanged.fastpath"), Some("hit"));
-    assert_eq!(fake.count(Kind::Media), 0);
+    assert_eq!(fake.count(Kind::Download), 0);
     assert_eq!(fake.request_count(), 1);
 }
 

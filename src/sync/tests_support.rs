@@ -1,5 +1,5 @@
 //! Test-only helpers for the sync service: temporary cache directories, a service on the
-//! in-memory fake GCS, and the benchmark seeding of BENCHMARKS.md#seeding.
+//! in-memory fake GCS, remote index readers and writers, upload logs.
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -104,17 +104,6 @@ pub fn rel(path: &str) -> SyncOptions {
     }
 }
 
-/// Scoped-pull options for `(modelType, modelId)` pairs.
-pub fn models(list: &[(&str, &str)]) -> SyncOptions {
-    SyncOptions {
-        models: list
-            .iter()
-            .map(|(t, i)| (t.to_string(), i.to_string()))
-            .collect(),
-        ..SyncOptions::default()
-    }
-}
-
 /// The remote monolith (solo key) parsed.
 pub fn remote_index(fake: &FakeGcs) -> Index {
     remote_index_at(fake, ".datastore-index.json")
@@ -147,45 +136,6 @@ pub fn pull(svc: &Svc) -> super::SyncReport {
 /// Mark `path` dirty and unwrap.
 pub fn mark(svc: &Svc, path: &str) {
     run(svc.mark_dirty(&rel(path))).expect("markDirty");
-}
-
-/// One seeded model.
-#[derive(Debug, Clone)]
-pub struct Model {
-    /// `@test/model-type-NNN`.
-    pub model_type: String,
-    /// A UUID-shaped id.
-    pub model_id: String,
-    /// Cache-relative file paths.
-    pub files: Vec<String>,
-}
-
-/// Seed `cache` like the benchmark (BENCHMARKS.md#seeding): `models` models with `per_model` files
-/// each at `data/@test/model-type-NNN/<uuid>/file-NNNN.json`, JSON bodies padded with
-/// `pad` × `x`.
-pub fn seed(cache: &TempDir, models: usize, per_model: usize, pad: usize) -> Vec<Model> {
-    let padding = "x".repeat(pad);
-    (0..models)
-        .map(|m| {
-            let model_type = format!("@test/model-type-{m:03}");
-            let model_id = format!("{:08x}-0000-4000-8000-{:012x}", m + 1, m * 7919);
-            let files = (0..per_model)
-                .map(|f| {
-                    let rel = format!("data/{model_type}/{model_id}/file-{f:04}.json");
-                    let body = format!(
-                        r#"{{"model":{m},"file":{f},"timestamp":"2026-08-01T10:00:00.000Z","data":"{padding}"}}"#
-                    );
-                    cache.write(&rel, body.as_bytes());
-                    rel
-                })
-                .collect();
-            Model {
-                model_type,
-                model_id,
-                files,
-            }
-        })
-        .collect()
 }
 
 /// One entry for [`put_remote_index`]: `(key, size, localMtime, sha256)`.

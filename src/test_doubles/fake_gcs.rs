@@ -38,29 +38,9 @@ pub enum Fault {
     CommitThenDrop,
 }
 
-/// What kind of request the fake received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// Object metadata GET (the JSON API's HEAD).
-    Metadata,
-    /// Media GET (`alt=media`).
-    Media,
-    /// Multipart upload.
-    Upload,
-    /// DELETE.
-    Delete,
-    /// Listing page.
-    List,
-    /// Anything else.
-    Other,
-}
-
-impl Kind {
-    /// GETs of any sort (metadata, media, listing), as request budgets count them.
-    pub fn is_get(self) -> bool {
-        matches!(self, Kind::Metadata | Kind::Media | Kind::List)
-    }
-}
+/// What kind of request the fake received: the kinds of the shared sync scenarios
+/// (`sync_scenarios::Kind`), so their native driver counts the fake's log as it is.
+pub use sync_scenarios::Kind;
 
 /// One logged request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +53,8 @@ pub struct Logged {
     pub name: String,
     /// The `ifGenerationMatch` sent, if any.
     pub if_generation_match: Option<String>,
+    /// The status answered; 0 while pending or when the connection broke.
+    pub status: u16,
 }
 
 struct Object {
@@ -168,6 +150,11 @@ impl FakeGcs {
         self.objects.borrow().get(key).map(|o| o.data.clone())
     }
 
+    /// Every object's key, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        self.objects.borrow().keys().cloned().collect()
+    }
+
     /// The generation of `key`.
     pub fn generation(&self, key: &str) -> Option<u64> {
         self.objects.borrow().get(key).map(|o| o.generation)
@@ -196,6 +183,12 @@ impl FakeGcs {
             status,
             remaining: times,
         });
+    }
+
+    /// Forget every injected error and corrupted body.
+    pub fn clear_faults(&self) {
+        self.injections.borrow_mut().clear();
+        self.corrupt_media.borrow_mut().clear();
     }
 
     /// Serve media of `name` with a body that does not match its announced hashes.
@@ -275,7 +268,7 @@ impl FakeGcs {
             return (Kind::Other, String::new(), None);
         };
         let kind = match req.method {
-            Method::Get if param(query, "alt").as_deref() == Some("media") => Kind::Media,
+            Method::Get if param(query, "alt").as_deref() == Some("media") => Kind::Download,
             Method::Get => Kind::Metadata,
             Method::Delete => Kind::Delete,
             _ => Kind::Other,
@@ -332,7 +325,7 @@ impl FakeGcs {
             }
             Kind::List => self.list(query),
             Kind::Other => reply(400, b"unknown request".to_vec()),
-            Kind::Metadata | Kind::Media | Kind::Delete => {
+            Kind::Metadata | Kind::Download | Kind::Delete => {
                 let found = self
                     .objects
                     .borrow()
@@ -345,7 +338,7 @@ impl FakeGcs {
                     );
                 };
                 match kind {
-                    Kind::Media => {
+                    Kind::Download => {
                         let hash = format!("crc32c={},md5={}", crc32c_b64(&data), md5_b64(&data));
                         let mut body = data;
                         if self.corrupt_media.borrow().contains(name) {
@@ -506,12 +499,17 @@ impl Transport for FakeGcs {
         _timeout_ms: u64,
     ) -> Result<HttpResponse, TransportError> {
         let (kind, name, if_generation_match) = Self::classify(req);
-        self.log.borrow_mut().push(Logged {
-            method: req.method,
-            kind,
-            name: name.clone(),
-            if_generation_match,
-        });
+        let index = {
+            let mut log = self.log.borrow_mut();
+            log.push(Logged {
+                method: req.method,
+                kind,
+                name: name.clone(),
+                if_generation_match,
+                status: 0,
+            });
+            log.len() - 1
+        };
         if self.yield_each_request.get() {
             self.in_flight.set(self.in_flight.get() + 1);
             self.max_in_flight
@@ -525,6 +523,11 @@ impl Transport for FakeGcs {
             return Err(TransportError::Connection("dropped".into()));
         }
         let resp = self.handle(req, kind, &name);
+        if fault.is_none() {
+            if let Some(entry) = self.log.borrow_mut().get_mut(index) {
+                entry.status = resp.status;
+            }
+        }
         match fault {
             Some(Fault::CommitThenDrop) => Err(TransportError::Connection("reply lost".into())),
             _ => Ok(resp),
@@ -583,7 +586,7 @@ mod tests {
         let data: Vec<u8> = (0..=255u8).collect();
         run(client.upload("bin", &data, None)).unwrap();
         assert_eq!(fake.data("bin").unwrap(), data);
-        fake.fail("bin", Kind::Media, 503, 1);
+        fake.fail("bin", Kind::Download, 503, 1);
         assert!(run(client.download("bin")).is_err());
         assert_eq!(run(client.download("bin")).unwrap().data, data);
     }

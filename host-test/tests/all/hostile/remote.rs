@@ -9,6 +9,7 @@ use crate::hostile::checks::*;
 use crate::sync::support::*;
 use gcs_host::traffic::RequestKind;
 use std::collections::BTreeSet;
+use sync_scenarios::Kind;
 
 /// One monolith/partition entry as JSON text: `"key":{…}` with `size` given verbatim
 /// (so it can be negative, fractional, a string, ...).
@@ -133,7 +134,7 @@ async fn hostile_monolith_is_skipped_or_dropped_never_followed_out() {
         "{:?}",
         report.phases
     );
-    let downloaded: BTreeSet<String> = env.objects_of(RequestKind::Download).into_iter().collect();
+    let downloaded: BTreeSet<String> = env.objects_of(Kind::Download).into_iter().collect();
     let expected: BTreeSet<String> = [META, INDEX, "audit/ok", "audit/dup", "audit/absurd"]
         .iter()
         .map(|s| s.to_string())
@@ -323,7 +324,7 @@ async fn hostile_partition_in_a_scoped_pull_is_skipped_or_dropped() {
         "{:?}",
         report.phases
     );
-    let downloaded: BTreeSet<String> = env.objects_of(RequestKind::Download).into_iter().collect();
+    let downloaded: BTreeSet<String> = env.objects_of(Kind::Download).into_iter().collect();
     let expected: BTreeSet<String> = [
         "_index/data--t--m.json",
         "_index/outputs--t--m.json",

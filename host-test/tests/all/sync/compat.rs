@@ -6,9 +6,9 @@
 
 use crate::common::*;
 use crate::sync::support::*;
-use gcs_host::traffic::RequestKind;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use sync_scenarios::Kind;
 
 on_both_servers!(
     ts_compact_index_fixture_is_pulled,
@@ -48,7 +48,7 @@ async fn pull_ts_index(mut env: Env, name: &str) {
     env.reset();
     let report = ds.pull(&opts()).await.unwrap();
     assert_eq!(report.files, 6);
-    let mut downloaded = data_only(env.objects_of(RequestKind::Download));
+    let mut downloaded = data_only(env.objects_of(Kind::Download));
     downloaded.sort();
     assert_eq!(downloaded, objects.keys().cloned().collect::<Vec<_>>());
     for (key, data) in &objects {
@@ -107,7 +107,7 @@ async fn ts_partition_fixture_is_read_by_a_scoped_pull(mut env: Env) {
     for (key, data) in &objects {
         assert_eq!(&cache.read(key), data, "{key}");
     }
-    let downloads = env.objects_of(RequestKind::Download);
+    let downloads = env.objects_of(Kind::Download);
     assert_eq!(downloads[0], ABC_PARTITION);
     assert!(
         env.log().iter().all(|r| r.object != INDEX),

@@ -6,21 +6,24 @@
 //!
 //! - `common`: shared fixtures (`tests/common/mod.rs`): servers, caches, `open`.
 //! - `support`: `Env` (server + measured host + an admin datastore that edits the bucket
-//!   behind the sync's back), option builders, sidecar/index readers, bucket snapshots
-//!   (`written_between`: which objects a call wrote, in write order), seeding.
-//! - `seed`: the 14 partitioning and dirty-path tests of the TypeScript client
-//!   (`docs/compatibility.md#counterparts-of-the-typescript-tests`), numbered #1 to #14.
-//! - `scale`: 1000 files / 50 models (the benchmark seeding, `BENCHMARKS.md#method`): the round
-//!   trip between two caches, the issue's request budgets (no-op push and pull: one request each;
-//!   one modified file: ≤ 3 GET + 4 PUT), a scoped pull reading only one model's partitions.
+//!   behind the sync's back; the shared scenarios' driver), option builders of the host's
+//!   types, and, re-exported from `sync_scenarios::support`, sidecar/index readers, bucket
+//!   snapshots (`written_between`: which objects a call wrote, in write order), seeding.
+//! - `scenarios`: the scenarios shared with the native tests (`scenarios/`, crate
+//!   `sync-scenarios`), on both servers, with `Env` as their driver: the 14 partitioning and
+//!   dirty-path tests of the TypeScript client but #13
+//!   (`docs/compatibility.md#counterparts-of-the-typescript-tests`), the regressions for the
+//!   hazards of `docs/hazards.md`, and 1000 files / 50 models (the benchmark seeding,
+//!   `BENCHMARKS.md#method`: round trip and request budgets, scoped pulls, dirty-only
+//!   partition writes).
+//! - `seed`: #13 of the partitioning tests (`pullConcurrency`), measured with a host-injected
+//!   delay.
 //! - `race`: two pushers on different models without a lock (fake only).
 //! - `compat`: the TypeScript-format fixtures (`fixtures/formats/`) read by the component,
 //!   and a golden test of what it writes (field names, key formats, timestamps).
 //! - `remote_changes`: issue 10, two caches: equal-size rewrites, rewrites without a hash
 //!   or back to earlier bytes, remote deletions, conflicts, scoped and namespaced pulls;
 //!   a bulk push never reverts a newer remote version.
-//! - `traps`: regressions for the hazards of `docs/hazards.md` (index reads, fingerprints,
-//!   dirty signals, deletions, write order, atomic downloads, unsafe keys, overlapping paths).
 
 /// Turn `async fn case(env: Env)` functions into two tests each: `fake::case` on the
 /// in-process fake and `emulator::case` on fake-gcs-server.
@@ -55,6 +58,5 @@ pub(crate) mod support;
 mod compat;
 mod race;
 mod remote_changes;
-mod scale;
+mod scenarios;
 mod seed;
-mod traps;

@@ -1,24 +1,21 @@
 //! Helpers of the sync tests: [`Env`] (one server with a fresh bucket, the host whose
 //! traffic is measured, and an "admin" datastore on a second host that reads and writes
 //! the bucket behind the sync service's back without touching the measured counters),
-//! option builders, readers for the sidecar and the indexes, the benchmark seeding of
-//! the benchmark (`BENCHMARKS.md#seeding`), and the JS `toISOString()` form of a file's mtime.
+//! which is the component's [`Driver`] of the shared scenarios (`sync-scenarios`), with
+//! [`Component`] its [`Service`]; option builders and report readers of the host's types.
+//! The rest (sidecar and index readers, bucket snapshots, the benchmark seeding, the
+//! formats other clients write) comes from `sync_scenarios::support`.
 
 use crate::common::*;
-use gcs_host::datastore::{no_options, ModelRef, ObjectMeta, SyncContext, SyncOptions};
+use gcs_host::datastore::{no_options, ModelRef, SyncContext, SyncOptions};
+use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
 use gcs_host::traffic::{LoggedRequest, RequestKind, TrafficSnapshot};
-use gcs_host::{Datastore, Host};
-use serde_json::Value;
+use gcs_host::{CallError, Datastore, Host};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::UNIX_EPOCH;
+use sync_scenarios as sc;
 
-/// The monolithic index object.
-pub const INDEX: &str = ".datastore-index.json";
-/// The partition meta object.
-pub const META: &str = "_index/_meta.json";
-/// The local sidecar.
-pub const SIDECAR: &str = ".datastore-sync-state.json";
+pub use sc::support::*;
+pub use sc::Driver;
 
 /// Which server a case runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +63,55 @@ impl Env {
         open(&self.host, &self.server, BUCKET, cache, extra).await
     }
 
-    // ----- the bucket, behind the sync service's back -----
+    // ----- the measured traffic (the bucket is edited through the Driver methods) -----
 
-    /// Write an object; returns its generation.
-    pub async fn put(&mut self, key: &str, data: &[u8]) -> String {
+    /// The measured counters.
+    pub fn snap(&self) -> TrafficSnapshot {
+        self.host.traffic.snapshot()
+    }
+
+    /// The measured request log.
+    pub fn log(&self) -> Vec<LoggedRequest> {
+        self.host.traffic.log()
+    }
+}
+
+fn request_kind(kind: sc::Kind) -> RequestKind {
+    match kind {
+        sc::Kind::Metadata => RequestKind::Metadata,
+        sc::Kind::Download => RequestKind::Download,
+        sc::Kind::Upload => RequestKind::Upload,
+        sc::Kind::Delete => RequestKind::Delete,
+        sc::Kind::List => RequestKind::List,
+        sc::Kind::Other => RequestKind::Other,
+    }
+}
+
+fn scenario_kind(kind: RequestKind) -> sc::Kind {
+    match kind {
+        RequestKind::Metadata => sc::Kind::Metadata,
+        RequestKind::Download => sc::Kind::Download,
+        RequestKind::Upload => sc::Kind::Upload,
+        RequestKind::Delete => sc::Kind::Delete,
+        RequestKind::List => sc::Kind::List,
+        _ => sc::Kind::Other,
+    }
+}
+
+/// The component in wasmtime as the scenarios' driver: datastores opened on the measured
+/// host, the bucket edited through the admin datastore, faults injected by the host.
+impl sc::Driver for Env {
+    type Service = Component;
+
+    fn name(&self) -> String {
+        format!("{:?}", self.which)
+    }
+
+    async fn open(&mut self, cache: &Cache, extra: &str) -> Component {
+        Component(Env::open(self, cache, extra).await)
+    }
+
+    async fn put(&mut self, key: &str, data: &[u8]) -> String {
         self.admin
             .put_bytes(key, data, None)
             .await
@@ -77,9 +119,8 @@ impl Env {
             .generation
     }
 
-    /// Write an object whose name the component's object API refuses (`../x`), straight
-    /// to the server.
-    pub fn put_raw(&self, key: &str, data: &[u8]) {
+    /// Straight to the server: the component's object API refuses names such as `../x`.
+    fn put_raw(&self, key: &str, data: &[u8]) {
         match &self.server {
             Server::Fake(f) => {
                 f.put_object(BUCKET, key, data);
@@ -95,8 +136,7 @@ impl Env {
         }
     }
 
-    /// An object's bytes, `None` when it does not exist.
-    pub async fn get(&mut self, key: &str) -> Option<Vec<u8>> {
+    async fn get(&mut self, key: &str) -> Option<Vec<u8>> {
         match self.admin.get_bytes(key).await {
             Ok((data, _)) => Some(data),
             Err(e) if e.kind() == "not-found" => None,
@@ -104,21 +144,7 @@ impl Env {
         }
     }
 
-    /// An object's bytes, which must exist.
-    pub async fn must_get(&mut self, key: &str) -> Vec<u8> {
-        self.get(key)
-            .await
-            .unwrap_or_else(|| panic!("{key} is missing from the bucket"))
-    }
-
-    /// An object parsed as JSON.
-    pub async fn json(&mut self, key: &str) -> Value {
-        let bytes = self.must_get(key).await;
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{key} is not JSON: {e}"))
-    }
-
-    /// The generation of an object, `None` when it does not exist.
-    pub async fn generation(&mut self, key: &str) -> Option<String> {
+    async fn generation(&mut self, key: &str) -> Option<String> {
         self.admin
             .stat(key)
             .await
@@ -126,96 +152,137 @@ impl Env {
             .map(|m| m.generation)
     }
 
-    /// Every object, by key.
-    pub async fn objects(&mut self) -> BTreeMap<String, ObjectMeta> {
+    async fn objects(&mut self) -> BTreeMap<String, sc::Object> {
         self.admin
             .list_all(None)
             .await
             .expect("admin list")
             .into_iter()
-            .map(|m| (m.key.clone(), m))
+            .map(|m| {
+                let object = sc::Object {
+                    generation: m.generation,
+                    size: m.size,
+                    md5: m.md5_hash.unwrap_or_default(),
+                };
+                (m.key, object)
+            })
             .collect()
     }
 
-    /// The keys of every object.
-    pub async fn names(&mut self) -> Vec<String> {
-        self.objects().await.into_keys().collect()
-    }
-
-    /// The entry keys of the remote monolith, in its order.
-    pub async fn index_keys(&mut self) -> Vec<String> {
-        keys_of(&self.json(INDEX).await["entries"])
-    }
-
-    // ----- the measured traffic -----
-
-    /// Zero the measured counters and log.
-    pub fn reset(&self) {
+    fn reset(&self) {
         self.host.traffic.reset();
     }
 
-    /// The measured counters.
-    pub fn snap(&self) -> TrafficSnapshot {
-        self.host.traffic.snapshot()
-    }
-
-    /// The measured request log.
-    pub fn log(&self) -> Vec<LoggedRequest> {
-        self.host.traffic.log()
-    }
-
-    /// Objects of the measured requests of `kind`, in order.
-    pub fn objects_of(&self, kind: RequestKind) -> Vec<String> {
+    fn requests(&self) -> Vec<sc::Request> {
         self.log()
             .into_iter()
-            .filter(|r| r.kind == kind)
-            .map(|r| r.object)
+            .map(|r| sc::Request {
+                kind: scenario_kind(r.kind),
+                object: r.object,
+                status: r.status,
+            })
             .collect()
     }
 
-    /// "GET" requests in the sense of the TypeScript benchmark figures: metadata, downloads and
-    /// listings.
-    pub fn gets(&self) -> u64 {
-        let s = self.snap();
-        s.count(RequestKind::Metadata) + s.count(RequestKind::Download) + s.count(RequestKind::List)
+    fn fail(&self, kind: sc::Kind, object: &str, status: u16, times: Option<u32>) {
+        self.host.faults.add(FaultRule::new(
+            FaultMatch::kind(request_kind(kind)).object(object),
+            FaultAction::Status(status),
+            times,
+        ));
     }
 
-    /// Uploads (every upload is one PUT/POST).
-    pub fn puts(&self) -> u64 {
-        self.snap().count(RequestKind::Upload)
+    fn corrupt(&self, object: &str) {
+        self.host.faults.add(FaultRule::new(
+            FaultMatch::kind(RequestKind::Download).object(object),
+            FaultAction::Corrupt,
+            None,
+        ));
+    }
+
+    fn clear_faults(&self) {
+        self.host.faults.clear();
     }
 }
 
-/// Objects whose generation is new or changed between two listings, in write order
-/// (generations increase with time on both servers). Multipart uploads carry the object
-/// name in the body, not the URL, so the host's traffic log cannot name them; the bucket
-/// itself can.
-pub fn written_between(
-    before: &BTreeMap<String, ObjectMeta>,
-    after: &BTreeMap<String, ObjectMeta>,
-) -> Vec<String> {
-    let mut changed: Vec<(i128, String)> = after
-        .iter()
-        .filter(|(k, m)| before.get(*k).is_none_or(|b| b.generation != m.generation))
-        .map(|(k, m)| {
-            (
-                m.generation.parse::<i128>().expect("numeric generation"),
-                k.clone(),
-            )
+/// One datastore of the component as the scenarios' service.
+pub struct Component(pub Datastore);
+
+fn options(o: &sc::Options) -> SyncOptions {
+    let context = (!o.models.is_empty()).then(|| SyncContext {
+        models: o
+            .models
+            .iter()
+            .map(|(t, i)| ModelRef {
+                model_type: t.clone(),
+                model_id: i.clone(),
+            })
+            .collect(),
+    });
+    SyncOptions {
+        rel_path: o.rel_path.clone(),
+        context,
+        metadata_only: o.metadata_only,
+        ..no_options()
+    }
+}
+
+fn error(e: CallError) -> sc::Error {
+    sc::Error {
+        kind: e.kind().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn report(r: gcs_host::datastore::SyncReport) -> sc::Report {
+    sc::Report {
+        files: r.files,
+        deleted: r.deleted,
+        fast_path: r.fast_path,
+        phases: r
+            .phases
+            .into_iter()
+            .map(|p| sc::Phase {
+                name: p.name,
+                millis: p.millis,
+                detail: p.detail,
+            })
+            .collect(),
+    }
+}
+
+impl sc::Service for Component {
+    async fn push(&mut self, o: &sc::Options) -> Result<sc::Report, sc::Error> {
+        self.0.push(&options(o)).await.map(report).map_err(error)
+    }
+
+    async fn pull(&mut self, o: &sc::Options) -> Result<sc::Report, sc::Error> {
+        self.0.pull(&options(o)).await.map(report).map_err(error)
+    }
+
+    async fn mark_dirty(&mut self, o: &sc::Options) -> Result<(), sc::Error> {
+        self.0.mark_dirty(&options(o)).await.map_err(error)
+    }
+
+    async fn status(&mut self, o: &sc::Options) -> Result<sc::Status, sc::Error> {
+        let s = self.0.status(&options(o)).await.map_err(error)?;
+        Ok(sc::Status {
+            sidecar_version: s.sidecar_version,
+            local_dirty: s.local_dirty,
+            dirty_paths: s.dirty_paths,
+            walk: s.walk,
         })
-        .collect();
-    changed.sort();
-    changed.into_iter().map(|(_, k)| k).collect()
-}
+    }
 
-/// Whether a key is one of the index objects (monolith, partitions, meta).
-pub fn is_index_object(key: &str) -> bool {
-    key.ends_with(INDEX) || key.starts_with("_index/")
-}
-
-/// Data objects only.
-pub fn data_only(keys: Vec<String>) -> Vec<String> {
-    keys.into_iter().filter(|k| !is_index_object(k)).collect()
+    async fn capabilities(&mut self) -> Result<sc::Capabilities, sc::Error> {
+        let c = self.0.capabilities().await.map_err(error)?;
+        Ok(sc::Capabilities {
+            scoped_sync: c.scoped_sync,
+            two_phase_sync: c.two_phase_sync,
+            preview_push: c.preview_push,
+            control_plane: c.control_plane,
+        })
+    }
 }
 
 // ----- options -----
@@ -249,14 +316,6 @@ pub fn models(list: &[(&str, &str)]) -> SyncOptions {
     }
 }
 
-/// A metadata-only (lazy) pull.
-pub fn metadata_only() -> SyncOptions {
-    SyncOptions {
-        metadata_only: true,
-        ..no_options()
-    }
-}
-
 /// The detail of the phase `name` of a report.
 pub fn phase<'a>(report: &'a gcs_host::datastore::SyncReport, name: &str) -> &'a str {
     report
@@ -275,268 +334,4 @@ pub fn phase_millis(report: &gcs_host::datastore::SyncReport, name: &str) -> f64
         .find(|p| p.name == name)
         .map(|p| p.millis)
         .unwrap_or_else(|| panic!("no phase {name} in {:?}", report.phases))
-}
-
-// ----- the cache -----
-
-/// The sidecar as JSON.
-pub fn sidecar(cache: &Cache) -> Value {
-    serde_json::from_slice(&cache.read(SIDECAR)).expect("the sidecar is JSON")
-}
-
-/// The local index copy as JSON.
-pub fn local_index(cache: &Cache) -> Value {
-    serde_json::from_slice(&cache.read(INDEX)).expect("the local index is JSON")
-}
-
-/// Remove a file or directory tree from the cache.
-pub fn remove(cache: &Cache, rel: &str) {
-    let p = cache.file(rel);
-    if p.is_dir() {
-        std::fs::remove_dir_all(p).unwrap();
-    } else {
-        std::fs::remove_file(p).unwrap();
-    }
-}
-
-/// Unix milliseconds of a file's mtime (truncated, like JS `Date`).
-pub fn mtime_ms(path: &Path) -> i64 {
-    let t = std::fs::metadata(path).unwrap().modified().unwrap();
-    t.duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-/// A file's mtime as the TypeScript client records `localMtime`.
-pub fn mtime_iso(cache: &Cache, rel: &str) -> String {
-    iso_ms(mtime_ms(&cache.file(rel)))
-}
-
-/// Files of the cache that sync (internal files excluded), sorted.
-pub fn data_files(cache: &Cache) -> Vec<String> {
-    cache
-        .files()
-        .into_iter()
-        .filter(|f| f != INDEX && f != SIDECAR)
-        .collect()
-}
-
-/// Every file of the cache whose name looks like a temporary file.
-pub fn temp_files(cache: &Cache) -> Vec<String> {
-    cache
-        .files()
-        .into_iter()
-        .filter(|f| {
-            let name = f.rsplit('/').next().unwrap_or(f);
-            name.contains("tmp")
-        })
-        .collect()
-}
-
-// ----- formats -----
-
-/// JS `new Date(ms).toISOString()`.
-pub fn iso_ms(unix_ms: i64) -> String {
-    let days = unix_ms.div_euclid(86_400_000);
-    let ms = unix_ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
-}
-
-/// Days since 1970-01-01 → (year, month, day) (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-/// Whether `s` has exactly the shape `YYYY-MM-DDTHH:MM:SS.mmmZ`.
-pub fn is_js_iso(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 24
-        && b.iter().enumerate().all(|(i, c)| match i {
-            4 | 7 => *c == b'-',
-            10 => *c == b'T',
-            13 | 16 => *c == b':',
-            19 => *c == b'.',
-            23 => *c == b'Z',
-            _ => c.is_ascii_digit(),
-        })
-}
-
-/// Object keys of a JSON object, in order.
-pub fn keys_of(v: &Value) -> Vec<String> {
-    v.as_object()
-        .unwrap_or_else(|| panic!("not an object: {v}"))
-        .keys()
-        .cloned()
-        .collect()
-}
-
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Base64 MD5 (as GCS lists it).
-pub fn md5_b64(data: &[u8]) -> String {
-    use base64::Engine as _;
-    use md5::Digest as _;
-    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(data))
-}
-
-/// A fixture from `fixtures/formats/`.
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/formats")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-/// A fixture parsed.
-pub fn fixture_json(name: &str) -> Value {
-    serde_json::from_slice(&fixture(name)).unwrap()
-}
-
-/// A compact monolith as another client writes it: `(key, bytes, localMtime, sha256)`.
-pub fn ts_index(entries: &[(&str, usize, Option<&str>, Option<&str>)]) -> Vec<u8> {
-    let mut map = serde_json::Map::new();
-    for (key, size, mtime, sha) in entries {
-        let mut e = serde_json::Map::new();
-        e.insert("key".into(), Value::from(*key));
-        e.insert("size".into(), Value::from(*size));
-        e.insert("lastModified".into(), "2026-07-01T00:00:00.000Z".into());
-        if let Some(m) = mtime {
-            e.insert("localMtime".into(), Value::from(*m));
-        }
-        if let Some(s) = sha {
-            e.insert("sha256".into(), Value::from(*s));
-        }
-        map.insert(key.to_string(), Value::Object(e));
-    }
-    let index = serde_json::json!({
-        "version": 1,
-        "lastPulled": "2026-07-01T00:00:00.000Z",
-        "entries": map,
-    });
-    serde_json::to_vec(&index).unwrap()
-}
-
-/// Put data objects and a monolith listing them (what another client's push leaves).
-pub async fn put_remote_files(env: &mut Env, files: &[(&str, &[u8])]) {
-    let entries: Vec<(&str, usize, Option<&str>, Option<&str>)> = files
-        .iter()
-        .map(|(k, d)| (*k, d.len(), None, None))
-        .collect();
-    for (k, d) in files {
-        env.put(k, d).await;
-    }
-    env.put(INDEX, &ts_index(&entries)).await;
-}
-
-// ----- seeding (BENCHMARKS.md#seeding) -----
-
-/// One seeded model.
-#[derive(Debug, Clone)]
-pub struct Model {
-    /// `@test/model-type-NNN`.
-    pub model_type: String,
-    /// A random UUID.
-    pub model_id: String,
-    /// Cache-relative paths of its files.
-    pub files: Vec<String>,
-}
-
-impl Model {
-    /// The `data--` partition object of this model.
-    pub fn data_partition(&self) -> String {
-        format!(
-            "_index/data--{}--{}.json",
-            self.model_type.replace('/', "--"),
-            self.model_id
-        )
-    }
-
-    /// The three partition objects a scoped pull of this model reads, in order.
-    pub fn partitions(&self) -> Vec<String> {
-        let slug = self.model_type.replace('/', "--");
-        ["data", "outputs", "definitions-evaluated"]
-            .iter()
-            .map(|dir| format!("_index/{dir}--{slug}--{}.json", self.model_id))
-            .collect()
-    }
-}
-
-/// A random UUID v4.
-pub fn uuid() -> String {
-    let b: [u8; 16] = rand::random();
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let variant = ["8", "9", "a", "b"][usize::from(b[8] >> 6)];
-    format!(
-        "{}-{}-4{}-{variant}{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[13..16],
-        &h[17..20],
-        &h[20..32]
-    )
-}
-
-/// Seed like the benchmark: `models` models of type `@test/model-type-NNN` with random
-/// UUID ids, `per_model` files `data/@test/model-type-NNN/<uuid>/file-NNNN.json` each,
-/// JSON padded with `pad` × `x` (the benchmark: 50 × 20, pad 5020 ≈ 5 KB a file).
-pub fn seed(cache: &Cache, models: usize, per_model: usize, pad: usize) -> Vec<Model> {
-    let padding = "x".repeat(pad);
-    (0..models)
-        .map(|m| {
-            let model_type = format!("@test/model-type-{m:03}");
-            let model_id = uuid();
-            let files = (0..per_model)
-                .map(|f| {
-                    let rel = format!("data/{model_type}/{model_id}/file-{f:04}.json");
-                    let body = format!(
-                        r#"{{"model":{m},"file":{f},"timestamp":"2026-08-01T10:00:00.000Z","data":"{padding}"}}"#
-                    );
-                    cache.write(&rel, body.as_bytes());
-                    rel
-                })
-                .collect();
-            Model {
-                model_type,
-                model_id,
-                files,
-            }
-        })
-        .collect()
-}
-
-/// Another client adds one file: the object, and an entry in the remote monolith (every
-/// other entry kept as it is). Returns the new index generation.
-pub async fn add_remote_entry(env: &mut Env, key: &str, data: &[u8]) -> String {
-    env.put(key, data).await;
-    let mut index = env.json(INDEX).await;
-    let entry = serde_json::json!({
-        "key": key,
-        "size": data.len(),
-        "lastModified": "2026-07-01T00:00:00.000Z",
-    });
-    index["entries"]
-        .as_object_mut()
-        .expect("entries")
-        .insert(key.to_string(), entry);
-    env.put(INDEX, &serde_json::to_vec(&index).unwrap()).await
 }
