@@ -67,6 +67,7 @@ macro_rules! for_each_scenario {
                 partition_reads_retry_404_falls_back_other_errors_fail,
                 sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirty,
                 pushed_hash_matches_uploaded_bytes,
+                solo_walk_skips_namespace_directories,
             ],
             scale: [
                 round_trip_1000_files_50_models_with_request_budgets,

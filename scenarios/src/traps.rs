@@ -595,3 +595,42 @@ pub async fn pushed_hash_matches_uploaded_bytes<D: Driver>(d: &mut D) {
         sha256_hex(&data).as_str()
     );
 }
+
+/// `docs/hazards.md#namespace-directories-in-a-solo-walk`: a solo push's full walk never
+/// uploads the files of a directory holding a `.namespace.json` manifest (another
+/// repository's namespaced data), and a bulk push's orphan deletion never removes the
+/// remote objects below it.
+pub async fn solo_walk_skips_namespace_directories<D: Driver>(d: &mut D) {
+    d.put("tenant/.namespace.json", br#"{"namespace":"tenant"}"#)
+        .await;
+    d.put("tenant/data/t/m/d/9/raw", b"theirs").await;
+    let cache = Cache::new();
+    cache.write("data/t/m/d/1/raw", b"ours");
+    cache.write("tenant/.namespace.json", br#"{"namespace":"tenant"}"#);
+    cache.write("tenant/data/t/m/d/9/raw", b"a stale local copy");
+    cache.write("tenant/data/t/m/d/10/raw", b"never ours to push");
+    let mut ds = d.open(&cache, "").await;
+    let report = ds.push(&opts()).await.unwrap();
+    assert_eq!(report.files, 1, "only the solo file");
+    assert_eq!(d.index_keys().await, ["data/t/m/d/1/raw"]);
+    assert_eq!(d.must_get("tenant/data/t/m/d/9/raw").await, b"theirs");
+    assert_eq!(d.get("tenant/data/t/m/d/10/raw").await, None);
+    assert_eq!(
+        data_only(d.names().await),
+        [
+            "data/t/m/d/1/raw",
+            "tenant/.namespace.json",
+            "tenant/data/t/m/d/9/raw"
+        ],
+        "the tenant's objects as they were, nothing of theirs added"
+    );
+
+    // A bulk push (the path-less mark) walks everything and may delete orphans: the
+    // tenant's objects are none of its business.
+    ds.mark_dirty(&opts()).await.unwrap();
+    d.reset();
+    let report = ds.push(&opts()).await.unwrap();
+    assert_eq!((report.files, report.deleted), (0, 0));
+    assert!(d.objects_of(Kind::Delete).is_empty());
+    assert_eq!(d.must_get("tenant/data/t/m/d/9/raw").await, b"theirs");
+}

@@ -18,7 +18,9 @@ use std::cell::Cell;
 use super::core::change::{sha256_hex, ChangeReason};
 use super::core::index::{Index, IndexEntry};
 use super::core::keys::local_rel_path;
-use super::core::plan::{plan_full_walk, plan_scoped_walk, DirtyPathStat, LocalFile};
+use super::core::plan::{
+    namespace_dirs_from_listing, plan_full_walk, plan_scoped_walk, DirtyPathStat, LocalFile,
+};
 use super::core::reconcile::{decide_push, may_delete, PushVerdict};
 use super::core::report::SkipCounts;
 use super::core::sync_state::WalkMode;
@@ -147,7 +149,19 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 // (docs/hazards.md#files-outside-the-bound-namespace).
                 let files = self.cache.walk(ns.unwrap_or(""), &mut stats);
                 let complete = stats.unreadable == 0;
-                let plan = plan_full_walk(&files, ns, index, &[], delete_orphans && complete);
+                // A solo walk sees the whole cache, namespace directories included
+                // (docs/hazards.md#namespace-directories-in-a-solo-walk).
+                let namespace_dirs = match ns {
+                    None => namespace_dirs_from_listing(&files, None),
+                    Some(_) => Vec::new(),
+                };
+                let plan = plan_full_walk(
+                    &files,
+                    ns,
+                    index,
+                    &namespace_dirs,
+                    delete_orphans && complete,
+                );
                 (plan, false)
             }
         };

@@ -231,18 +231,17 @@ pub fn plan_scoped_walk(
     builder.finish()
 }
 
-#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
-/// Foreign namespace directories visible in a full cache listing: first
-/// segments `X` of files `X/.namespace.json`, excluding the bound namespace.
-/// Empty in solo mode (upstream filters only when a namespace is bound).
-pub fn namespace_dirs_from_listing(files: &[String], ns: Option<&str>) -> Vec<String> {
-    let Some(ns) = ns.filter(|n| !n.is_empty()) else {
-        return Vec::new();
-    };
+/// Namespace directories visible in a full cache listing that a walk must not push from:
+/// first segments `X` of files `X/.namespace.json`, except the bound namespace. In solo
+/// mode every one of them (docs/hazards.md#namespace-directories-in-a-solo-walk; the
+/// TypeScript client filters only when a namespace is bound, so its solo walk pushes
+/// another repository's namespaced files as solo data).
+pub fn namespace_dirs_from_listing<S: AsRef<str>>(files: &[S], ns: Option<&str>) -> Vec<String> {
+    let ns = ns.filter(|n| !n.is_empty());
     let mut dirs: Vec<String> = Vec::new();
     for file in files {
-        if let Some((dir, ".namespace.json")) = file.split_once('/') {
-            if dir != ns && !dirs.iter().any(|d| d == dir) {
+        if let Some((dir, ".namespace.json")) = file.as_ref().split_once('/') {
+            if Some(dir) != ns && !dirs.iter().any(|d| d == dir) {
                 dirs.push(dir.to_string());
             }
         }
@@ -555,11 +554,27 @@ mod tests {
     }
 
     #[test]
-    fn solo_full_walk_filters_nothing() {
-        let files = strings(&["ns1/.namespace.json", "ns1/data/a", "data/b", "data/b"]);
-        assert!(namespace_dirs_from_listing(&files, None).is_empty());
-        let plan = plan_full_walk(&files, None, &index_of(&[]), &[], false);
-        assert_eq!(rels(&plan), ["ns1/data/a", "data/b"]);
+    fn solo_full_walk_skips_namespace_directories_and_spares_their_entries() {
+        let files = strings(&[
+            "ns1/.namespace.json",
+            "ns1/data/a",
+            "ns2/.namespace.json",
+            "data/b",
+            "data/b",
+            "plain/.namespace.json.bak",
+        ]);
+        let dirs = namespace_dirs_from_listing(&files, None);
+        assert_eq!(dirs, ["ns1", "ns2"]);
+        let index = index_of(&["ns1/data/old", "data/orphan"]);
+        let plan = plan_full_walk(&files, None, &index, &dirs, true);
+        assert_eq!(rels(&plan), ["data/b", "plain/.namespace.json.bak"]);
+        // The manifests themselves are internal files, never pushed by any walk.
+        assert_eq!(plan.skipped_in_namespace_dirs, 1);
+        assert_eq!(
+            plan.deletions,
+            ["data/orphan"],
+            "nothing below ns1/ is deleted"
+        );
     }
 
     #[test]
