@@ -21,7 +21,8 @@
 //! The two I/O seams and their objects:
 //! - `transport.rs`: requests and responses as values, `Transport`, `Clock`.
 //! - `cache/`: [`cache::LocalCache`], the only code that touches the filesystem: stats,
-//!   reads, atomic writes and crash debris, symlink-safe walks, the machinery's own files.
+//!   reads, atomic writes and crash debris, symlink-safe walks, the machinery's own files;
+//!   inside the component its hot paths call wasi:filesystem directly (`cache/sys.rs`).
 //! - `sync/remote_index.rs`: the bucket's index objects (monolith, partitions, meta).
 //!
 //! Pure rules and values (no I/O, unit-tested natively with tables):

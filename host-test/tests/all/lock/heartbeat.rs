@@ -144,6 +144,9 @@ async fn tick_extends_only_when_due() {
 /// the work goes on through a second datastore of the same identity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keeper_heartbeats_in_the_background() {
+    // Longer than TTL: the whole suite runs in parallel on two cores, and a heartbeat
+    // (every ttl/3) delayed by a full TTL would let the waiter take the lock for real.
+    const TTL: u32 = 3000;
     let mut rig = Rig::fake().await;
     let mut lock_ds = rig.open(ALICE, "").await;
     let mut work_ds = rig.open(ALICE, "").await;
