@@ -469,30 +469,72 @@ export function outgoingHandler(
     const method = methodName(request.method);
     counters.requests++;
     counters.byMethod[method] = (counters.byMethod[method] ?? 0) + 1;
-    const headers = new Headers();
+    const headers: Array<[string, string]> = [];
     for (const [k, v] of request.fields.entries()) {
-      if (!HOP_HEADERS.has(k)) headers.append(k, decoder.decode(v));
-    }
-    // fetch would otherwise ask for gzip and inflate behind the guest's integrity checks.
-    if (!headers.has("accept-encoding")) {
-      headers.set("accept-encoding", "identity");
+      if (!HOP_HEADERS.has(k)) headers.push([k, decoder.decode(v)]);
     }
     // No host timers here: the guest bounds every exchange itself (its own deadline covers
     // the first byte and the whole body) and drops the future when it gives up, which
-    // aborts the fetch. A timer per request and per chunk cost more than the request.
+    // aborts the request. A timer per request and per chunk cost more than the request.
     const payload = body && body.out.size > 0
       ? body.out.bytes()
       : method === "GET" || method === "HEAD"
       ? undefined
       : new Uint8Array(0);
-    if (direct) {
-      sendDirect(request, method, payload, future);
-      return;
+    if (direct) sendDirect(request, method, headers, payload, future);
+    else sendFetch(url, method, headers, payload, future);
+  }
+
+  /** Hand an answer to the guest: the response now, its body (read whole: the guest reads
+   * every body whole) into the body stream when it has arrived. */
+  function deliver(
+    future: FutureIncomingResponse,
+    cancel: () => void,
+    status: number,
+    fields: Fields,
+    body: () => Promise<Uint8Array>,
+  ): void {
+    const queue = new ByteQueue();
+    future.settle({
+      tag: "ok",
+      val: new IncomingResponse(status, fields, queue, cancel),
+    });
+    body().then(
+      (bytes) => {
+        queue.push(bytes);
+        queue.end();
+      },
+      (e) =>
+        queue.fail(
+          `the response body was cut short: ${
+            e instanceof Error ? e.message : String(e)
+          }`,
+        ),
+    ).finally(() => sched.cancellers.delete(cancel));
+  }
+
+  /** Track a request's cancel function until its body has arrived or it failed. */
+  function cancellable(future: FutureIncomingResponse, cancel: () => void) {
+    sched.cancellers.add(cancel);
+    future.onDrop = cancel;
+  }
+
+  /** Send through `fetch` (when a proxy is configured). */
+  function sendFetch(
+    url: string,
+    method: string,
+    pairs: Array<[string, string]>,
+    payload: Uint8Array | undefined,
+    future: FutureIncomingResponse,
+  ): void {
+    const headers = new Headers(pairs);
+    // fetch would otherwise ask for gzip and inflate behind the guest's integrity checks.
+    if (!headers.has("accept-encoding")) {
+      headers.set("accept-encoding", "identity");
     }
     const ctrl = new AbortController();
     const cancel = () => ctrl.abort();
-    sched.cancellers.add(cancel);
-    future.onDrop = cancel;
+    cancellable(future, cancel);
     fetch(url, {
       method,
       headers,
@@ -500,62 +542,37 @@ export function outgoingHandler(
       redirect: "manual",
       signal: ctrl.signal,
     }).then(
-      (resp) => {
-        const queue = new ByteQueue();
-        future.settle({
-          tag: "ok",
-          val: new IncomingResponse(
-            resp.status,
-            Fields.fromHeaders(resp.headers),
-            queue,
-            cancel,
-          ),
-        });
-        pump(resp, queue);
-      },
+      (resp) =>
+        deliver(
+          future,
+          cancel,
+          resp.status,
+          Fields.fromHeaders(resp.headers),
+          // Deno reads a fetch body into one buffer natively; pulling it chunk by chunk
+          // through a ReadableStream reader cost more CPU than the request itself.
+          async () => resp.body ? await resp.bytes() : new Uint8Array(0),
+        ),
       (e) => {
         sched.cancellers.delete(cancel);
         future.settle({ tag: "err", val: httpErrorOf(e) });
       },
     );
-
-    /** Collect the body in one piece: the guest reads every body whole, and Deno reads a
-     * fetch body into one buffer natively, where pulling it chunk by chunk through a
-     * ReadableStream reader cost more CPU than the request itself. */
-    async function pump(resp: Response, queue: ByteQueue): Promise<void> {
-      try {
-        if (resp.body) queue.push(await resp.bytes());
-        queue.end();
-      } catch (e) {
-        queue.fail(
-          `the response body was cut short: ${
-            e instanceof Error ? e.message : String(e)
-          }`,
-        );
-      } finally {
-        sched.cancellers.delete(cancel);
-      }
-    }
   }
 
   /** Send on our HTTP/1.1 client (`h1.ts`). */
   function sendDirect(
     request: OutgoingRequest,
     method: string,
+    headers: Array<[string, string]>,
     payload: Uint8Array | undefined,
     future: FutureIncomingResponse,
   ): void {
     const https = request.scheme?.tag === "HTTPS";
     const authority = request.authority!;
     const { hostname, port } = splitAuthority(authority, https ? 443 : 80);
-    const headers: Array<[string, string]> = [];
-    for (const [k, v] of request.fields.entries()) {
-      if (!HOP_HEADERS.has(k)) headers.push([k, decoder.decode(v)]);
-    }
     let cancelRequest = () => {};
     const cancel = () => cancelRequest();
-    sched.cancellers.add(cancel);
-    future.onDrop = cancel;
+    cancellable(future, cancel);
     h1Request({
       https,
       hostname,
@@ -566,30 +583,14 @@ export function outgoingHandler(
       headers,
       body: payload,
     }, (c) => (cancelRequest = c)).then(
-      (resp) => {
-        const queue = new ByteQueue();
-        future.settle({
-          tag: "ok",
-          val: new IncomingResponse(
-            resp.status,
-            Fields.fromPairs(resp.headers),
-            queue,
-            cancel,
-          ),
-        });
-        resp.body().then(
-          (bytes) => {
-            queue.push(bytes);
-            queue.end();
-          },
-          (e) =>
-            queue.fail(
-              `the response body was cut short: ${
-                e instanceof Error ? e.message : String(e)
-              }`,
-            ),
-        ).finally(() => sched.cancellers.delete(cancel));
-      },
+      (resp) =>
+        deliver(
+          future,
+          cancel,
+          resp.status,
+          Fields.fromPairs(resp.headers),
+          resp.body,
+        ),
       (e) => {
         sched.cancellers.delete(cancel);
         future.settle({ tag: "err", val: h1ErrorCode(e) });
