@@ -13,6 +13,8 @@
 //! - [`seed`]: the partitioning and dirty-path tests of the TypeScript client's seed
 //!   change (`docs/compatibility.md#counterparts-of-the-typescript-tests`).
 //! - [`traps`]: one regression per hazard of `docs/hazards.md`.
+//! - [`shard_first`]: shard-first (v2) buckets written by the TypeScript client: pulled
+//!   and pushed through their shards, never through the stale monolith.
 //! - [`scale`]: 1000 files / 50 models: request budgets, round trip, scoped pulls,
 //!   dirty-only partition writes.
 //!
@@ -23,6 +25,7 @@ pub mod cache;
 pub mod driver;
 pub mod scale;
 pub mod seed;
+pub mod shard_first;
 pub mod support;
 pub mod traps;
 
@@ -59,7 +62,6 @@ macro_rules! for_each_scenario {
                 mark_dirty_is_a_persisted_pre_write_hint,
                 deletion_only_from_dirty_signals,
                 v1_write_order_monolith_first_then_dirty_partitions_then_meta,
-                v2_meta_is_never_demoted,
                 pull_writes_atomically_corrupt_download_leaves_no_file_and_no_temp_file,
                 index_key_escaping_the_cache_is_never_written_outside_it,
                 overlapping_dirty_paths_upload_once_and_delete_once,
@@ -68,6 +70,12 @@ macro_rules! for_each_scenario {
                 sidecar_write_failures_never_fail_a_successful_push_but_fail_mark_dirty,
                 pushed_hash_matches_uploaded_bytes,
                 solo_walk_skips_namespace_directories,
+            ],
+            shard_first: [
+                v2_bucket_is_pulled_and_pushed_through_its_shards,
+                v2_unpartitionable_files_are_kept_and_emptied_shards_unlisted,
+                v1_fingerprint_never_hides_commits_after_a_migration,
+                v2_listed_shard_missing_is_an_error_not_a_fallback,
             ],
             scale: [
                 round_trip_1000_files_50_models_with_request_budgets,

@@ -266,6 +266,45 @@ pub fn ts_index(entries: &[IndexSpec<'_>]) -> Vec<u8> {
     serde_json::to_vec(&index).expect("JSON")
 }
 
+/// A compact shard (`_index/{key}.json`) as the TypeScript client writes it.
+pub fn ts_shard(entries: &[IndexSpec<'_>]) -> Vec<u8> {
+    let index: Value = serde_json::from_slice(&ts_index(entries)).expect("JSON");
+    let shard = serde_json::json!({ "version": 1, "entries": index["entries"] });
+    serde_json::to_vec(&shard).expect("JSON")
+}
+
+/// A shard-first `_meta.json` as the TypeScript client writes it (partitions sorted).
+pub fn ts_meta_v2(partitions: &[&str], commit_seq: u64) -> Vec<u8> {
+    let mut sorted: Vec<&str> = partitions.to_vec();
+    sorted.sort();
+    serde_json::to_vec(&serde_json::json!({
+        "version": 2,
+        "partitions": sorted,
+        "commitSeq": commit_seq,
+    }))
+    .expect("JSON")
+}
+
+/// A shard-first bucket as the TypeScript client leaves it after `migrate-index` and
+/// commits: the data objects, one shard per partition (`(shard, key, bytes)` — the
+/// caller names each file's partition), and the meta at `commit_seq`. No monolith.
+pub async fn put_v2_remote<D: Driver>(d: &mut D, files: &[(&str, &str, &[u8])], commit_seq: u64) {
+    let mut shards: BTreeMap<&str, Vec<IndexSpec<'_>>> = BTreeMap::new();
+    for (shard, key, data) in files {
+        d.put(key, data).await;
+        shards
+            .entry(shard)
+            .or_default()
+            .push((key, data.len(), None, None));
+    }
+    for (shard, entries) in &shards {
+        d.put(&format!("_index/{shard}.json"), &ts_shard(entries))
+            .await;
+    }
+    let names: Vec<&str> = shards.keys().copied().collect();
+    d.put(META, &ts_meta_v2(&names, commit_seq)).await;
+}
+
 // ----- seeding (BENCHMARKS.md#seeding) -----
 
 /// One seeded model.

@@ -88,7 +88,8 @@ pub async fn fingerprint_only_from_the_compared_get_or_our_put_and_only_when_com
     d.reset();
     assert!(ds.pull(&opts()).await.unwrap().fast_path);
     assert!(ds.push(&opts()).await.unwrap().fast_path);
-    assert_eq!(d.total(), 2);
+    // The pull probes the monolith and the meta, the push the monolith.
+    assert_eq!(d.total(), 3);
 
     // Lazy: a metadata-only pull skips the raw; the next full pull must not be answered
     // by the fast path.
@@ -303,41 +304,6 @@ pub async fn v1_write_order_monolith_first_then_dirty_partitions_then_meta<D: Dr
     let meta = d.json(META).await;
     assert_eq!(meta["version"], 1);
     assert_eq!(meta["partitions"].as_array().unwrap().len(), 5);
-}
-
-/// `docs/hazards.md#demoting-a-shard-first-meta`: a shard-first meta is never demoted — a push
-/// refuses before any upload, the meta object stays exactly as it was, and a pull is refused too.
-pub async fn v2_meta_is_never_demoted<D: Driver>(d: &mut D) {
-    let a = Cache::new();
-    a.write("audit/a", b"a");
-    let mut ds = d.open(&a, "").await;
-    ds.push(&opts()).await.unwrap();
-    let v2 = fixture("meta-v2.json");
-    let meta_generation = d.put(META, &v2).await;
-    let index_generation = d.generation(INDEX).await;
-    ds.mark_dirty(&rel("audit/a")).await.unwrap();
-    a.write("audit/a", b"changed");
-    d.reset();
-    let e = ds.push(&opts()).await.expect_err("push onto a v2 bucket");
-    assert!(e.message.contains("shard-first"), "{e}");
-    assert_eq!(e.kind, "unsupported-layout", "{e}");
-    assert_eq!(d.puts(), 0);
-    assert_eq!(d.count(Kind::Delete), 0);
-    assert_eq!(d.must_get(META).await, v2);
-    assert_eq!(d.generation(META).await.unwrap(), meta_generation);
-    assert_eq!(d.generation(INDEX).await, index_generation);
-    assert_eq!(d.must_get("audit/a").await, b"a");
-    assert_eq!(sidecar(&a)["localDirty"], true, "the edit is still pending");
-
-    let fresh = Cache::new();
-    let e = d
-        .open(&fresh, "")
-        .await
-        .pull(&opts())
-        .await
-        .expect_err("pull from a v2 bucket");
-    assert_eq!(e.kind, "unsupported-layout", "{e}");
-    assert_eq!(data_files(&fresh), Vec::<String>::new());
 }
 
 /// `docs/hazards.md#downloads-written-in-place`: downloads are written atomically, after the

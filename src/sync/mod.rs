@@ -52,8 +52,10 @@ mod mark_dirty;
 mod pull;
 mod push;
 mod push_plan;
+mod push_v2;
 mod remote_index;
 mod service;
+mod shards;
 mod status;
 
 pub use self::core::report::{SyncReport, SUPPORTED_CAPABILITIES};

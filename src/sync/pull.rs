@@ -41,7 +41,7 @@ use super::core::plan::{LocalFile, PullItem};
 use super::core::reconcile::{base_covers, plan_pull, PullPlan};
 use super::core::report::{PhaseClock, SyncReport};
 use super::core::sync_state::verified_at_baseline_ms;
-use super::remote_index::{refuse_v2, IndexStore};
+use super::remote_index::IndexStore;
 use super::service::{SyncOptions, SyncService};
 use crate::cache::CacheWriter;
 use crate::error::Result;
@@ -70,6 +70,8 @@ struct Source {
     /// Monolith path: the generation to record and whether the remote must be rewritten.
     /// `None` for a scoped (partition) pull, which never records a fingerprint.
     monolith: Option<MonolithInfo>,
+    /// Unscoped pull of a shard-first (v2) repository: the `commitSeq` assembled.
+    commit_seq: Option<u64>,
 }
 
 struct MonolithInfo {
@@ -131,15 +133,16 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             .await?;
         crate::progress::phase("writeback");
         self.pull_remove(&mut run, &mut plan, base.as_ref());
-        let detail = match &source.monolith {
-            Some(info) => {
+        let detail = match (&source.monolith, source.commit_seq) {
+            (Some(info), _) => {
                 self.finish_monolith_pull(&run.store, &source.index, &plan.next_base, info, pruned)
                     .await
             }
+            (None, Some(seq)) => self.finish_v2_pull(&source.index, &plan.next_base, seq),
             // A scoped pull records no fingerprint, but what it fetched or removed must
             // be recorded as synced. Best effort: an old record only makes the next pull
             // compare hashes again.
-            None => match self.write_local_index(&plan.next_base) {
+            (None, None) => match self.write_local_index(&plan.next_base) {
                 Ok(()) => "localIndex=written".to_string(),
                 Err(_) => "localIndex=failed".to_string(),
             },
@@ -178,23 +181,17 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         Ok(matches!(written, Pulled::Written { .. }))
     }
 
-    /// The pull fast path (docs/sync.md#fast-paths): a fingerprint, a local index older than the last
-    /// verification, and one metadata GET whose generation equals the fingerprint.
+    /// The pull fast path (docs/sync.md#fast-paths): a fingerprint the remote still matches
+    /// ([`IndexStore::probe`]); a generation counts only with a local index older than
+    /// the last verification.
     /// Unpushed local changes do not matter here: a pull cannot fix them, and a slow
     /// pull could only overwrite them.
     async fn pull_fast_path(&self, store: &IndexStore<'_, P, A>) -> bool {
         let index_mtime = self.local_index_mtime_ms();
-        let Some(fingerprint) = self.with_state(|s| {
-            s.pull_generation_probe_ready(index_mtime)
-                .then(|| s.generation_fingerprint().map(str::to_string))
-                .flatten()
-        }) else {
-            return false;
-        };
-        store
-            .generation()
-            .await
-            .is_some_and(|g| g.matches(Some(&fingerprint)))
+        match self.with_state(|s| s.pull_fingerprint(index_mtime)) {
+            Some(fingerprint) => store.probe(&fingerprint, true).await,
+            None => false,
+        }
     }
 
     /// Phase 1: the index to pull from: the models' partitions when given and the
@@ -216,12 +213,27 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                     index,
                     scope: Some(read),
                     monolith: None,
+                    commit_seq: None,
                 });
             }
         }
-        let meta = run.store.read_meta("pull").await?;
-        refuse_v2(&meta, "pull")?;
-        let remote = run.store.fetch("pull").await?;
+        let (_, remote) = run.store.read_index("pull", None).await?;
+        if let Some(view) = &remote.shards {
+            let detail = format!(
+                "{}shards={} commitSeq={} entries={}",
+                if models.is_empty() { "" } else { "fallback " },
+                view.read.values().filter(|g| g.is_some()).count(),
+                view.commit_seq,
+                remote.index.entries.len()
+            );
+            self.record_pull(run, "pullChanged.pullIndex", detail);
+            return Ok(Source {
+                index: remote.index,
+                scope: None,
+                monolith: None,
+                commit_seq: Some(view.commit_seq),
+            });
+        }
         if let Some(n) = remote.discovered {
             self.record_pull(run, "pullIndex.discover", format!("n={n}"));
         }
@@ -239,6 +251,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                 generation: remote.generation,
                 needs_writeback: remote.needs_writeback,
             }),
+            commit_seq: None,
         })
     }
 
@@ -403,6 +416,23 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         }
         format!(
             "remoteIndex={remote} localIndex={} sidecar={sidecar}",
+            if local.is_ok() { "written" } else { "failed" }
+        )
+    }
+
+    /// Unscoped pull of a shard-first repository: the local copy, then the `commitSeq`
+    /// when that copy covers the remote (dangling entries are not written back: a v2
+    /// commit belongs to a push).
+    fn finish_v2_pull(&self, index: &Index, next_base: &Index, seq: u64) -> String {
+        let local = self.write_local_index(next_base);
+        let mut sidecar = "unchanged";
+        if !base_covers(next_base, index) {
+            sidecar = "behind";
+        } else if local.is_ok() && self.update_state_best_effort(|s| s.mark_pulled_v2(seq)) {
+            sidecar = "verified";
+        }
+        format!(
+            "commitSeq={seq} localIndex={} sidecar={sidecar}",
             if local.is_ok() { "written" } else { "failed" }
         )
     }

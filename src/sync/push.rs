@@ -33,28 +33,33 @@
 use super::batch::{batch_error, run_bounded, split_results};
 use super::core::change::sha256_hex;
 use super::core::index::{Index, IndexChanges, IndexEntry};
+use super::core::keys::bare_rel;
 use super::core::keys::data_key;
 use super::core::partition::dirty_partition_keys;
 use super::core::plan::local_has_all_remote_entries;
 use super::core::reconcile::{base_covers, push_next_base};
 use super::core::report::{PhaseClock, SyncReport};
+use super::core::shards::candidate_shards;
 use super::core::sync_state::verified_at_baseline_ms;
+use super::core::sync_state::WalkMode;
 use super::push_plan::{Content, PushWork, Upload};
-use super::remote_index::{refuse_v2, IndexStore, MetaState, RemoteIndex};
+use super::remote_index::{IndexStore, MetaState, RemoteIndex};
 use super::service::{SyncOptions, SyncService};
+use super::shards::ShardView;
 use crate::cache::is_absent;
 use crate::error::{Error, Result};
 use crate::gcs::Authorizer;
 use crate::paths::CachePath;
 use crate::transport::{Clock, Transport};
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 
 /// One push in progress: where it writes and what it has reported so far.
-struct PushRun<'a, P, A> {
-    ns: Option<&'a str>,
-    store: IndexStore<'a, P, A>,
-    report: SyncReport,
-    clock: PhaseClock,
+pub(super) struct PushRun<'a, P, A> {
+    pub(super) ns: Option<&'a str>,
+    pub(super) store: IndexStore<'a, P, A>,
+    pub(super) report: SyncReport,
+    pub(super) clock: PhaseClock,
 }
 
 impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
@@ -94,7 +99,14 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         crate::progress::plan("upload", sizes.chain(work.deletions.iter().map(|_| 0)));
 
         let changes = self.push_transfer(&mut run, &work).await?;
-        if changes.is_empty() && !remote.needs_writeback {
+        if let Some(view) = remote.shards.clone() {
+            if changes.is_empty() {
+                self.push_settle_v2(&mut run, &view, &remote.index, base.as_ref(), &work);
+            } else {
+                self.push_publish_v2(&mut run, &view, remote.index, base.as_ref(), &work, changes)
+                    .await?;
+            }
+        } else if changes.is_empty() && !remote.needs_writeback {
             self.push_settle(&mut run, &meta, &remote, base.as_ref(), &work)
                 .await;
         } else {
@@ -105,41 +117,64 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     }
 
     /// Record a phase of `run`.
-    fn record(&self, run: &mut PushRun<'_, P, A>, phase: &str, detail: impl Into<String>) {
+    pub(super) fn record(
+        &self,
+        run: &mut PushRun<'_, P, A>,
+        phase: &str,
+        detail: impl Into<String>,
+    ) {
         run.clock
             .record(&mut run.report, self.now_ms(), phase, detail.into());
     }
 
-    /// The push fast path: a clean sidecar with a fingerprint and one metadata GET of the
-    /// index whose generation equals it. Any error is a miss (the slow path will report
-    /// real problems).
+    /// The push fast path: a clean sidecar with a fingerprint the remote still matches
+    /// ([`IndexStore::probe`]).
     async fn push_fast_path(&self, store: &IndexStore<'_, P, A>) -> bool {
-        let Some(fingerprint) = self.with_state(|s| {
-            s.push_fast_path_allowed()
-                .then(|| s.generation_fingerprint().map(str::to_string))
-                .flatten()
-        }) else {
-            return false;
-        };
-        store
-            .generation()
-            .await
-            .is_some_and(|g| g.matches(Some(&fingerprint)))
+        match self.with_state(|s| s.push_fingerprint()) {
+            Some(fingerprint) => store.probe(&fingerprint, false).await,
+            None => false,
+        }
     }
 
-    /// Phase 1: the meta (a v2 repository is refused) and the monolith, fresh.
+    /// Phase 1: the index, fresh: the monolith, or a shard-first repository's shards —
+    /// for a scoped walk only those its dirty paths can touch (pushing one file stays
+    /// flat however large the repository is).
     async fn push_read_index(
         &self,
         run: &mut PushRun<'_, P, A>,
     ) -> Result<(MetaState, RemoteIndex)> {
-        let meta = run.store.read_meta("push").await?;
-        refuse_v2(&meta, "push")?;
-        let remote = run.store.fetch("push").await?;
+        let ns = run.ns;
+        let dirty: Option<Vec<String>> = self.with_state(|s| match s.walk_mode() {
+            WalkMode::Scoped { paths, .. } => Some(paths.to_vec()),
+            WalkMode::Full { .. } => None,
+        });
+        let only = dirty.map(|paths| {
+            move |listed: &[String]| -> BTreeSet<String> {
+                paths
+                    .iter()
+                    .filter_map(|p| bare_rel(p, ns))
+                    .flat_map(|bare| candidate_shards(bare, listed))
+                    .collect()
+            }
+        });
+        let only_ref = only
+            .as_ref()
+            .map(|f| f as &dyn Fn(&[String]) -> BTreeSet<String>);
+        let (meta, remote) = run.store.read_index("push", only_ref).await?;
         if let Some(n) = remote.discovered {
             self.record(run, "pullIndex.discover", format!("n={n}"));
         }
+        let layout = match &remote.shards {
+            Some(v) => format!(
+                "shards={}/{} commitSeq={} ",
+                v.read.values().filter(|g| g.is_some()).count(),
+                v.partitions.len(),
+                v.commit_seq
+            ),
+            None => String::new(),
+        };
         let detail = format!(
-            "entries={} dropped={}",
+            "{layout}entries={} dropped={}",
             remote.index.entries.len(),
             remote.report.dropped
         );
@@ -196,7 +231,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     ) {
         let ns = run.ns;
         let partitions_pending = self.with_state(|s| s.partitions_pending());
-        let next_base = self.next_base_after_push(ns, base, &remote.index, &work.adopted, &[]);
+        let next_base =
+            self.next_base_after_push(ns, base, &remote.index, &work.adopted, &[], None);
         let mut detail = String::new();
         if partitions_pending {
             // An earlier push published this monolith but not all its partitions.
@@ -272,7 +308,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             .chain(&work.adopted)
             .cloned()
             .collect();
-        let next_base = self.next_base_after_push(ns, base, &merged, &recorded, &changes.deletions);
+        let next_base =
+            self.next_base_after_push(ns, base, &merged, &recorded, &changes.deletions, None);
         let local_written = self.write_local_index(&next_base).is_ok();
         let clean = work.complete
             && local_written
@@ -366,17 +403,20 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// The base to record after a push ([`push_next_base`]), without entries for files
     /// gone both here and from `remote` (a deletion an interrupted push already
     /// published): nothing is left to sync there.
-    fn next_base_after_push(
+    pub(super) fn next_base_after_push(
         &self,
         ns: Option<&str>,
         base: Option<&Index>,
         remote: &Index,
         recorded: &[IndexEntry],
         deleted: &[String],
+        view: Option<&ShardView>,
     ) -> Index {
         let mut next = push_next_base(base, &remote.last_pulled, recorded, deleted);
         next.entries.retain(|e| {
-            remote.entries.contains(&e.key)
+            // Outside a partial shard view nothing is known about the remote: keep.
+            view.is_some_and(|v| !v.covers(&e.key))
+                || remote.entries.contains(&e.key)
                 || CachePath::for_key(ns, &e.key).is_ok_and(|p| self.stat_size(&p).is_some())
         });
         next

@@ -15,9 +15,10 @@
 //!   so two pushers without a lock never lose each other's entries.
 //! * Partition reads retry like every idempotent GET (inside the client); a 404 or a
 //!   `version` ≠ 1 is "missing"; anything else propagates — no silent fallback.
-//! * A shard-first (v2) `_meta.json` is never demoted: this client refuses to sync a v2
-//!   repo at all (see [`refuse_v2`]), and the v1 meta write is conditional on the meta
-//!   generation read at the start of the push, so a migration that lands meanwhile wins.
+//! * A shard-first (v2) `_meta.json` is never demoted: a v2 repository is read and
+//!   written through its shards (`sync/shards.rs`), a monolith publish stops when a
+//!   migration lands meanwhile (see [`refuse_v2`]), and the v1 meta write is conditional
+//!   on the meta generation read at the start of the push.
 
 use std::collections::HashSet;
 
@@ -27,6 +28,7 @@ use super::core::index::{merge_onto, EntryMap, Index, IndexChanges, IndexEntry, 
 use super::core::keys::{index_key, meta_key, shard_key};
 use super::core::partition::{group_by_partition, partition_keys_for_model};
 use super::core::partition_files::{Meta, PartitionFile};
+use super::shards::ShardView;
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::generation::write_condition;
 use crate::gcs::{Authorizer, GcsClient, Generation, ObjectMeta};
@@ -56,6 +58,9 @@ pub struct RemoteIndex {
     pub discovered: Option<usize>,
     /// What the tolerant parse dropped or flagged.
     pub report: ParseReport,
+    /// Shard-first (v2): the meta and the shards the index was assembled from; `None` for
+    /// the monolith.
+    pub shards: Option<ShardView>,
 }
 
 impl RemoteIndex {
@@ -112,15 +117,13 @@ impl PartitionOutcome {
     }
 }
 
-/// Refuse a shard-first (v2) repo: its monolith is stale and its shards are
-/// authoritative, and this client implements neither shard assembly nor v2 commits.
-/// Writing the monolith there would publish nothing a v2 client reads; reading it would
-/// pull stale data (docs/hazards.md#stale-monolith-fingerprint-after-migration). A clear
-/// error beats both.
+/// Stop a monolith publish when the repository became shard-first (v2) while the push
+/// ran: a monolith written now would publish nothing a v2 reader reads. The uploads are
+/// kept, and the next push commits them to the shards.
 pub fn refuse_v2(meta: &MetaState, op: &str) -> Result<()> {
     match &meta.meta {
         Some(Meta::V2 { commit_seq, .. }) => Err(Error::new(ErrorKind::UnsupportedLayout, format!(
-            "{op}: the bucket's index is shard-first (_index/_meta.json version 2, commitSeq {commit_seq}); this client syncs only the monolithic (v1) layout and will not read or write it"
+            "{op}: the bucket's index became shard-first (_index/_meta.json version 2, commitSeq {commit_seq}) during this push; the uploads are kept: push again to commit them to the shards"
         ))),
         _ => Ok(()),
     }
@@ -136,8 +139,8 @@ fn malformed(e: Error, key: &str) -> Error {
 
 /// The index objects of one namespace (`None` = solo) in the configured bucket.
 pub(super) struct IndexStore<'a, P, A> {
-    client: &'a GcsClient<P, A>,
-    ns: Option<&'a str>,
+    pub(super) client: &'a GcsClient<P, A>,
+    pub(super) ns: Option<&'a str>,
 }
 
 impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
@@ -194,6 +197,7 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
                     needs_writeback: scrubbed,
                     discovered: None,
                     report,
+                    shards: None,
                 })
             }
             Err(e) if e.is_not_found() => {
@@ -208,6 +212,7 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
                     needs_writeback: n > 0,
                     discovered: Some(n),
                     report: ParseReport::default(),
+                    shards: None,
                 })
             }
             Err(e) => Err(e.context(format!("{op}: read remote index {key}"))),

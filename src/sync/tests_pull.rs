@@ -128,7 +128,9 @@ fn pull_post_verified_second_call_hits_fast_path_with_zero_index_gets() {
     fake.clear_log();
     let report = pull(&svc);
     assert!(report.fast_path);
-    assert_eq!((fake.request_count(), fake.count(Kind::Download)), (1, 0));
+    // The monolith's generation and the meta (is the repository still v1?); no index GET.
+    assert_eq!((fake.request_count(), fake.count(Kind::Download)), (2, 1));
+    assert_eq!(fake.count(Kind::Metadata), 1);
 }
 
 /// "pullChanged: corrupt sidecar (bad JSON / wrong version / missing fields) falls

@@ -10,6 +10,7 @@
 //! | [`index`] | the monolithic index, ordered entry map, tolerant parse, scrub, merge |
 //! | [`partition`] | partition keys from paths and models, grouping an index |
 //! | [`partition_files`] | `_index/{key}.json` and `_index/_meta.json` v1/v2 |
+//! | [`shards`] | shard-first (v2): shard of a path, candidate shards of a dirty path, per-shard changes, next partition list |
 //! | [`sidecar`] | `.datastore-sync-state.json` load rules and v2 writer |
 //! | [`sync_state`] | markDirty / markSynced state machine, walk mode, fast-path predicates |
 //! | [`change`] | the three-branch change test, `ChangeReason`, SHA-256 hex |
@@ -26,6 +27,7 @@ pub mod partition_files;
 pub mod plan;
 pub mod reconcile;
 pub mod report;
+pub mod shards;
 pub mod sidecar;
 pub mod sync_state;
 

@@ -117,7 +117,6 @@ impl Meta {
         }
     }
 
-    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// A v2 meta: partitions de-duplicated and sorted like JS `sort()`
     /// (UTF-16 code-unit order).
     pub fn v2(partitions: impl IntoIterator<Item = String>, commit_seq: u64) -> Self {
@@ -130,7 +129,6 @@ impl Meta {
         }
     }
 
-    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// The listed partition keys.
     pub fn partitions(&self) -> &[String] {
         match self {
@@ -138,7 +136,6 @@ impl Meta {
         }
     }
 
-    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// `commitSeq` of a v2 meta.
     pub fn commit_seq(&self) -> Option<u64> {
         match self {
@@ -147,7 +144,6 @@ impl Meta {
         }
     }
 
-    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// Whether this is a shard-first (v2) meta.
     pub fn is_v2(&self) -> bool {
         matches!(self, Meta::V2 { .. })

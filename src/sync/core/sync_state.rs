@@ -82,6 +82,16 @@ pub enum WalkMode<'a> {
     },
 }
 
+/// What the sidecar says the remote was when this cache last matched it: the value a
+/// fast-path probe compares (docs/sync.md#fast-paths).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fingerprint {
+    /// A shard-first (v2) repository at this `commitSeq`.
+    CommitSeq(u64),
+    /// A monolith at this generation.
+    Generation(String),
+}
+
 /// The sync state of one cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncState {
@@ -313,7 +323,6 @@ impl SyncState {
         self.outcome(true)
     }
 
-    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// Clean transition of a shard-first (v2) push or commit: clear every
     /// dirty signal, record `commit_seq`, reset the generation to `""` (a v2
     /// repo never rewrites the monolith, so its generation proves nothing,
@@ -324,6 +333,22 @@ impl SyncState {
         self.commit_seq = Some(commit_seq);
         self.remote_index_generation.clear();
         self.outcome(true)
+    }
+
+    /// The transition after an unscoped pull of a shard-first (v2) repository: like
+    /// [`Self::mark_synced_v2`] when the cache is clean; with unpushed local changes only
+    /// `commit_seq` is recorded and every dirty signal kept (as [`Self::mark_pulled`]).
+    /// Upstream records no fingerprint on a v2 pull, so every pull of a v2 repo stayed
+    /// slow until a push (docs/hazards.md#commitseq-dropped-by-unrelated-writes).
+    pub fn mark_pulled_v2(&mut self, commit_seq: u64) -> Outcome {
+        if !self.local_dirty {
+            return self.mark_synced_v2(commit_seq);
+        }
+        let changed =
+            self.commit_seq != Some(commit_seq) || !self.remote_index_generation.is_empty();
+        self.commit_seq = Some(commit_seq);
+        self.remote_index_generation.clear();
+        self.outcome(changed)
     }
 
     /// Set or clear `lazyPullActive` (metadata-only pull sets it; a full
@@ -416,7 +441,6 @@ impl SyncState {
         self.lazy_pull_active
     }
 
-    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// `commitSeq` last verified clean (v2 repos).
     pub fn commit_seq(&self) -> Option<u64> {
         self.commit_seq
@@ -463,7 +487,6 @@ impl SyncState {
         fingerprint_of(&self.remote_index_generation)
     }
 
-    #[allow(dead_code)] // kept for shard-first (v2) support, which is not wired in yet
     /// `commitSeq` for the commitSeq fast path: requires a v2 sidecar.
     pub fn commit_seq_probe(&self) -> Option<u64> {
         if self.origin == SidecarOrigin::V2 {
@@ -471,6 +494,32 @@ impl SyncState {
         } else {
             None
         }
+    }
+
+    /// The fingerprint the push fast path probes: none while the cache is dirty or a
+    /// partition write is pending; a v2 `commitSeq` before a generation.
+    pub fn push_fingerprint(&self) -> Option<Fingerprint> {
+        if !self.push_fast_path_allowed() {
+            return None;
+        }
+        if let Some(seq) = self.commit_seq_probe() {
+            return Some(Fingerprint::CommitSeq(seq));
+        }
+        self.generation_fingerprint()
+            .map(|g| Fingerprint::Generation(g.to_string()))
+    }
+
+    /// The fingerprint the pull fast path probes: a v2 `commitSeq` as it stands (a v2
+    /// clean transition keeps `lastVerifiedAt`, so the local index's mtime says nothing
+    /// there), else the generation when [`Self::pull_generation_probe_ready`].
+    pub fn pull_fingerprint(&self, local_index_mtime_ms: Option<i64>) -> Option<Fingerprint> {
+        if let Some(seq) = self.commit_seq_probe() {
+            return Some(Fingerprint::CommitSeq(seq));
+        }
+        self.pull_generation_probe_ready(local_index_mtime_ms)
+            .then(|| self.generation_fingerprint())
+            .flatten()
+            .map(|g| Fingerprint::Generation(g.to_string()))
     }
 
     /// Whether `pushChanged` may try its fast paths: a sidecar exists, the

@@ -1,0 +1,452 @@
+//! Shard-first (v2) repositories on the wire (docs/sync.md#shard-first-repositories):
+//! assembling the index from the shards `_meta.json` lists, reading only the shards a
+//! scoped push can touch, and publishing a commit — the dirty shards, then the meta with
+//! `commitSeq + 1`. The arithmetic is in [`super::core::shards`].
+//!
+//! Beyond the TypeScript client (deliberate):
+//! * Every shard write carries `ifGenerationMatch` of the shard as read (`0` when it was
+//!   absent) and the meta write that of the meta as read. A lost race re-reads that one
+//!   object, re-applies only our changes and writes again, so two pushers without the
+//!   lock lose no entry: shards hold the union, and the meta lists every shard either
+//!   wrote (docs/hazards.md#unlocked-shard-first-commits).
+//! * A shard the meta lists that cannot be read is an error naming it, never a fallback
+//!   to the stale monolith.
+//! * Entries no partition key covers live in the `_unpartitioned` shard instead of
+//!   vanishing (docs/hazards.md#unpartitionable-entries-vanish-from-shards). A TypeScript
+//!   writer's push drops that shard from the meta it writes; the assembly therefore also
+//!   reads it when the meta does not list it, and the next commit lists it again.
+
+use std::collections::{BTreeSet, HashMap};
+
+use futures_util::stream::{self, StreamExt};
+
+use super::core::index::{EntryMap, Index, IndexChanges, ParseReport};
+use super::core::keys::{meta_key, shard_key};
+use super::core::partition_files::{Meta, PartitionFile};
+use super::core::shards::{apply_to_shard, changes_by_shard, next_partitions, UNPARTITIONED};
+use super::core::sync_state::Fingerprint;
+use super::remote_index::{IndexStore, MetaState, RemoteIndex, INDEX_WRITE_ATTEMPTS};
+use crate::error::{Error, ErrorKind, Result};
+use crate::gcs::generation::write_condition;
+use crate::gcs::{Authorizer, Generation};
+use crate::transport::{Clock, Transport};
+
+/// What a v2 read saw: the meta it was assembled from and the shards read.
+#[derive(Debug, Clone)]
+pub struct ShardView {
+    /// `commitSeq` of the meta read.
+    pub commit_seq: u64,
+    /// Generation of the meta read (the precondition of the next meta write).
+    pub meta_generation: Option<Generation>,
+    /// Partitions the meta lists.
+    pub partitions: Vec<String>,
+    /// Each shard read, with its generation (`None`: absent).
+    pub read: HashMap<String, Option<Generation>>,
+    /// Whether every shard the meta lists was read (an unscoped read). A partial view
+    /// (a scoped push) only knows the entries of the shards it read.
+    pub complete: bool,
+}
+
+impl ShardView {
+    /// Whether the entry `rel` lives in a shard this view read.
+    pub fn covers(&self, rel: &str) -> bool {
+        self.complete || self.read.contains_key(&super::core::shards::shard_of(rel))
+    }
+}
+
+/// One shard as read: entries and generation; `None` when the object is absent.
+type ShardRead = Option<(EntryMap, Generation)>;
+
+/// What publishing a v2 commit did.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    /// The index as this view now knows it: the view read plus our changes, and what
+    /// re-reads after lost races brought in.
+    pub index: Index,
+    /// The `commitSeq` written.
+    pub commit_seq: u64,
+    /// Whether another writer committed between our read and our writes (a lost race,
+    /// or the meta moved): then `index` may lack its entries in shards we did not touch,
+    /// and the new `commitSeq` must not be recorded as verified.
+    pub raced: bool,
+    /// Shards written and shards emptied (deleted).
+    pub written: usize,
+    /// Shards that became empty and were deleted.
+    pub emptied: usize,
+    /// Write attempts of the meta.
+    pub meta_attempts: u32,
+}
+
+impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
+    /// The fast-path probe (docs/sync.md#fast-paths): whether the remote is still what
+    /// `fingerprint` recorded. For a `commitSeq`, one GET of `_meta.json`. For a
+    /// generation, a metadata GET of the monolith — and, with `layout_check` (a pull), a
+    /// GET of `_meta.json` in flight beside it: the generation proves nothing once the
+    /// repository is shard-first (a v2 commit never rewrites the monolith), so a v2 meta
+    /// is a miss (docs/hazards.md#stale-monolith-fingerprint-after-migration). A push
+    /// skips that check: its fast path needs a clean cache, and a clean cache has nothing
+    /// to push whatever the remote became. Any error is a miss: the slow path reports
+    /// real problems.
+    pub async fn probe(&self, fingerprint: &Fingerprint, layout_check: bool) -> bool {
+        match fingerprint {
+            Fingerprint::CommitSeq(seq) => matches!(
+                self.read_meta("probe").await,
+                Ok(MetaState { meta: Some(Meta::V2 { commit_seq, .. }), .. }) if commit_seq == *seq
+            ),
+            Fingerprint::Generation(g) if layout_check => {
+                let (generation, meta) =
+                    futures_util::future::join(self.generation(), self.read_meta("probe")).await;
+                let v1 = matches!(&meta, Ok(m) if !m.meta.as_ref().is_some_and(Meta::is_v2));
+                v1 && generation.is_some_and(|remote| remote.matches(Some(g)))
+            }
+            Fingerprint::Generation(g) => self
+                .generation()
+                .await
+                .is_some_and(|remote| remote.matches(Some(g))),
+        }
+    }
+
+    /// The remote index for a pull or push: assembled from the shards when `_meta.json` is
+    /// v2, else the monolith (with discovery). `only` restricts a v2 read to those shards
+    /// (a scoped push); `None` reads every listed shard.
+    pub async fn read_index(
+        &self,
+        op: &str,
+        only: Option<&dyn Fn(&[String]) -> BTreeSet<String>>,
+    ) -> Result<(MetaState, RemoteIndex)> {
+        let meta = self.read_meta(op).await?;
+        let remote = match &meta.meta {
+            Some(Meta::V2 { partitions, .. }) => {
+                let wanted = only.map(|f| f(partitions));
+                self.assemble(&meta, wanted, op).await?
+            }
+            _ => self.fetch(op).await?,
+        };
+        Ok((meta, remote))
+    }
+
+    /// Read the shards of a v2 meta (all, or `wanted`) and merge them, later shards
+    /// overriding earlier ones. A listed shard that is missing or not version 1 is an
+    /// error: the index is corrupt, and reading the monolith instead would be stale.
+    async fn assemble(
+        &self,
+        meta: &MetaState,
+        wanted: Option<BTreeSet<String>>,
+        op: &str,
+    ) -> Result<RemoteIndex> {
+        let Some(Meta::V2 {
+            partitions,
+            commit_seq,
+        }) = &meta.meta
+        else {
+            return Err(Error::other(format!("{op}: assemble a non-v2 index")));
+        };
+        let complete = wanted.is_none();
+        // Listed shards first (must exist), then the candidates the meta does not list
+        // (may exist: a new shard of an interrupted commit, or `_unpartitioned` dropped by
+        // another client's meta).
+        let mut keys: Vec<(String, bool)> = partitions
+            .iter()
+            .filter(|k| wanted.as_ref().is_none_or(|w| w.contains(*k)))
+            .map(|k| (k.clone(), true))
+            .collect();
+        let unlisted = match &wanted {
+            Some(w) => w
+                .iter()
+                .filter(|k| !partitions.contains(k))
+                .cloned()
+                .collect(),
+            None if !partitions.iter().any(|k| k == UNPARTITIONED) => {
+                vec![UNPARTITIONED.to_string()]
+            }
+            None => Vec::new(),
+        };
+        keys.extend(unlisted.into_iter().map(|k| (k, false)));
+        let limit = self.client.cfg.pull_concurrency.max(1) as usize;
+        let results: Vec<((String, bool), Result<ShardRead>)> = stream::iter(keys)
+            .map(|(key, listed)| async move {
+                let read = self.read_shard_with_generation(&key).await;
+                ((key, listed), read)
+            })
+            .buffered(limit)
+            .collect()
+            .await;
+        let mut index = Index::new(format_now(self));
+        let mut read = HashMap::new();
+        for ((key, listed), result) in results {
+            match result.map_err(|e| e.context(op))? {
+                Some((entries, generation)) => {
+                    index.entries.extend(entries.iter().cloned());
+                    read.insert(key, Some(generation));
+                }
+                None if listed => {
+                    let object = shard_key(self.ns, &key);
+                    return Err(Error::new(
+                        ErrorKind::MalformedRemote { key: object.clone() },
+                        format!(
+                            "{op}: shard {object} is listed in {} (commitSeq {commit_seq}) but missing or not version 1: the index is corrupt; run `swamp-gcs migrate-index` to rebuild the meta from the shards that exist",
+                            meta_key(self.ns)
+                        ),
+                    ));
+                }
+                None => {
+                    read.insert(key, None);
+                }
+            }
+        }
+        index.scrub();
+        Ok(RemoteIndex {
+            index,
+            generation: None,
+            needs_writeback: false,
+            discovered: None,
+            report: ParseReport::default(),
+            shards: Some(ShardView {
+                commit_seq: *commit_seq,
+                meta_generation: meta.generation.clone(),
+                partitions: partitions.clone(),
+                read,
+                complete,
+            }),
+        })
+    }
+
+    /// Read one shard with its generation: `None` when missing or not version 1.
+    pub async fn read_shard_with_generation(&self, key: &str) -> Result<ShardRead> {
+        let object = shard_key(self.ns, key);
+        match self.client.download(&object).await {
+            Ok(d) => match PartitionFile::parse(&d.data) {
+                Ok(Some((file, _))) => Ok(Some((file.entries, d.generation))),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e
+                    .with_kind(ErrorKind::MalformedRemote {
+                        key: object.clone(),
+                    })
+                    .context(format!("read shard {object}"))),
+            },
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e.context(format!("read shard {object}"))),
+        }
+    }
+
+    /// Publish `changes` as one v2 commit onto `view` (read by [`Self::read_index`]):
+    /// write every dirty shard, then the meta with `commitSeq + 1`. Crash-safe order: a
+    /// reader never sees a meta listing a shard that was not written; a commit cut off
+    /// before its meta write is found again by the next push (the sidecar stays dirty).
+    pub async fn publish_v2(
+        &self,
+        mut index: Index,
+        view: &ShardView,
+        changes: &IndexChanges,
+    ) -> Result<Committed> {
+        let per_shard = changes_by_shard(changes);
+        let limit = self.client.cfg.push_concurrency.max(1) as usize;
+        let view_index = &index;
+        let results: Vec<Result<ShardOutcome>> = stream::iter(per_shard.iter())
+            .map(|(key, shard_changes)| async move {
+                let known = view.read.get(key).cloned();
+                self.commit_shard(key, shard_changes, view_index, known)
+                    .await
+            })
+            .buffer_unordered(limit)
+            .collect()
+            .await;
+        let mut raced = false;
+        let mut written = Vec::new();
+        let mut emptied = Vec::new();
+        let mut fresh: Vec<EntryMap> = Vec::new();
+        for result in results {
+            let outcome = result?;
+            raced |= outcome.raced;
+            if outcome.entries.is_empty() {
+                emptied.push(outcome.key);
+            } else {
+                written.push(outcome.key);
+            }
+            if outcome.raced {
+                fresh.push(outcome.entries);
+            }
+        }
+        // What the lost races brought in (their shards as written) joins our view.
+        for entries in fresh {
+            index.entries.extend(entries.iter().cloned());
+        }
+        super::core::index::merge_onto(&mut index, changes, &format_now(self));
+        // Shards that exist but the meta does not list (`_unpartitioned` dropped by another
+        // client's meta, a new shard of a commit cut off before its meta) are listed again.
+        for (key, generation) in &view.read {
+            if generation.is_some() && !view.partitions.contains(key) && !emptied.contains(key) {
+                written.push(key.clone());
+            }
+        }
+        let (commit_seq, meta_raced, meta_attempts) =
+            self.commit_meta(view, &written, &emptied).await?;
+        Ok(Committed {
+            index,
+            commit_seq,
+            raced: raced || meta_raced,
+            written: written.len(),
+            emptied: emptied.len(),
+            meta_attempts,
+        })
+    }
+
+    /// Write one shard: its entries as read (or re-read after a lost race) with our
+    /// changes applied, conditional on the generation read; deleted when that leaves it
+    /// empty.
+    async fn commit_shard(
+        &self,
+        key: &str,
+        changes: &IndexChanges,
+        view_index: &Index,
+        known: Option<Option<Generation>>,
+    ) -> Result<ShardOutcome> {
+        let object = shard_key(self.ns, key);
+        let mut raced = false;
+        // The first attempt works from what the view read, when it read this shard.
+        let mut current: ShardRead = match known {
+            Some(Some(generation)) => {
+                let mut entries = EntryMap::new();
+                for e in view_index.entries.iter() {
+                    if super::core::shards::shard_of(&e.key) == key {
+                        entries.insert(e.clone());
+                    }
+                }
+                Some((entries, generation))
+            }
+            Some(None) => None,
+            None => self.read_shard_with_generation(key).await?,
+        };
+        let mut budget = self
+            .client
+            .retry_budget()
+            .with_max_attempts(INDEX_WRITE_ATTEMPTS);
+        loop {
+            self.client.check_deadline("push shard write")?;
+            let (mut entries, generation) = match current.take() {
+                Some((entries, generation)) => (entries, Some(generation)),
+                None => (EntryMap::new(), None),
+            };
+            apply_to_shard(&mut entries, changes);
+            let cond = write_condition(generation.as_ref());
+            let result = if entries.is_empty() {
+                match generation {
+                    // Nothing there and nothing to write.
+                    None => Ok(()),
+                    Some(_) => self.client.delete(&object, cond).await.map(|_| ()),
+                }
+            } else {
+                let body = PartitionFile {
+                    entries: entries.clone(),
+                }
+                .to_compact_json()?;
+                self.client
+                    .upload(&object, body.as_bytes(), cond)
+                    .await
+                    .map(|_| ())
+            };
+            match result {
+                Ok(()) => {
+                    return Ok(ShardOutcome {
+                        key: key.to_string(),
+                        entries,
+                        raced,
+                    })
+                }
+                Err(e) if e.is_precondition_failed() => {
+                    raced = true;
+                    if !budget.retry_after(false).await {
+                        self.client.check_deadline("push shard retry")?;
+                        return Err(Error::other(format!(
+                            "push: write shard {object}: another writer changed it {} times in a row; the uploads are kept and the next push will publish them",
+                            budget.attempts()
+                        )));
+                    }
+                    current = self.read_shard_with_generation(key).await?;
+                }
+                Err(e) => return Err(e.context(format!("push: write shard {object}"))),
+            }
+        }
+    }
+
+    /// Write the meta of the commit: the partitions read plus those written minus those
+    /// emptied, `commitSeq + 1`, conditional on the meta read. On a lost race the meta is
+    /// read again and the commit re-based onto it: its partitions, its `commitSeq + 1`;
+    /// a shard we emptied that the other writer lists stays listed if it exists again.
+    async fn commit_meta(
+        &self,
+        view: &ShardView,
+        written: &[String],
+        emptied: &[String],
+    ) -> Result<(u64, bool, u32)> {
+        let key = meta_key(self.ns);
+        let mut partitions = view.partitions.clone();
+        let mut seq = view.commit_seq;
+        let mut generation = view.meta_generation.clone();
+        let mut emptied: Vec<String> = emptied.to_vec();
+        let mut raced = false;
+        let mut budget = self
+            .client
+            .retry_budget()
+            .with_max_attempts(INDEX_WRITE_ATTEMPTS);
+        loop {
+            let next = Meta::v2(next_partitions(&partitions, written, &emptied), seq + 1);
+            let body = next.to_compact_json()?;
+            let cond = write_condition(generation.as_ref());
+            match self.client.upload(&key, body.as_bytes(), cond).await {
+                Ok(_) => return Ok((seq + 1, raced, budget.attempts())),
+                Err(e) if e.is_precondition_failed() => {
+                    raced = true;
+                    if !budget.retry_after(false).await {
+                        self.client.check_deadline("push meta retry")?;
+                        return Err(Error::other(format!(
+                            "push: write {key}: another writer committed {} times in a row; the shards are written and the next push will list them",
+                            budget.attempts()
+                        )));
+                    }
+                    let theirs = self.read_meta("push").await?;
+                    match theirs.meta {
+                        Some(Meta::V2 {
+                            partitions: p,
+                            commit_seq,
+                        }) => {
+                            partitions = p;
+                            seq = commit_seq;
+                            generation = theirs.generation;
+                        }
+                        _ => {
+                            return Err(Error::new(
+                                ErrorKind::UnsupportedLayout,
+                                format!("push: {key} stopped being shard-first (version 2) during this push; the uploads are kept: push again"),
+                            ))
+                        }
+                    }
+                    // A shard we emptied may have been written again since.
+                    let mut still_empty = Vec::new();
+                    for k in emptied {
+                        if !partitions.contains(&k)
+                            || self.client.stat(&shard_key(self.ns, &k)).await?.is_none()
+                        {
+                            still_empty.push(k);
+                        }
+                    }
+                    emptied = still_empty;
+                }
+                Err(e) => return Err(e.context(format!("push: write {key}"))),
+            }
+        }
+    }
+}
+
+/// One shard's commit.
+struct ShardOutcome {
+    key: String,
+    /// The shard's entries as written (empty: deleted).
+    entries: EntryMap,
+    /// A lost race was re-read and re-applied.
+    raced: bool,
+}
+
+fn format_now<P: Transport + Clock, A: Authorizer>(store: &IndexStore<'_, P, A>) -> String {
+    crate::timefmt::format_iso_ms(store.client.platform().unix_ms()).unwrap_or_default()
+}
