@@ -7,6 +7,8 @@ use crate::error::{Error, ErrorKind, Missing, TransportKind};
 use crate::gcs::{GcsClient, ObjectMeta};
 use crate::paths::{check_rel, CachePath};
 use crate::runtime::{Datastore, DatastoreAuth};
+use crate::sync::core::report::IndexLayout;
+use crate::sync::MigrateOutcome;
 use crate::transport::Clock;
 use crate::wasi_platform::WasiPlatform;
 use std::cell::RefCell;
@@ -434,6 +436,13 @@ impl sync_service::Guest for Component {
                 bulk_invalidated: s.sidecar.bulk_invalidated,
                 walk: s.walk,
                 remote_index_found: s.remote_index_found,
+                layout: match s.layout {
+                    IndexLayout::None => sync_service::IndexLayout::None,
+                    IndexLayout::Monolith => sync_service::IndexLayout::Monolith,
+                    IndexLayout::ShardFirst => sync_service::IndexLayout::ShardFirst,
+                },
+                commit_seq: s.commit_seq,
+                verified_commit_seq: s.sidecar.commit_seq,
                 remote_entries: u32::try_from(s.remote_entries).unwrap_or(u32::MAX),
                 to_upload: s
                     .to_upload
@@ -449,6 +458,25 @@ impl sync_service::Guest for Component {
                     sk.symlinks + sk.outside_namespace + sk.unsafe_names + sk.unreadable,
                 )
                 .unwrap_or(u32::MAX),
+            })
+        })
+    }
+
+    fn migrate_index(options: wit::SyncOptions) -> Result<sync_service::MigrateReport, wit::Error> {
+        with_instance(options.deadline_ms, async |ds| {
+            let m = ds.sync.migrate_index(&sync_options(&options)).await?;
+            Ok(sync_service::MigrateReport {
+                outcome: match m.outcome {
+                    MigrateOutcome::Migrated => sync_service::MigrateOutcome::Migrated,
+                    MigrateOutcome::AlreadyShardFirst => {
+                        sync_service::MigrateOutcome::AlreadyShardFirst
+                    }
+                    MigrateOutcome::MetaRebuilt => sync_service::MigrateOutcome::MetaRebuilt,
+                },
+                partitions: m.meta.partitions().to_vec(),
+                commit_seq: m.meta.commit_seq().unwrap_or(0),
+                entries: u32::try_from(m.entries).unwrap_or(u32::MAX),
+                shards_written: u32::try_from(m.shards_written).unwrap_or(u32::MAX),
             })
         })
     }

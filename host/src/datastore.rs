@@ -15,7 +15,9 @@ use wasmtime::Store;
 pub use datastore::EffectiveConfig;
 pub use lock::{LockInfo, LockOptions};
 pub use objects::{ObjectMeta, ObjectPage};
-pub use sync_service::{PhaseTiming, PlannedUpload, SyncReport, SyncStatus};
+pub use sync_service::{
+    IndexLayout, MigrateOutcome, MigrateReport, PhaseTiming, PlannedUpload, SyncReport, SyncStatus,
+};
 pub use verifier::Health;
 pub use wit::{ModelRef, SyncCapabilities, SyncContext, SyncOptions};
 
@@ -250,6 +252,16 @@ impl Datastore {
             .bindings
             .swamp_datastore_sync_service()
             .call_status(&mut self.store, options)
+            .await;
+        flatten(r)
+    }
+
+    /// `migrate-index`.
+    pub async fn migrate_index(&mut self, options: &SyncOptions) -> CallResult<MigrateReport> {
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_migrate_index(&mut self.store, options)
             .await;
         flatten(r)
     }

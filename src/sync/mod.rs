@@ -60,6 +60,7 @@ mod status;
 
 pub use self::core::report::{SyncReport, SUPPORTED_CAPABILITIES};
 pub use service::{SyncOptions, SyncService};
+pub use shards::MigrateOutcome;
 
 #[cfg(test)]
 mod scenarios_native;

@@ -45,7 +45,7 @@ use super::core::sync_state::WalkMode;
 use super::push_plan::{Content, PushWork, Upload};
 use super::remote_index::{IndexStore, MetaState, RemoteIndex};
 use super::service::{SyncOptions, SyncService};
-use super::shards::ShardView;
+use super::shards::{ShardFilter, ShardView};
 use crate::cache::is_absent;
 use crate::error::{Error, Result};
 use crate::gcs::Authorizer;
@@ -157,9 +157,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
                     .collect()
             }
         });
-        let only_ref = only
-            .as_ref()
-            .map(|f| f as &dyn Fn(&[String]) -> BTreeSet<String>);
+        let only_ref = only.as_ref().map(|f| f as &ShardFilter<'_>);
         let (meta, remote) = run.store.read_index("push", only_ref).await?;
         if let Some(n) = remote.discovered {
             self.record(run, "pullIndex.discover", format!("n={n}"));

@@ -172,6 +172,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             bulk_invalidated: s.bulk_invalidated(),
             dirty_paths_overflowed: s.dirty_paths_overflowed(),
             lazy_pull_active: s.lazy_pull_active(),
+            commit_seq: s.commit_seq(),
         })
     }
 

@@ -54,6 +54,9 @@ impl ShardView {
     }
 }
 
+/// Which shards a scoped read needs, given the partitions the meta lists.
+pub type ShardFilter<'f> = dyn Fn(&[String]) -> BTreeSet<String> + 'f;
+
 /// One shard as read: entries and generation; `None` when the object is absent.
 type ShardRead = Option<(EntryMap, Generation)>;
 
@@ -112,7 +115,7 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
     pub async fn read_index(
         &self,
         op: &str,
-        only: Option<&dyn Fn(&[String]) -> BTreeSet<String>>,
+        only: Option<&ShardFilter<'_>>,
     ) -> Result<(MetaState, RemoteIndex)> {
         let meta = self.read_meta(op).await?;
         let remote = match &meta.meta {
@@ -449,4 +452,201 @@ struct ShardOutcome {
 
 fn format_now<P: Transport + Clock, A: Authorizer>(store: &IndexStore<'_, P, A>) -> String {
     crate::timefmt::format_iso_ms(store.client.platform().unix_ms()).unwrap_or_default()
+}
+
+/// Attempts at `migrate-index` when the meta keeps changing under it.
+const META_RACE_ATTEMPTS: usize = 3;
+
+/// How `migrate-index` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrateOutcome {
+    /// The monolith was split into shards and a v2 meta written (`commitSeq` 1).
+    Migrated,
+    /// The repository was already shard-first with every listed shard present: nothing
+    /// was written (a rerun never regresses later commits).
+    AlreadyShardFirst,
+    /// The meta was rebuilt from the `_index/` listing: the monolith was empty, or a
+    /// v2 meta listed shards that do not exist.
+    MetaRebuilt,
+}
+
+/// What `migrate-index` did; `meta` is the v2 meta in effect afterwards.
+#[derive(Debug, Clone)]
+pub struct Migrated {
+    /// How it ended.
+    pub outcome: MigrateOutcome,
+    /// The v2 meta now in the bucket.
+    pub meta: Meta,
+    /// Entries written into shards (0 unless migrated).
+    pub entries: usize,
+    /// Shards written (0 unless migrated).
+    pub shards_written: usize,
+}
+
+impl<P: Transport + Clock, A: Authorizer> super::service::SyncService<P, A> {
+    /// `migrate-index` for the namespace of `opts` (docs/sync.md#migrate-index).
+    pub async fn migrate_index(&self, opts: &super::service::SyncOptions) -> Result<Migrated> {
+        let ns = self.bind_namespace(opts.namespace.as_deref())?;
+        self.client.check_deadline("migrate-index")?;
+        IndexStore::new(&self.client, ns.as_deref()).migrate().await
+    }
+}
+
+impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
+    /// Migrate the monolith to shards and a v2 meta (docs/sync.md#migrate-index). Run it
+    /// under the global lock, as swamp does. Idempotent for real: on a shard-first
+    /// repository whose listed shards all exist it writes nothing.
+    pub async fn migrate(&self) -> Result<Migrated> {
+        // A lost race on the meta means another client migrated or pushed meanwhile: look
+        // again (its v2 meta then stands), a bounded number of times.
+        for _ in 0..META_RACE_ATTEMPTS {
+            if let Some(done) = self.migrate_once().await? {
+                return Ok(done);
+            }
+        }
+        Err(Error::other(format!(
+            "migrate-index: {} changed {META_RACE_ATTEMPTS} times while migrating; hold the global lock (`swamp-gcs lock acquire`) and run it again",
+            meta_key(self.ns)
+        )))
+    }
+
+    /// One attempt of [`Self::migrate`]; `None` when the meta changed under it.
+    async fn migrate_once(&self) -> Result<Option<Migrated>> {
+        let op = "migrate-index";
+        let meta = self.read_meta(op).await?;
+        if let Some(Meta::V2 {
+            partitions,
+            commit_seq,
+        }) = &meta.meta
+        {
+            let missing = self.missing_shards(partitions).await?;
+            if missing.is_empty() {
+                return Ok(Some(Migrated {
+                    outcome: MigrateOutcome::AlreadyShardFirst,
+                    meta: Meta::v2(partitions.clone(), *commit_seq),
+                    entries: 0,
+                    shards_written: 0,
+                }));
+            }
+            // Rebuild the list from what exists; a new commitSeq so that no cache's
+            // fingerprint of the broken meta matches.
+            return self.rebuild_meta(&meta, commit_seq + 1).await;
+        }
+        let remote = self.fetch(op).await?;
+        if remote.index.entries.is_empty() {
+            return self.rebuild_meta(&meta, 1).await;
+        }
+        let grouping = super::core::partition::group_by_partition(&remote.index);
+        if !grouping.unpartitionable.is_empty() {
+            let sample: Vec<&str> = grouping
+                .unpartitionable
+                .iter()
+                .take(10)
+                .map(String::as_str)
+                .collect();
+            return Err(Error::new(
+                ErrorKind::UnsupportedLayout,
+                format!(
+                    "{op}: aborted, nothing written: {} of {} index entries have no partition key ({}{}); move or remove them (e.g. `swamp-gcs rm`) and run it again, or keep the monolithic layout",
+                    grouping.unpartitionable.len(),
+                    remote.index.entries.len(),
+                    sample.join(", "),
+                    if grouping.unpartitionable.len() > sample.len() { ", …" } else { "" }
+                ),
+            ));
+        }
+        let limit = self.client.cfg.push_concurrency.max(1) as usize;
+        let ns = self.ns;
+        let writes: Vec<Result<()>> = stream::iter(grouping.partitions.iter())
+            .map(|(key, entries)| async move {
+                self.client.check_deadline("migrate-index shards")?;
+                let object = shard_key(ns, key);
+                let body = PartitionFile {
+                    entries: entries.clone(),
+                }
+                .to_compact_json()?;
+                self.client
+                    .upload(&object, body.as_bytes(), None)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.context(format!("{op}: write shard {object}")))
+            })
+            .buffer_unordered(limit)
+            .collect()
+            .await;
+        writes.into_iter().collect::<Result<Vec<()>>>()?;
+        let next = Meta::v2(grouping.partitions.keys().cloned(), 1);
+        let written = self.write_meta_over(&meta, &next).await?;
+        Ok(written.then(|| Migrated {
+            outcome: MigrateOutcome::Migrated,
+            meta: next,
+            entries: remote.index.entries.len(),
+            shards_written: grouping.partitions.len(),
+        }))
+    }
+
+    /// The listed shards that do not exist (one metadata GET each).
+    async fn missing_shards(&self, partitions: &[String]) -> Result<Vec<String>> {
+        let limit = self.client.cfg.pull_concurrency.max(1) as usize;
+        let ns = self.ns;
+        let found: Vec<(String, Result<bool>)> = stream::iter(partitions.iter().cloned())
+            .map(|key| async move {
+                let exists = self
+                    .client
+                    .stat(&shard_key(ns, &key))
+                    .await
+                    .map(|m| m.is_some());
+                (key, exists)
+            })
+            .buffered(limit)
+            .collect()
+            .await;
+        let mut missing = Vec::new();
+        for (key, exists) in found {
+            if !exists.map_err(|e| e.context("migrate-index: check shards"))? {
+                missing.push(key);
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Write a v2 meta listing every shard object under `[ns/]_index/`.
+    async fn rebuild_meta(&self, current: &MetaState, commit_seq: u64) -> Result<Option<Migrated>> {
+        let prefix = super::core::keys::shard_prefix(self.ns);
+        let listed = self
+            .client
+            .list_all(Some(&prefix))
+            .await
+            .map_err(|e| e.context("migrate-index: list the shards"))?;
+        let cfg = &self.client.cfg;
+        let shards: Vec<String> = listed
+            .iter()
+            .filter_map(|o| cfg.relative_key(&o.name))
+            .filter_map(|k| k.strip_prefix(prefix.as_str()))
+            .filter(|name| !name.contains('/') && *name != "_meta.json")
+            .filter_map(|name| name.strip_suffix(".json"))
+            .filter(|name| !name.is_empty())
+            .map(str::to_string)
+            .collect();
+        let next = Meta::v2(shards, commit_seq);
+        let written = self.write_meta_over(current, &next).await?;
+        Ok(written.then_some(Migrated {
+            outcome: MigrateOutcome::MetaRebuilt,
+            meta: next,
+            entries: 0,
+            shards_written: 0,
+        }))
+    }
+
+    /// Write `next` over the meta as read (`ifGenerationMatch`); `false` on a lost race.
+    async fn write_meta_over(&self, current: &MetaState, next: &Meta) -> Result<bool> {
+        let key = meta_key(self.ns);
+        let body = next.to_compact_json()?;
+        let cond = write_condition(current.generation.as_ref());
+        match self.client.upload(&key, body.as_bytes(), cond).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_precondition_failed() => Ok(false),
+            Err(e) => Err(e.context(format!("migrate-index: write {key}"))),
+        }
+    }
 }

@@ -124,6 +124,8 @@ pub struct SidecarSummary {
     pub dirty_paths_overflowed: bool,
     /// A metadata-only pull left raw files un-hydrated.
     pub lazy_pull_active: bool,
+    /// `commitSeq` of a shard-first index last verified.
+    pub commit_seq: Option<u64>,
 }
 
 /// One file a push would upload.
@@ -161,6 +163,10 @@ pub struct StatusReport {
     pub walk: String,
     /// Whether the remote index exists.
     pub remote_index_found: bool,
+    /// Its layout.
+    pub layout: IndexLayout,
+    /// `commitSeq` of a shard-first index.
+    pub commit_seq: Option<u64>,
     /// Its generation when found.
     pub remote_generation: Option<String>,
     /// Entries in the remote index.
@@ -171,4 +177,16 @@ pub struct StatusReport {
     pub to_delete: Vec<String>,
     /// What the walk skipped.
     pub skipped: SkipCounts,
+}
+
+/// How the bucket's index is laid out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum IndexLayout {
+    /// No index object and no shard-first meta.
+    #[default]
+    None,
+    /// The monolith is authoritative.
+    Monolith,
+    /// `_meta.json` version 2: the shards are authoritative.
+    ShardFirst,
 }

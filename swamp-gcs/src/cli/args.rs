@@ -167,6 +167,18 @@ no file is transferred.",
     )]
     Status,
 
+    /// Make the bucket's index shard-first (version 2), under the global lock
+    #[command(
+        name = "migrate-index",
+        long_about = "Split the monolithic index into one shard per partition and write \
+_index/_meta.json version 2 (commitSeq 1), holding the global lock (.datastore.lock) as swamp \
+does. Idempotent: an index that is already shard-first is left as it is (a meta listing \
+missing shards is rebuilt from the shards that exist). Nothing is written when an entry has \
+no partition key. The monolith stays in place; shard-first clients no longer read it.",
+        after_help = "Example:\n  swamp-gcs migrate-index --json"
+    )]
+    MigrateIndex,
+
     /// Inspect, take or release a lock object in the bucket
     #[command(after_help = "Examples:\n  swamp-gcs lock inspect\n  \
 swamp-gcs lock acquire --hold-ms 60000\n  \

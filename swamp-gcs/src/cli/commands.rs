@@ -6,7 +6,7 @@ use super::output::{self, bytes, duration, millis, plural, Direction, Transfer};
 use super::progress::{Display, Progress};
 use super::session::{self, model_name, Cache, Session};
 use crate::cli_config::DATASTORE_TYPE;
-use gcs_host::datastore::{no_options, SyncContext, SyncOptions};
+use gcs_host::datastore::{no_options, IndexLayout, SyncContext, SyncOptions};
 use gcs_host::{DatastoreOptions, Host};
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -227,6 +227,15 @@ pub async fn push(host: &Host, g: &Global) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The JSON name of an index layout.
+fn layout_name(layout: IndexLayout) -> &'static str {
+    match layout {
+        IndexLayout::None => "none",
+        IndexLayout::Monolith => "monolith",
+        IndexLayout::ShardFirst => "shard-first",
+    }
+}
+
 /// `mark-dirty [REL]`.
 pub async fn mark_dirty(host: &Host, g: &Global, args: &MarkDirtyArgs) -> Result<(), Failure> {
     let cache = session::required_cache(g, "mark-dirty")?;
@@ -296,8 +305,14 @@ pub async fn status(host: &Host, g: &Global) -> Result<(), Failure> {
                         "localDirty": st.local_dirty,
                         "dirtyPaths": st.dirty_paths,
                         "bulkInvalidated": st.bulk_invalidated,
+                        "commitSeq": st.verified_commit_seq,
                     },
-                    "remoteIndex": {"found": st.remote_index_found, "entries": st.remote_entries},
+                    "remoteIndex": {
+                        "found": st.remote_index_found,
+                        "layout": layout_name(st.layout),
+                        "commitSeq": st.commit_seq,
+                        "entries": st.remote_entries,
+                    },
                     "plan": {
                         "walk": st.walk,
                         "toUpload": uploads,
@@ -342,8 +357,19 @@ pub async fn status(host: &Host, g: &Global) -> Result<(), Failure> {
         }
     }
     if st.remote_index_found {
+        let layout = match (st.layout, st.commit_seq) {
+            (IndexLayout::ShardFirst, Some(seq)) => format!(
+                "shard-first, commitSeq {seq}{}",
+                match st.verified_commit_seq {
+                    Some(v) if v == seq => " (this cache verified it)".to_string(),
+                    Some(v) => format!(" (this cache last verified {v})"),
+                    None => String::new(),
+                }
+            ),
+            _ => "monolithic".to_string(),
+        };
         println!(
-            "remote index: {}",
+            "remote index: {}, {layout}",
             output::count(u64::from(st.remote_entries), "entry", "entries")
         );
     } else {

@@ -22,6 +22,7 @@ pub mod commands;
 pub mod demo;
 pub mod failure;
 pub mod lock;
+pub mod migrate;
 pub mod output;
 pub mod progress;
 pub mod session;
@@ -122,6 +123,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Push => commands::push(&host, g).await,
         Command::MarkDirty(a) => commands::mark_dirty(&host, g, a).await,
         Command::Status => commands::status(&host, g).await,
+        Command::MigrateIndex => migrate::run(&host, g).await,
         Command::Sync(a) => sync::run(&host, g, a).await,
         Command::Lock { action } => lock::run(&host, g, action).await,
         Command::Demo => demo::run(&host, g).await,

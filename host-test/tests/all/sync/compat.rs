@@ -14,7 +14,7 @@ on_both_servers!(
     ts_compact_index_fixture_is_pulled,
     ts_pretty_index_fixture_is_pulled,
     ts_partition_fixture_is_read_by_a_scoped_pull,
-    ts_meta_v2_fixture_is_refused_and_never_demoted,
+    ts_v2_bucket_fixtures_are_pulled_and_committed_in_their_bytes,
     ts_v2_sidecar_fixtures_are_loaded_and_scope_the_walk,
     golden_what_the_component_writes_matches_the_ts_formats,
     keys_are_raw_rel_paths_whatever_the_characters,
@@ -77,7 +77,8 @@ async fn pull_ts_index(mut env: Env, name: &str) {
     env.reset();
     assert!(ds.push(&opts()).await.unwrap().fast_path);
     assert!(ds.pull(&opts()).await.unwrap().fast_path);
-    assert_eq!(env.snap().total, 2);
+    // The push probes the monolith; the pull the monolith and the meta.
+    assert_eq!(env.snap().total, 3);
 }
 
 /// `index-compact.json` (what the TS client uploads since `8a8a18f57`) is pulled.
@@ -116,32 +117,86 @@ async fn ts_partition_fixture_is_read_by_a_scoped_pull(mut env: Env) {
     );
 }
 
-/// A bucket with the TS v2 (shard-first) meta: push and pull refuse with a clear error,
-/// nothing is uploaded, and the meta is never demoted to v1.
-async fn ts_meta_v2_fixture_is_refused_and_never_demoted(mut env: Env) {
-    let v2 = fixture("meta-v2.json");
-    env.put(INDEX, &fixture("index-compact.json")).await;
-    env.put(META, &v2).await;
-    let index_generation = env.generation(INDEX).await;
-    let cache = Cache::new();
-    cache.write("audit/new.json", b"{}");
-    let mut ds = env.open(&cache, "").await;
-    ds.mark_dirty(&rel("audit/new.json")).await.unwrap();
-    env.reset();
-    let e = expect_err(ds.push(&opts()).await, "push onto a v2 bucket");
-    assert!(e.to_string().contains("shard-first"), "{e}");
-    assert_eq!(e.kind(), "unsupported-layout", "{e}");
-    assert_eq!(env.puts(), 0);
-    let fresh = Cache::new();
-    let e = expect_err(
-        env.open(&fresh, "").await.pull(&opts()).await,
-        "pull from a v2 bucket",
+/// A shard-first bucket in the TypeScript client's bytes — `meta-v2.json` (`commitSeq`
+/// 7), the partition fixture, the other shards cut from `index-compact.json` with their
+/// entries' bytes as they are, and the migration's stale monolith: a pull assembles it
+/// (never reading the monolith) and records `commitSeq` 7; a push of one new audit file
+/// rewrites the audit shard with the TS entry's bytes kept and a new one appended, and
+/// the meta becomes exactly the fixture with `commitSeq` 8. The monolith is untouched.
+async fn ts_v2_bucket_fixtures_are_pulled_and_committed_in_their_bytes(mut env: Env) {
+    let index_text = fixture("index-compact.json");
+    let index: Value = serde_json::from_slice(&index_text).unwrap();
+    let objects = put_entry_objects(&mut env, &index).await;
+    let entry_bytes = |key: &str| serde_json::to_string(&index["entries"][key]).unwrap();
+    let shard = |keys: &[&str]| {
+        let body: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{}:{}", serde_json::to_string(k).unwrap(), entry_bytes(k)))
+            .collect();
+        format!(r#"{{"version":1,"entries":{{{}}}}}"#, body.join(","))
+    };
+    let abc = fixture("partition-data--aws--ec2--vpc--abc.json");
+    assert_eq!(
+        abc,
+        shard(&[RAW, METADATA_YAML]).as_bytes(),
+        "the shards are cut like the TS partition fixture"
     );
-    assert!(e.to_string().contains("shard-first"), "{e}");
-    assert_eq!(e.kind(), "unsupported-layout", "{e}");
-    assert!(data_files(&fresh).is_empty());
-    assert_eq!(env.must_get(META).await, v2);
+    env.put(ABC_PARTITION, &abc).await;
+    env.put(
+        "_index/data--aws--ec2--vpc.json",
+        shard(&["data/aws/ec2/vpc/abc/state-main/latest"]).as_bytes(),
+    )
+    .await;
+    let audit = shard(&["audit/log1.json"]);
+    env.put("_index/audit.json", audit.as_bytes()).await;
+    env.put(
+        "_index/workflow-runs--wf-1.json",
+        shard(&["workflow-runs/wf-1/run.yaml"]).as_bytes(),
+    )
+    .await;
+    env.put(
+        "_index/_root.json",
+        shard(&[".catalog-export.json"]).as_bytes(),
+    )
+    .await;
+    let v2 = fixture("meta-v2.json");
+    env.put(META, &v2).await;
+    env.put(INDEX, &ts_index(&[("audit/log1.json", 10, None, None)]))
+        .await;
+    let index_generation = env.generation(INDEX).await;
+
+    let cache = Cache::new();
+    let mut ds = env.open(&cache, "").await;
+    env.reset();
+    assert_eq!(ds.pull(&opts()).await.unwrap().files, 6);
+    assert_eq!(env.log().iter().filter(|r| r.object == INDEX).count(), 0);
+    for (key, data) in &objects {
+        assert_eq!(&cache.read(key), data, "{key}");
+    }
+    assert_eq!(sidecar(&cache)["commitSeq"], 7);
+
+    cache.write("audit/new.json", b"{}");
+    ds.mark_dirty(&rel("audit/new.json")).await.unwrap();
+    ds.push(&opts()).await.unwrap();
+    let written = String::from_utf8(env.must_get("_index/audit.json").await).unwrap();
+    let kept = format!(
+        r#"{{"version":1,"entries":{{"audit/log1.json":{},"audit/new.json":{{"key":"audit/new.json","size":2,"#,
+        entry_bytes("audit/log1.json")
+    );
+    assert!(written.starts_with(&kept), "{written}");
+    let expected_meta = String::from_utf8(v2)
+        .unwrap()
+        .replace(r#""commitSeq":7"#, r#""commitSeq":8"#);
+    assert_eq!(
+        String::from_utf8(env.must_get(META).await).unwrap(),
+        expected_meta
+    );
     assert_eq!(env.generation(INDEX).await, index_generation);
+    assert_eq!(
+        env.must_get(ABC_PARTITION).await,
+        abc,
+        "untouched shards keep their bytes"
+    );
 }
 
 /// The TS v2 sidecars are loaded: the seed's six-field form scopes the next push to its

@@ -19,6 +19,9 @@
 //! - `seed`: #13 of the partitioning tests (`pullConcurrency`), measured with a host-injected
 //!   delay.
 //! - `race`: two pushers on different models without a lock (fake only).
+//! - `shard_first`: `migrate-index` (a rerun after commits changes nothing, refusal of
+//!   unpartitionable entries, meta rebuild) and two unlocked pushers committing to one v2
+//!   repository (fake only).
 //! - `compat`: the TypeScript-format fixtures (`fixtures/formats/`) read by the component,
 //!   and a golden test of what it writes (field names, key formats, timestamps).
 //! - `remote_changes`: issue 10, two caches: equal-size rewrites, rewrites without a hash
@@ -60,3 +63,4 @@ mod race;
 mod remote_changes;
 mod scenarios;
 mod seed;
+mod shard_first;
