@@ -5,8 +5,11 @@ use crate::cache::{LocalCache, DEFAULT_CACHE_MOUNT};
 use crate::config::{Config, ConfigEnv};
 use crate::error::{Error, ErrorKind, Missing, TransportKind};
 use crate::gcs::{GcsClient, ObjectMeta};
+use crate::paths::safe_index_key;
 use crate::paths::{check_rel, CachePath};
 use crate::runtime::{Datastore, DatastoreAuth};
+use crate::sync::core::index::{IndexChanges, IndexEntry};
+use crate::sync::core::manifest::{DirtySnapshot, PushManifest};
 use crate::sync::core::report::IndexLayout;
 use crate::sync::MigrateOutcome;
 use crate::transport::Clock;
@@ -359,6 +362,90 @@ fn sync_options(o: &wit::SyncOptions) -> crate::sync::SyncOptions {
     }
 }
 
+fn entry_to_wit(e: IndexEntry) -> sync_service::IndexEntry {
+    sync_service::IndexEntry {
+        key: e.key,
+        size: e.size,
+        last_modified: e.last_modified,
+        local_mtime: e.local_mtime,
+        sha256: e.sha256,
+    }
+}
+
+/// An entry handed back by the caller: its key must be a safe index key (a manifest is
+/// caller-held data, so it is checked like any input).
+fn entry_from_wit(e: sync_service::IndexEntry) -> Result<IndexEntry, Error> {
+    safe_index_key(&e.key).map_err(|_| {
+        Error::new(
+            ErrorKind::UnsafePath,
+            format!(
+                "commitPush: the manifest holds an unsafe key {:?}; commit only a manifest prepare-push returned",
+                e.key
+            ),
+        )
+    })?;
+    Ok(IndexEntry {
+        key: e.key,
+        size: e.size,
+        last_modified: e.last_modified,
+        local_mtime: e.local_mtime,
+        sha256: e.sha256,
+    })
+}
+
+fn manifest_to_wit(m: PushManifest) -> sync_service::PushManifest {
+    let dirty_partition_keys = m.dirty_partition_keys();
+    sync_service::PushManifest {
+        namespace: m.namespace,
+        new_entries: m.changes.upserts.into_iter().map(entry_to_wit).collect(),
+        deleted_keys: m.changes.deletions,
+        dirty_partition_keys,
+        adopted: m.adopted.into_iter().map(entry_to_wit).collect(),
+        bytes: m.bytes,
+        complete: m.complete,
+        dirty: sync_service::DirtySnapshot {
+            paths: m.dirty.paths,
+            bulk: m.dirty.bulk,
+            overflowed: m.dirty.overflowed,
+        },
+    }
+}
+
+fn manifest_from_wit(m: sync_service::PushManifest) -> Result<PushManifest, Error> {
+    for key in &m.deleted_keys {
+        entry_from_wit(sync_service::IndexEntry {
+            key: key.clone(),
+            size: 0,
+            last_modified: String::new(),
+            local_mtime: None,
+            sha256: None,
+        })?;
+    }
+    Ok(PushManifest {
+        namespace: m.namespace.filter(|n| !n.is_empty()),
+        changes: IndexChanges {
+            upserts: m
+                .new_entries
+                .into_iter()
+                .map(entry_from_wit)
+                .collect::<Result<_, _>>()?,
+            deletions: m.deleted_keys,
+        },
+        adopted: m
+            .adopted
+            .into_iter()
+            .map(entry_from_wit)
+            .collect::<Result<_, _>>()?,
+        bytes: m.bytes,
+        complete: m.complete,
+        dirty: DirtySnapshot {
+            paths: m.dirty.paths,
+            bulk: m.dirty.bulk,
+            overflowed: m.dirty.overflowed,
+        },
+    })
+}
+
 fn report_to_wit(r: crate::sync::SyncReport) -> sync_service::SyncReport {
     sync_service::SyncReport {
         files: r.files,
@@ -458,6 +545,39 @@ impl sync_service::Guest for Component {
                     sk.symlinks + sk.outside_namespace + sk.unsafe_names + sk.unreadable,
                 )
                 .unwrap_or(u32::MAX),
+            })
+        })
+    }
+
+    fn prepare_push(
+        options: wit::SyncOptions,
+    ) -> Result<(sync_service::PushManifest, sync_service::SyncReport), wit::Error> {
+        with_instance(options.deadline_ms, async |ds| {
+            let (m, report) = ds.sync.prepare_push(&sync_options(&options)).await?;
+            Ok((manifest_to_wit(m), report_to_wit(report)))
+        })
+    }
+
+    fn commit_push(
+        manifest: sync_service::PushManifest,
+        options: wit::SyncOptions,
+    ) -> Result<sync_service::SyncReport, wit::Error> {
+        with_instance(options.deadline_ms, async |ds| {
+            let m = manifest_from_wit(manifest)?;
+            let report = ds.sync.commit_push(&m, &sync_options(&options)).await?;
+            Ok(report_to_wit(report))
+        })
+    }
+
+    fn preview_push(options: wit::SyncOptions) -> Result<sync_service::PushPreview, wit::Error> {
+        with_instance(options.deadline_ms, async |ds| {
+            let p = ds.sync.preview_push(&sync_options(&options)).await?;
+            let n = |v: usize| u32::try_from(v).unwrap_or(u32::MAX);
+            Ok(sync_service::PushPreview {
+                total: n(p.total),
+                new: n(p.new),
+                changed: n(p.changed),
+                deleted: n(p.deleted),
             })
         })
     }

@@ -16,7 +16,8 @@ pub use datastore::EffectiveConfig;
 pub use lock::{LockInfo, LockOptions};
 pub use objects::{ObjectMeta, ObjectPage};
 pub use sync_service::{
-    IndexLayout, MigrateOutcome, MigrateReport, PhaseTiming, PlannedUpload, SyncReport, SyncStatus,
+    IndexLayout, MigrateOutcome, MigrateReport, PhaseTiming, PlannedUpload, PushManifest,
+    PushPreview, SyncReport, SyncStatus,
 };
 pub use verifier::Health;
 pub use wit::{ModelRef, SyncCapabilities, SyncContext, SyncOptions};
@@ -252,6 +253,43 @@ impl Datastore {
             .bindings
             .swamp_datastore_sync_service()
             .call_status(&mut self.store, options)
+            .await;
+        flatten(r)
+    }
+
+    /// `prepare-push`.
+    pub async fn prepare_push(
+        &mut self,
+        options: &SyncOptions,
+    ) -> CallResult<(PushManifest, SyncReport)> {
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_prepare_push(&mut self.store, options)
+            .await;
+        flatten(r)
+    }
+
+    /// `commit-push`.
+    pub async fn commit_push(
+        &mut self,
+        manifest: &PushManifest,
+        options: &SyncOptions,
+    ) -> CallResult<SyncReport> {
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_commit_push(&mut self.store, manifest, options)
+            .await;
+        flatten(r)
+    }
+
+    /// `preview-push`.
+    pub async fn preview_push(&mut self, options: &SyncOptions) -> CallResult<PushPreview> {
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_preview_push(&mut self.store, options)
             .await;
         flatten(r)
     }

@@ -150,6 +150,33 @@ pub trait Service {
     async fn status(&mut self, options: &Options) -> Result<Status, Error>;
     /// What the service implements.
     async fn capabilities(&mut self) -> Result<Capabilities, Error>;
+    /// What `prepare-push` returns for `commit-push` (each driver's own type).
+    type Manifest: Clone;
+    /// `preparePush`: the manifest and the transfer's report.
+    async fn prepare_push(&mut self, options: &Options) -> Result<(Self::Manifest, Report), Error>;
+    /// `commitPush`.
+    async fn commit_push(
+        &mut self,
+        manifest: &Self::Manifest,
+        options: &Options,
+    ) -> Result<Report, Error>;
+    /// `previewPush`.
+    async fn preview_push(&mut self, options: &Options) -> Result<Preview, Error>;
+    /// `migrate-index`: the outcome's name (`migrated`, `already-shard-first`, `meta-rebuilt`).
+    async fn migrate_index(&mut self) -> Result<String, Error>;
+}
+
+/// What a push would do (`previewPush`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Preview {
+    /// `new + changed + deleted`.
+    pub total: u32,
+    /// Files the remote lacks.
+    pub new: u32,
+    /// Files that differ.
+    pub changed: u32,
+    /// Remote files to delete.
+    pub deleted: u32,
 }
 
 /// What a call is asked to do (the options the scenarios use).

@@ -15,6 +15,8 @@
 //! - [`traps`]: one regression per hazard of `docs/hazards.md`.
 //! - [`shard_first`]: shard-first (v2) buckets written by the TypeScript client: pulled
 //!   and pushed through their shards, never through the stale monolith.
+//! - [`two_phase`]: prepare/commit on both layouts, the dirty set a commit may clear,
+//!   the push preview.
 //! - [`scale`]: 1000 files / 50 models: request budgets, round trip, scoped pulls,
 //!   dirty-only partition writes.
 //!
@@ -28,10 +30,12 @@ pub mod seed;
 pub mod shard_first;
 pub mod support;
 pub mod traps;
+pub mod two_phase;
 
 pub use cache::Cache;
 pub use driver::{
-    Capabilities, Driver, Error, Kind, Object, Options, Phase, Report, Request, Service, Status,
+    Capabilities, Driver, Error, Kind, Object, Options, Phase, Preview, Report, Request, Service,
+    Status,
 };
 
 /// Call `$runner!` with every scenario, grouped by module (`seed: [name, ...], traps: [...]`):
@@ -76,6 +80,11 @@ macro_rules! for_each_scenario {
                 v2_unpartitionable_files_are_kept_and_emptied_shards_unlisted,
                 v1_fingerprint_never_hides_commits_after_a_migration,
                 v2_listed_shard_missing_is_an_error_not_a_fallback,
+            ],
+            two_phase: [
+                two_phase_push_publishes_only_at_commit,
+                commit_clears_the_dirty_set_only_when_nothing_was_marked_since,
+                preview_push_counts_and_changes_nothing,
             ],
             scale: [
                 round_trip_1000_files_50_models_with_request_budgets,

@@ -314,7 +314,7 @@ pub async fn capabilities_returns_scoped_sync_true<D: Driver>(d: &mut D) {
     d.reset();
     let caps = ds.capabilities().await.unwrap();
     assert!(caps.scoped_sync);
-    assert!(!caps.two_phase_sync && !caps.preview_push && !caps.control_plane);
+    assert!(caps.two_phase_sync && caps.preview_push);
     assert_eq!(d.total(), 0);
 }
 

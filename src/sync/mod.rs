@@ -57,6 +57,7 @@ mod remote_index;
 mod service;
 mod shards;
 mod status;
+mod two_phase;
 
 pub use self::core::report::{SyncReport, SUPPORTED_CAPABILITIES};
 pub use service::{SyncOptions, SyncService};

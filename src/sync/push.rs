@@ -129,7 +129,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
     /// The push fast path: a clean sidecar with a fingerprint the remote still matches
     /// ([`IndexStore::probe`]).
-    async fn push_fast_path(&self, store: &IndexStore<'_, P, A>) -> bool {
+    pub(super) async fn push_fast_path(&self, store: &IndexStore<'_, P, A>) -> bool {
         match self.with_state(|s| s.push_fingerprint()) {
             Some(fingerprint) => store.probe(&fingerprint, false).await,
             None => false,
@@ -139,7 +139,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// Phase 1: the index, fresh: the monolith, or a shard-first repository's shards —
     /// for a scoped walk only those its dirty paths can touch (pushing one file stays
     /// flat however large the repository is).
-    async fn push_read_index(
+    pub(super) async fn push_read_index(
         &self,
         run: &mut PushRun<'_, P, A>,
     ) -> Result<(MetaState, RemoteIndex)> {
@@ -183,7 +183,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// Phase 3: mark the cache dirty before the first upload (a crash between the uploads
     /// and the index write must not leave a clean sidecar), upload, delete. Any failure
     /// fails the push before anything is published.
-    async fn push_transfer(
+    pub(super) async fn push_transfer(
         &self,
         run: &mut PushRun<'_, P, A>,
         work: &PushWork,
@@ -265,7 +265,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// Phase 4, publish: the merged monolith (conditional, re-merged on a lost race), the
     /// touched partitions and the meta, the local copy, and the sidecar — clean only when
     /// the walk was complete and this cache holds what was published.
-    async fn push_publish(
+    pub(super) async fn push_publish(
         &self,
         run: &mut PushRun<'_, P, A>,
         mut meta: MetaState,

@@ -90,14 +90,17 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             Some(view),
         );
         let local_written = self.write_local_index(&next_base).is_ok();
-        let clean = work.complete
-            && !committed.raced
+        let verified = !committed.raced
             && local_written
             && self.view_is_whole(view)
             && base_covers(&next_base, &committed.index)
             && self.local_has_all(&committed.index, ns, &changes.upserts);
+        let clean = verified && work.complete;
         if clean {
             self.update_state_best_effort(|s| s.mark_synced_v2(committed.commit_seq));
+        } else if verified {
+            // The remote is what this cache verified plus our commit; dirty signals stay.
+            self.update_state_best_effort(|s| s.note_commit_seq(committed.commit_seq));
         }
         let detail = format!(
             "commitSeq={} shards={} emptied={} metaAttempts={} raced={} localIndex={} sidecar={}",

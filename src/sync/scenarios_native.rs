@@ -195,6 +195,53 @@ impl sc::Service for SyncService<FakeGcs, NoAuth> {
         })
     }
 
+    type Manifest = crate::sync::core::manifest::PushManifest;
+
+    async fn prepare_push(
+        &mut self,
+        o: &sc::Options,
+    ) -> Result<(Self::Manifest, sc::Report), sc::Error> {
+        let (m, r) = SyncService::prepare_push(self, &options(o))
+            .await
+            .map_err(error)?;
+        Ok((m, report(r)))
+    }
+
+    async fn commit_push(
+        &mut self,
+        m: &Self::Manifest,
+        o: &sc::Options,
+    ) -> Result<sc::Report, sc::Error> {
+        SyncService::commit_push(self, m, &options(o))
+            .await
+            .map(report)
+            .map_err(error)
+    }
+
+    async fn preview_push(&mut self, o: &sc::Options) -> Result<sc::Preview, sc::Error> {
+        let p = SyncService::preview_push(self, &options(o))
+            .await
+            .map_err(error)?;
+        Ok(sc::Preview {
+            total: p.total as u32,
+            new: p.new as u32,
+            changed: p.changed as u32,
+            deleted: p.deleted as u32,
+        })
+    }
+
+    async fn migrate_index(&mut self) -> Result<String, sc::Error> {
+        let m = SyncService::migrate_index(self, &crate::sync::SyncOptions::default())
+            .await
+            .map_err(error)?;
+        Ok(match m.outcome {
+            crate::sync::MigrateOutcome::Migrated => "migrated",
+            crate::sync::MigrateOutcome::AlreadyShardFirst => "already-shard-first",
+            crate::sync::MigrateOutcome::MetaRebuilt => "meta-rebuilt",
+        }
+        .to_string())
+    }
+
     async fn capabilities(&mut self) -> Result<sc::Capabilities, sc::Error> {
         let c = SyncService::capabilities(self);
         Ok(sc::Capabilities {

@@ -8,6 +8,7 @@
 //! | [`keys`] | object keys (`[ns/]…`) and cache-relative local paths |
 //! | [`json_text`] | JSON.parse/stringify compatibility helpers (key order, truthiness, sort) |
 //! | [`index`] | the monolithic index, ordered entry map, tolerant parse, scrub, merge |
+//! | [`manifest`] | the push manifest a two-phase push hands from prepare to commit |
 //! | [`partition`] | partition keys from paths and models, grouping an index |
 //! | [`partition_files`] | `_index/{key}.json` and `_index/_meta.json` v1/v2 |
 //! | [`shards`] | shard-first (v2): shard of a path, candidate shards of a dirty path, per-shard changes, next partition list |
@@ -22,6 +23,7 @@ pub mod change;
 pub mod index;
 pub mod json_text;
 pub mod keys;
+pub mod manifest;
 pub mod partition;
 pub mod partition_files;
 pub mod plan;

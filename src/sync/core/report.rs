@@ -77,14 +77,13 @@ impl PhaseClock {
     }
 }
 
-/// What the sync service implements, known without configuring it. Two-phase push,
-/// preview and the control plane are not implemented.
+/// What the sync service implements, known without configuring it.
 pub const SUPPORTED_CAPABILITIES: Capabilities = Capabilities {
     scoped_sync: true,
     lazy_hydration: true,
     namespaced_sync: true,
-    two_phase_sync: false,
-    preview_push: false,
+    two_phase_sync: true,
+    preview_push: true,
     control_plane: false,
 };
 

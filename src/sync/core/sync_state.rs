@@ -335,6 +335,18 @@ impl SyncState {
         self.outcome(true)
     }
 
+    /// Our own commit moved the remote from a `commitSeq` this cache had verified to
+    /// `commit_seq`, but the cache may not turn clean (a `mark-dirty` came in between, or
+    /// the walk missed a path): record the new `commitSeq` and keep every dirty signal,
+    /// so the next scoped push may still verify against it.
+    pub fn note_commit_seq(&mut self, commit_seq: u64) -> Outcome {
+        let changed =
+            self.commit_seq != Some(commit_seq) || !self.remote_index_generation.is_empty();
+        self.commit_seq = Some(commit_seq);
+        self.remote_index_generation.clear();
+        self.outcome(changed)
+    }
+
     /// The transition after an unscoped pull of a shard-first (v2) repository: like
     /// [`Self::mark_synced_v2`] when the cache is clean; with unpushed local changes only
     /// `commit_seq` is recorded and every dirty signal kept (as [`Self::mark_pulled`]).

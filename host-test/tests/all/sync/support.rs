@@ -274,6 +274,48 @@ impl sc::Service for Component {
         })
     }
 
+    type Manifest = gcs_host::datastore::PushManifest;
+
+    async fn prepare_push(
+        &mut self,
+        o: &sc::Options,
+    ) -> Result<(Self::Manifest, sc::Report), sc::Error> {
+        let (m, r) = self.0.prepare_push(&options(o)).await.map_err(error)?;
+        Ok((m, report(r)))
+    }
+
+    async fn commit_push(
+        &mut self,
+        m: &Self::Manifest,
+        o: &sc::Options,
+    ) -> Result<sc::Report, sc::Error> {
+        self.0
+            .commit_push(m, &options(o))
+            .await
+            .map(report)
+            .map_err(error)
+    }
+
+    async fn preview_push(&mut self, o: &sc::Options) -> Result<sc::Preview, sc::Error> {
+        let p = self.0.preview_push(&options(o)).await.map_err(error)?;
+        Ok(sc::Preview {
+            total: p.total,
+            new: p.new,
+            changed: p.changed,
+            deleted: p.deleted,
+        })
+    }
+
+    async fn migrate_index(&mut self) -> Result<String, sc::Error> {
+        let m = self.0.migrate_index(&no_options()).await.map_err(error)?;
+        Ok(match m.outcome {
+            gcs_host::datastore::MigrateOutcome::Migrated => "migrated",
+            gcs_host::datastore::MigrateOutcome::AlreadyShardFirst => "already-shard-first",
+            gcs_host::datastore::MigrateOutcome::MetaRebuilt => "meta-rebuilt",
+        }
+        .to_string())
+    }
+
     async fn capabilities(&mut self) -> Result<sc::Capabilities, sc::Error> {
         let c = self.0.capabilities().await.map_err(error)?;
         Ok(sc::Capabilities {

@@ -1,0 +1,222 @@
+//! Two-phase push (docs/sync.md#two-phase-push) and the push preview
+//! (docs/sync.md#push-preview).
+//!
+//! `prepare-push` is a push without its publish: the same fast path, index read, walk
+//! and transfer, then a [`PushManifest`] instead of an index write; the sidecar stays
+//! dirty. swamp runs it outside the global lock. `commit-push`, under the lock, reads
+//! the current remote index (the shards the manifest touches, or the monolith), merges
+//! the manifest onto it and publishes exactly as a push does — conditional writes,
+//! re-merged on a lost race — and only then may the sidecar turn clean: when the
+//! prepare's walk was complete and no `mark-dirty` came in between (the dirty signals
+//! still equal the manifest's snapshot). Upstream's shard-first commit wrote a clean
+//! sidecar over a dirty set, so later edits were never pushed
+//! (docs/hazards.md#clean-sidecar-with-a-stale-dirty-set).
+
+use std::collections::BTreeSet;
+
+use super::core::change::ChangeReason;
+use super::core::manifest::{DirtySnapshot, PushManifest};
+use super::core::report::{PhaseClock, SyncReport};
+use super::core::shards::{shard_of, UNPARTITIONED};
+use super::push::PushRun;
+use super::push_plan::PushWork;
+use super::remote_index::IndexStore;
+use super::service::{SyncOptions, SyncService};
+use super::shards::ShardFilter;
+use crate::error::{Error, ErrorKind, Result};
+use crate::gcs::Authorizer;
+use crate::transport::{Clock, Transport};
+
+/// What a push would do (swamp's `PushPreviewSummary`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PushPreview {
+    /// `new + changed + deleted`.
+    pub total: usize,
+    /// Files the remote does not have.
+    pub new: usize,
+    /// Files whose content differs from the remote.
+    pub changed: usize,
+    /// Remote files a push would delete.
+    pub deleted: usize,
+}
+
+impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
+    fn dirty_snapshot(&self) -> DirtySnapshot {
+        self.with_state(|s| DirtySnapshot {
+            paths: s.dirty_paths().to_vec(),
+            bulk: s.bulk_invalidated(),
+            overflowed: s.dirty_paths_overflowed(),
+        })
+    }
+
+    /// Phase 1: upload and delete what changed, publish nothing, keep the sidecar dirty.
+    pub async fn prepare_push(&self, opts: &SyncOptions) -> Result<(PushManifest, SyncReport)> {
+        let ns = self.bind_namespace(opts.namespace.as_deref())?;
+        let mut run = PushRun {
+            ns: ns.as_deref(),
+            store: IndexStore::new(&self.client, ns.as_deref()),
+            report: SyncReport::default(),
+            clock: PhaseClock::start(self.now_ms()),
+        };
+        self.client.check_deadline("preparePush")?;
+        let mut manifest = PushManifest {
+            namespace: ns.clone(),
+            ..PushManifest::default()
+        };
+        let hit = self.push_fast_path(&run.store).await;
+        self.record(
+            &mut run,
+            "preparePush.fastpath",
+            if hit { "hit" } else { "miss" },
+        );
+        if hit {
+            run.report.fast_path = true;
+            manifest.complete = true;
+            manifest.dirty = self.dirty_snapshot();
+            return Ok((manifest, run.report));
+        }
+        crate::progress::phase("index");
+        let (_, remote) = self.push_read_index(&mut run).await?;
+        crate::progress::phase("walk");
+        self.client.check_deadline("prepare walk")?;
+        let base = self.read_base();
+        let work = self.plan_push(run.ns, &remote.index, base.as_ref())?;
+        run.report.conflicts = work.conflicts.clone();
+        let sizes = work.uploads.iter().map(|u| u.size);
+        crate::progress::plan("upload", sizes.chain(work.deletions.iter().map(|_| 0)));
+        let changes = self.push_transfer(&mut run, &work).await?;
+        manifest.bytes = run.report.bytes;
+        manifest.changes = changes;
+        manifest.adopted = work.adopted;
+        manifest.complete = work.complete;
+        manifest.dirty = self.dirty_snapshot();
+        let detail = format!(
+            "pushed={} deleted={} partitions={}",
+            manifest.changes.upserts.len(),
+            manifest.changes.deletions.len(),
+            manifest.dirty_partition_keys().len()
+        );
+        self.record(&mut run, "preparePush.manifest", detail);
+        Ok((manifest, run.report))
+    }
+
+    /// Phase 2: merge `manifest` into the current remote index and publish it; then the
+    /// local copy and, when nothing was marked dirty since the prepare, a clean sidecar.
+    /// The manifest's namespace is the one used; `opts.namespace`, when given, must agree.
+    pub async fn commit_push(
+        &self,
+        manifest: &PushManifest,
+        opts: &SyncOptions,
+    ) -> Result<SyncReport> {
+        let wanted = opts.namespace.as_deref().filter(|n| !n.is_empty());
+        if wanted.is_some() && wanted != manifest.namespace.as_deref() {
+            return Err(Error::new(
+                ErrorKind::NamespaceMismatch {
+                    bound: manifest.namespace.clone(),
+                    requested: wanted.map(str::to_string),
+                },
+                format!(
+                    "commitPush: the manifest was prepared for {} but the commit asks for {}; commit it with the namespace it was prepared for",
+                    shown(manifest.namespace.as_deref()),
+                    shown(wanted)
+                ),
+            ));
+        }
+        let ns = self.bind_namespace(manifest.namespace.as_deref())?;
+        let mut run = PushRun {
+            ns: ns.as_deref(),
+            store: IndexStore::new(&self.client, ns.as_deref()),
+            report: SyncReport::default(),
+            clock: PhaseClock::start(self.now_ms()),
+        };
+        self.client.check_deadline("commitPush")?;
+        run.report.files = manifest.changes.upserts.len() as u32;
+        run.report.deleted = manifest.changes.deletions.len() as u32;
+        run.report.bytes = manifest.bytes;
+        if manifest.is_empty() {
+            // Nothing was transferred: nothing to merge. The dirty signals stay; the next
+            // push settles them.
+            self.record(&mut run, "commitPush.writeback", "empty manifest");
+            return Ok(run.report);
+        }
+        let rels: Vec<String> = manifest
+            .changes
+            .upserts
+            .iter()
+            .map(|e| e.key.clone())
+            .chain(manifest.changes.deletions.iter().cloned())
+            .collect();
+        let only = move |_: &[String]| -> BTreeSet<String> {
+            rels.iter()
+                .map(|r| shard_of(r))
+                .chain([UNPARTITIONED.to_string()])
+                .collect()
+        };
+        let (meta, remote) = run
+            .store
+            .read_index("commitPush", Some(&only as &ShardFilter<'_>))
+            .await?;
+        self.record(
+            &mut run,
+            "commitPush.pullIndex",
+            format!("entries={}", remote.index.entries.len()),
+        );
+        let base = self.read_base();
+        let work = PushWork {
+            adopted: manifest.adopted.clone(),
+            complete: manifest.complete && self.dirty_snapshot() == manifest.dirty,
+            ..PushWork::default()
+        };
+        let changes = manifest.changes.clone();
+        match remote.shards.clone() {
+            Some(view) => {
+                self.push_publish_v2(&mut run, &view, remote.index, base.as_ref(), &work, changes)
+                    .await?
+            }
+            None => {
+                self.push_publish(&mut run, meta, remote, base.as_ref(), &work, changes)
+                    .await?
+            }
+        }
+        Ok(run.report)
+    }
+
+    /// What a push would do now, without transferring or writing anything (swamp's
+    /// `previewPush`): the fast path when it answers (all zeros), else the index read
+    /// and the walk of a push.
+    pub async fn preview_push(&self, opts: &SyncOptions) -> Result<PushPreview> {
+        let ns = self.bind_namespace(opts.namespace.as_deref())?;
+        let mut run = PushRun {
+            ns: ns.as_deref(),
+            store: IndexStore::new(&self.client, ns.as_deref()),
+            report: SyncReport::default(),
+            clock: PhaseClock::start(self.now_ms()),
+        };
+        self.client.check_deadline("previewPush")?;
+        if self.push_fast_path(&run.store).await {
+            return Ok(PushPreview::default());
+        }
+        let (_, remote) = self.push_read_index(&mut run).await?;
+        let work = self.plan_push(run.ns, &remote.index, self.read_base().as_ref())?;
+        let new = work
+            .uploads
+            .iter()
+            .filter(|u| u.reason == ChangeReason::New)
+            .count();
+        let changed = work.uploads.len() - new;
+        let deleted = work.deletions.len();
+        Ok(PushPreview {
+            total: new + changed + deleted,
+            new,
+            changed,
+            deleted,
+        })
+    }
+}
+
+fn shown(ns: Option<&str>) -> String {
+    match ns {
+        Some(n) => format!("namespace \"{n}\""),
+        None => "solo mode".to_string(),
+    }
+}
