@@ -252,3 +252,50 @@ Deno.test("two caches through the extension: an equal-size rewrite is pulled, a 
     );
   });
 });
+
+Deno.test("migrate-index, two-phase push and push preview through the extension", async () => {
+  await withBucket("v2", async (gcs, p, config) => {
+    const a = tempDir();
+    const files = modelFiles(20);
+    writeTree(a, files);
+    const sa = p.createSyncService("/repo", a);
+    assertEquals(await sa.pushChanged(), 20);
+    const migrated = await sa.migrateMonolithToShards();
+    assertEquals(migrated.version, 2);
+    assertEquals(migrated.commitSeq, 1);
+    assert(migrated.partitions.length > 0, "shards listed");
+    const again = await sa.migrateMonolithToShards();
+    assertEquals(again, migrated, "a rerun changes nothing");
+    assertEquals(await sa.pullChanged(), 0);
+
+    const changed = Object.keys(files)[3];
+    await sa.markDirty({ relPath: changed });
+    Deno.writeTextFileSync(`${a}/${changed}`, "two-phase: " + "q".repeat(900));
+    assertEquals(await sa.previewPush(), {
+      total: 1,
+      new: 0,
+      changed: 1,
+      deleted: 0,
+    });
+    const manifest = await sa.preparePush();
+    const b = tempDir();
+    const sb = p.createSyncService("/repo", b);
+    await sb.pullChanged();
+    assert(
+      readTree(b)[changed] !== readTree(a)[changed],
+      "prepared, not yet published",
+    );
+    assertEquals(await sa.commitPush(manifest), 1);
+    assertEquals(await sb.pullChanged(), 1);
+    assertEquals(readTree(b), readTree(a));
+    const meta = JSON.parse(
+      new TextDecoder().decode(
+        await gcs.get(config.bucket as string, "_index/_meta.json"),
+      ),
+    );
+    assertEquals(meta.version, 2);
+    assertEquals(meta.commitSeq, 2);
+    const caps = sa.capabilities();
+    assert(caps.twoPhaseSync && caps.previewPush, JSON.stringify(caps));
+  });
+});

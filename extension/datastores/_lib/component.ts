@@ -72,6 +72,35 @@ export interface WitHealth {
   details: Array<[string, string]>;
 }
 
+/** `push-manifest`: held by swamp between `preparePush` and `commitPush`, never read. */
+export interface WitPushManifest {
+  namespace?: string;
+  newEntries: unknown[];
+  deletedKeys: string[];
+  dirtyPartitionKeys: string[];
+  adopted: unknown[];
+  bytes: bigint;
+  complete: boolean;
+  dirty: { paths: string[]; bulk: boolean; overflowed: boolean };
+}
+
+/** `push-preview`. */
+export interface WitPushPreview {
+  total: number;
+  new: number;
+  changed: number;
+  deleted: number;
+}
+
+/** `migrate-report`. */
+export interface WitMigrateReport {
+  outcome: "migrated" | "already-shard-first" | "meta-rebuilt";
+  partitions: string[];
+  commitSeq: bigint;
+  entries: number;
+  shardsWritten: number;
+}
+
 /** What jco's bindings return from `instantiate` (every call returns a promise: JSPI). */
 export interface ComponentExports {
   datastore: { configure(json: string): Promise<unknown> };
@@ -82,6 +111,10 @@ export interface ComponentExports {
     pushChanged(o: WitSyncOptions): Promise<WitSyncReport>;
     hydrateFile(rel: string, o: WitSyncOptions): Promise<boolean>;
     status(o: WitSyncOptions): Promise<unknown>;
+    preparePush(o: WitSyncOptions): Promise<[WitPushManifest, WitSyncReport]>;
+    commitPush(m: WitPushManifest, o: WitSyncOptions): Promise<WitSyncReport>;
+    previewPush(o: WitSyncOptions): Promise<WitPushPreview>;
+    migrateIndex(o: WitSyncOptions): Promise<WitMigrateReport>;
   };
   lock: { DistributedLock: { new (o: WitLockOptions): unknown } };
   verifier: { verify(): Promise<WitHealth> };

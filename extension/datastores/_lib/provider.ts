@@ -6,6 +6,7 @@ import {
   WitCapabilities,
   WitDistributedLock,
   WitLockInfo,
+  WitPushManifest,
   WitSyncOptions,
 } from "./component.ts";
 import { DatastoreError } from "./errors.ts";
@@ -81,10 +82,9 @@ export function capabilities(): SyncCapabilities {
     scopedSync: CAPABILITIES.scopedSync,
     lazyHydration: CAPABILITIES.lazyHydration,
     namespacedSync: CAPABILITIES.namespacedSync,
-    // Not implemented by the component yet; this module has no preparePush/commitPush,
-    // previewPush or controlPlaneStore members either.
-    twoPhaseSync: false,
-    previewPush: false,
+    twoPhaseSync: CAPABILITIES.twoPhaseSync,
+    previewPush: CAPABILITIES.previewPush,
+    // Not implemented by the component yet; this module has no controlPlaneStore member.
     controlPlane: false,
   };
 }
@@ -128,6 +128,75 @@ export class ComponentSyncService {
       options?.signal,
     );
   }
+
+  /** Phase 1 of a two-phase push: upload and delete, publish nothing. The manifest is
+   * swamp's opaque `PushManifest`; it carries its namespace. */
+  async preparePush(options?: SyncOptions): Promise<PushManifest> {
+    const [manifest, r] = await this.guest.run(
+      (x) => x.syncService.preparePush(witOptions(options, false)),
+      options?.signal,
+    );
+    warnConflicts("push", r.conflicts);
+    return manifest as PushManifest;
+  }
+
+  /** Phase 2: merge the manifest into the current index and publish it. Returns the
+   * entries updated (files uploaded plus objects deleted). */
+  async commitPush(
+    manifest: PushManifest,
+    options?: SyncOptions,
+  ): Promise<number> {
+    const r = await this.guest.run(
+      (x) =>
+        x.syncService.commitPush(
+          manifest as WitPushManifest,
+          witOptions(options, false),
+        ),
+      options?.signal,
+    );
+    return r.files + r.deleted;
+  }
+
+  /** swamp's `previewPush`: what a push would do, with no mutation. */
+  previewPush(options?: SyncOptions): Promise<PushPreviewSummary> {
+    return this.guest.run(
+      (x) => x.syncService.previewPush(witOptions(options, false)),
+      options?.signal,
+    );
+  }
+
+  /** swamp's `migrateMonolithToShards` (`swamp datastore migrate-index`). */
+  async migrateMonolithToShards(
+    options?: SyncOptions,
+  ): Promise<MigrateIndexResult> {
+    const m = await this.guest.run(
+      (x) => x.syncService.migrateIndex(witOptions(options, false)),
+      options?.signal,
+    );
+    return {
+      version: 2,
+      partitions: m.partitions,
+      commitSeq: Number(m.commitSeq),
+    };
+  }
+}
+
+/** swamp's opaque `PushManifest`. */
+export type PushManifest = WitPushManifest & { readonly __pushManifest?: never };
+
+/** swamp's `PushPreviewSummary`. */
+export interface PushPreviewSummary {
+  total: number;
+  new: number;
+  changed: number;
+  deleted: number;
+}
+
+/** swamp's `MigrateIndexResult`. */
+export interface MigrateIndexResult {
+  version: number;
+  partitions: string[];
+  commitSeq: number;
 }
 
 /** swamp's contract has no place for conflicts, so say them on stderr: one line a call. */

@@ -127,9 +127,10 @@ pushChanged). When paths were marked dirty only those are checked; otherwise eve
 walked. Remote files are deleted only for dirty paths that no longer exist locally. See \
 `status` for a dry run.",
         after_help = "Examples:\n  swamp-gcs push --cache ./cache --config-file .swamp.yaml\n  \
+swamp-gcs push --cache ./cache --two-phase\n  \
 swamp-gcs status --cache ./cache     # what push would do, without doing it"
     )]
-    Push,
+    Push(PushArgs),
 
     /// Record that a path (or, without REL, everything) is about to change
     #[command(
@@ -202,6 +203,15 @@ It stops the emulator and removes its temporary directories, also on Ctrl-C. Ign
         after_help = "Examples:\n  swamp-gcs demo\n  swamp-gcs demo --json"
     )]
     Demo,
+}
+
+/// `push`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PushArgs {
+    /// Push in two phases, as swamp does for model runs: prepare (upload and delete,
+    /// publish nothing), then commit (merge into the current index and publish)
+    #[arg(long)]
+    pub two_phase: bool,
 }
 
 /// `pull`.

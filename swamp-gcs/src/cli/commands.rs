@@ -1,6 +1,6 @@
 //! The one-call commands: `caps`, `verify`, `pull`, `push`, `mark-dirty`, `status`.
 
-use super::args::{Global, MarkDirtyArgs, PullArgs};
+use super::args::{Global, MarkDirtyArgs, PullArgs, PushArgs};
 use super::failure::Failure;
 use super::output::{self, bytes, duration, millis, plural, Direction, Transfer};
 use super::progress::{Display, Progress};
@@ -169,6 +169,29 @@ pub async fn run_push(host: &Host, s: &mut Session, display: Display) -> Result<
     })
 }
 
+/// `prepare-push` then `commit-push`: one transfer whose report is the prepare's, with
+/// the commit's phases after its own.
+pub async fn run_push_two_phase(
+    host: &Host,
+    s: &mut Session,
+    display: Display,
+) -> Result<Transfer, Failure> {
+    let before = host.traffic.snapshot();
+    let start = Instant::now();
+    let spinner = Progress::start(host, "push", display);
+    let prepared = s.ds.prepare_push(&no_options()).await;
+    spinner.finish().await;
+    let (manifest, mut report) = prepared?;
+    let committed = s.ds.commit_push(&manifest, &no_options()).await?;
+    report.phases.extend(committed.phases);
+    Ok(Transfer {
+        direction: Direction::Push,
+        report,
+        requests: output::delta(&before, &host.traffic.snapshot()),
+        elapsed: start.elapsed(),
+    })
+}
+
 /// Pull options for `--model` values and `--metadata-only`.
 pub fn pull_options(models: &[gcs_host::datastore::ModelRef], metadata_only: bool) -> SyncOptions {
     SyncOptions {
@@ -215,10 +238,15 @@ pub async fn pull(host: &Host, g: &Global, args: &PullArgs) -> Result<(), Failur
 }
 
 /// `push`.
-pub async fn push(host: &Host, g: &Global) -> Result<(), Failure> {
+pub async fn push(host: &Host, g: &Global, args: &PushArgs) -> Result<(), Failure> {
     let cache = session::required_cache(g, "push")?;
     let mut s = session::open(host, g, cache).await?;
-    let t = run_push(host, &mut s, Display::for_options(g.progress, g.json)).await?;
+    let display = Display::for_options(g.progress, g.json);
+    let t = if args.two_phase {
+        run_push_two_phase(host, &mut s, display).await?
+    } else {
+        run_push(host, &mut s, display).await?
+    };
     if g.json {
         print_json("push", merge(session_json(&s), t.json()));
     } else {

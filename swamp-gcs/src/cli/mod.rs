@@ -120,7 +120,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Caps => commands::caps(&host, g).await,
         Command::Verify => commands::verify(&host, g).await,
         Command::Pull(a) => commands::pull(&host, g, a).await,
-        Command::Push => commands::push(&host, g).await,
+        Command::Push(a) => commands::push(&host, g, a).await,
         Command::MarkDirty(a) => commands::mark_dirty(&host, g, a).await,
         Command::Status => commands::status(&host, g).await,
         Command::MigrateIndex => migrate::run(&host, g).await,
