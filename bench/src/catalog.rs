@@ -52,16 +52,20 @@ pub enum ScaleOp {
     ScopedPull,
     /// Empty cache, scoped pull of model 2.
     ColdPullModel,
+    /// The level's bucket migrated to shard-first (once, untimed); modify, mark and push
+    /// one file: reads the meta and that model's shard only.
+    V2PushOne,
 }
 
 impl ScaleOp {
     /// In run order.
-    pub const ALL: [ScaleOp; 5] = [
+    pub const ALL: [ScaleOp; 6] = [
         ScaleOp::NoopPush,
         ScaleOp::NoopPull,
         ScaleOp::PushOne,
         ScaleOp::ScopedPull,
         ScaleOp::ColdPullModel,
+        ScaleOp::V2PushOne,
     ];
 
     fn slug(self) -> &'static str {
@@ -71,6 +75,7 @@ impl ScaleOp {
             ScaleOp::PushOne => "push-one",
             ScaleOp::ScopedPull => "scoped-pull",
             ScaleOp::ColdPullModel => "cold-pull-model",
+            ScaleOp::V2PushOne => "v2-push-one",
         }
     }
 
@@ -81,8 +86,27 @@ impl ScaleOp {
             ScaleOp::PushOne => "push 1 modified",
             ScaleOp::ScopedPull => "scoped pull of 1 model (remote changed)",
             ScaleOp::ColdPullModel => "cold pull of 1 model",
+            ScaleOp::V2PushOne => "shard-first push 1 modified",
         }
     }
+}
+
+/// The shard-first scenarios (a bucket seeded like v1, then migrated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum V2Op {
+    /// 10: modify, mark and push one file.
+    PushOne,
+    /// 11: no-op push (the `commitSeq` fast path).
+    NoopPush,
+    /// 12: `prepare-push` + `commit-push` with nothing to push.
+    TwoPhaseNoop,
+    /// 13: modify, mark, `prepare-push` + `commit-push` (corrected: the work is done in
+    /// every trial).
+    TwoPhaseOne,
+    /// 14: cold pull of 1000 files, the index assembled from the shards.
+    PullCold,
+    /// 15: no-op pull (the `commitSeq` fast path).
+    NoopPull,
 }
 
 /// What a scenario does.
@@ -117,6 +141,8 @@ pub enum Kind {
     Scoped,
     /// Modify file 0 of models 0–9, mark each model directory, push.
     Writeback10,
+    /// Shard-first scenarios 10–15 (the v2 block of the TypeScript suite).
+    V2(V2Op),
     /// Native multipart uploads of the 1000 seed files.
     NativePush {
         /// Uploads in flight.
@@ -278,6 +304,42 @@ pub fn all(smoke: bool) -> Vec<Def> {
             Kind::Writeback10,
         ),
         def(
+            "v2-10-push-one",
+            "v2: Push 1 modified / 1000",
+            "v2",
+            Kind::V2(V2Op::PushOne),
+        ),
+        def(
+            "v2-11-noop-push",
+            "v2: No-op push",
+            "v2",
+            Kind::V2(V2Op::NoopPush),
+        ),
+        def(
+            "v2-12-two-phase-noop",
+            "v2: Two-phase no-op",
+            "v2",
+            Kind::V2(V2Op::TwoPhaseNoop),
+        ),
+        def(
+            "v2-13-two-phase-one",
+            "v2: Two-phase push 1 modified (corrected)",
+            "v2",
+            Kind::V2(V2Op::TwoPhaseOne),
+        ),
+        def(
+            "v2-14-pull-cold",
+            "v2: Pull 1000 files (cold, shard assembly)",
+            "v2",
+            Kind::V2(V2Op::PullCold),
+        ),
+        def(
+            "v2-15-noop-pull",
+            "v2: No-op pull",
+            "v2",
+            Kind::V2(V2Op::NoopPull),
+        ),
+        def(
             "native-push",
             "Native push 1000 files (25 in flight)",
             "native",
@@ -423,6 +485,17 @@ pub fn ts_baseline(id: &str) -> Option<Ts> {
         "v1-06u-pull-one-uncorrected" => t(2.0, 2.0, "1 metadata GET", "measures a fast-path hit"),
         "v1-07-noop-pull" => t(1.0, 1.0, "1 metadata GET", ""),
         "v1-08u-scoped-uncorrected" => t(1.0, 1.0, "1 metadata GET", "measures a fast-path hit"),
+        "v2-10-push-one" => t(68.0, 78.0, "51 GET, 3 PUT", ""),
+        "v2-11-noop-push" => t(1.0, 1.0, "1 GET", ""),
+        "v2-12-two-phase-noop" => t(1.0, 1.0, "2 GET", ""),
+        "v2-13-two-phase-one" => t(
+            13.0,
+            24.0,
+            "56 in the first trial, 2 after",
+            "TS does the work only in trial 1 (its commit leaves the edit unpushed after)",
+        ),
+        "v2-14-pull-cold" => t(660.0, 638.0, "1051 GET", ""),
+        "v2-15-noop-pull" => t(1.0, 1.0, "1 GET", ""),
         "v1-09-writeback-10" => Ts {
             phase_only: true,
             ..t(

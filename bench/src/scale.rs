@@ -55,8 +55,43 @@ pub async fn trial(
             st.check(s.fast_path, "answered by the fast path", || {
                 "slow path".into()
             })?;
-            st.check(s.requests_total == 1, "exactly 1 request", || {
-                s.requests_total.to_string()
+            // A pull also reads the meta, in flight beside the monolith's generation.
+            let expected = if op == ScaleOp::NoopPush { 1 } else { 2 };
+            st.check(
+                s.requests_total == expected,
+                &format!("exactly {expected} request(s)"),
+                || s.requests_total.to_string(),
+            )?;
+            Ok(s)
+        }
+        ScaleOp::V2PushOne => {
+            // The clone of the template, migrated once (the last operation of the level:
+            // the v1 ones before it read the monolith) and pulled so its sidecar holds
+            // the commitSeq; then the same edit as `PushOne`.
+            let cache = clone_of(ctx, st, &seed)?;
+            if !st.migrated {
+                let mut ds = ctx.open(&cache, &bucket, &no_extra()).await?;
+                super::v2::migrate(&mut ds).await?;
+                ds.pull(&no_options())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("pull after the migration: {e}"))?;
+                st.migrated = true;
+            }
+            let rel = seed.models[0].file(0);
+            replace_file(&cache, &rel, modified_content(0, 0, v + 1000).as_bytes())?;
+            let mut ds = ctx.open(&cache, &bucket, &no_extra()).await?;
+            ds.mark_dirty(&dirty(&rel))
+                .await
+                .map_err(|e| anyhow::anyhow!("mark dirty: {e}"))?;
+            let p = ctx.probe(&bucket).await?;
+            let r = ds.push(&no_options()).await;
+            let s = ctx.finish(p, &bucket, r).await?;
+            st.check(s.files == 1, "pushes exactly the 1 modified file", || {
+                s.files.to_string()
+            })?;
+            let downloads = s.requests.get("download").copied().unwrap_or(0);
+            st.check(downloads <= 3, "reads the meta and one shard", || {
+                downloads.to_string()
             })?;
             Ok(s)
         }

@@ -205,8 +205,12 @@ Deno.test("lock, verifier and sync service follow swamp's contract on fake-gcs-s
       "function",
       "lazyHydration means hydrateFile exists",
     );
-    assertEquals(caps.twoPhaseSync, false, "no preparePush/commitPush yet");
-    assertEquals(s.preparePush, undefined);
+    // Each capability comes with the members swamp calls for it.
+    assertEquals(caps.twoPhaseSync, true);
+    assertEquals(typeof s.preparePush, "function");
+    assertEquals(typeof s.commitPush, "function");
+    assertEquals(caps.previewPush, true);
+    assertEquals(typeof s.previewPush, "function");
   } finally {
     await gcs.stop();
   }

@@ -182,7 +182,9 @@ export class ComponentSyncService {
 }
 
 /** swamp's opaque `PushManifest`. */
-export type PushManifest = WitPushManifest & { readonly __pushManifest?: never };
+export type PushManifest = WitPushManifest & {
+  readonly __pushManifest?: never;
+};
 
 /** swamp's `PushPreviewSummary`. */
 export interface PushPreviewSummary {

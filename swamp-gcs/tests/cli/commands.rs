@@ -267,8 +267,8 @@ fn status_plans_a_deletion_without_transferring() {
         assert_eq!(by_kind[kind], 0, "status must not {kind}: {v}");
     }
     assert!(
-        by_kind["download"].as_u64().unwrap() <= 1,
-        "at most the index is read: {v}"
+        by_kind["download"].as_u64().unwrap() <= 2,
+        "at most the meta and the index are read: {v}"
     );
     let human = env.run(&["status", "--cache", s(&a)]);
     human.expect(0);
@@ -309,4 +309,62 @@ fn storage_emulator_host_selects_the_endpoint_without_credentials() {
     let v = r.json();
     assert_eq!(v["files"], TREE.len(), "{v}");
     assert_eq!(v["requests"]["byKind"]["auth"], 0, "no credentials: {v}");
+}
+
+#[test]
+fn migrate_index_status_and_two_phase_push() {
+    let env = Env::start("shard-first");
+    let a = env.cache("a");
+    write_tree(&a, TREE);
+    env.run(&["push", "--cache", s(&a)]).expect(0);
+    let r = env.run(&["status", "--cache", s(&a), "--json"]);
+    r.expect(0);
+    assert_eq!(r.json()["remoteIndex"]["layout"], "monolith");
+
+    let r = env.run(&["migrate-index", "--json"]);
+    r.expect(0);
+    let v = r.json();
+    assert_eq!(v["outcome"], "migrated", "{v}");
+    assert_eq!((v["version"].clone(), v["commitSeq"].clone()), (2.into(), 1.into()));
+    assert_eq!(v["entries"], TREE.len());
+    let r = env.run(&["migrate-index"]);
+    r.expect(0);
+    assert!(r.stdout.starts_with("already shard-first: "), "{r:#?}");
+
+    env.run(&["pull", "--cache", s(&a)]).expect(0);
+    let r = env.run(&["status", "--cache", s(&a)]);
+    r.expect(0);
+    assert!(
+        r.stdout.contains("shard-first, commitSeq 1 (this cache verified it)"),
+        "{r:#?}"
+    );
+
+    let (rel, _) = TREE[0];
+    env.run(&["mark-dirty", rel, "--cache", s(&a)]).expect(0);
+    std::fs::write(a.join(rel), "{\"size\":1, \"edited\": true}\n").unwrap();
+    let r = env.run(&["push", "--two-phase", "--cache", s(&a), "--json"]);
+    r.expect(0);
+    let v = r.json();
+    check_transfer(&v, 1);
+    let phases: Vec<&str> = v["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(phases.contains(&"preparePush.manifest"), "{phases:?}");
+    let r = env.run(&["status", "--cache", s(&a), "--json"]);
+    r.expect(0);
+    let v = r.json();
+    assert_eq!(v["remoteIndex"]["layout"], "shard-first");
+    assert_eq!(v["remoteIndex"]["commitSeq"], 2);
+    assert_eq!(v["sidecar"]["commitSeq"], 2);
+    assert_eq!(v["sidecar"]["localDirty"], false);
+
+    let b = env.cache("b");
+    env.run(&["pull", "--cache", s(&b)]).expect(0);
+    assert_eq!(
+        std::fs::read_to_string(b.join(rel)).unwrap(),
+        "{\"size\":1, \"edited\": true}\n"
+    );
 }
