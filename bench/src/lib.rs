@@ -19,6 +19,7 @@
 //! | `driver.rs` | datastores opened as `swamp-gcs` opens them; the timing probe |
 //! | `scenarios.rs` | one trial of each v1 / native / sweep scenario |
 //! | `scale.rs` | one trial of each scale operation |
+//! | `startup.rs` | one trial of a whole `swamp-gcs` process (help, caps, no-op pull; with and without the precompiled artefact) |
 //! | `measure.rs` | statistics, RSS high-water marks, CPU clocks |
 //! | `report.rs` | result types (the `--json` schema) and tables |
 //! | `run.rs` | the parent: emulators, seeding, children, the report |
@@ -32,6 +33,7 @@ pub mod run;
 pub mod scale;
 pub mod scenarios;
 pub mod seed;
+pub mod startup;
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -48,7 +50,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     pub trials: usize,
     /// Run only these scenarios: an id, an id prefix, a display name or a group (v1,
-    /// native, sweep, scale); repeatable
+    /// native, sweep, progress, startup, scale); repeatable
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
     /// Write every result to this JSON file

@@ -361,7 +361,7 @@ fn prune(dir: &Path, current: &Path) {
             others.push((modified, path));
         }
     }
-    others.sort_by(|a, b| b.0.cmp(&a.0));
+    others.sort_by_key(|(modified, _)| std::cmp::Reverse(*modified));
     for (_, path) in others.into_iter().skip(KEEP - 1) {
         let _ = std::fs::remove_file(path);
     }
