@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 fn main() {
+    emit_wasmtime_version();
     println!("cargo:rerun-if-env-changed=GCS_DATASTORE_WASM");
     if let Ok(prebuilt) = std::env::var("GCS_DATASTORE_WASM") {
         println!("cargo:rustc-env=GCS_DATASTORE_WASM_PATH={prebuilt}");
@@ -68,4 +69,29 @@ fn main() {
         "cargo:rustc-env=GCS_DATASTORE_WASM_PATH={}",
         built.display()
     );
+}
+
+/// The wasmtime version this build links, read from the workspace's Cargo.lock, for the
+/// key of precompiled artefacts (`src/code_cache.rs`). The engine's compatibility hash
+/// covers it as well; naming it in the key keeps that true whatever wasmtime hashes.
+fn emit_wasmtime_version() {
+    let lock = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"))
+        .join("../Cargo.lock");
+    println!("cargo:rerun-if-changed={}", lock.display());
+    let text = std::fs::read_to_string(&lock).unwrap_or_default();
+    let mut lines = text.lines();
+    let mut version = "unknown".to_string();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasmtime\"" {
+            if let Some(v) = lines
+                .next()
+                .and_then(|l| l.strip_prefix("version = \""))
+                .and_then(|l| l.strip_suffix('"'))
+            {
+                version = v.to_string();
+            }
+            break;
+        }
+    }
+    println!("cargo:rustc-env=GCS_HOST_WASMTIME_VERSION={version}");
 }

@@ -160,6 +160,13 @@ pub enum Kind {
         /// Events on and the display running.
         shown: bool,
     },
+    /// A whole `swamp-gcs` process (`startup.rs`).
+    Startup {
+        /// What it runs.
+        command: StartupCommand,
+        /// With the artefact of an earlier run present (else an empty code cache).
+        warm: bool,
+    },
     /// A scale operation.
     Scale {
         /// The level.
@@ -169,6 +176,28 @@ pub enum Kind {
     },
 }
 
+/// What a start-up scenario runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartupCommand {
+    /// `swamp-gcs --help`: the process alone, no component.
+    Help,
+    /// `swamp-gcs caps --json`: the component, no config or network.
+    Caps,
+    /// `swamp-gcs pull --json` on an in-sync cache: the fast path, one request.
+    NoopPull,
+}
+
+impl StartupCommand {
+    /// As the command line reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            StartupCommand::Help => "swamp-gcs --help",
+            StartupCommand::Caps => "swamp-gcs caps",
+            StartupCommand::NoopPull => "swamp-gcs pull (no-op)",
+        }
+    }
+}
+
 /// One scenario.
 #[derive(Debug, Clone)]
 pub struct Def {
@@ -176,7 +205,7 @@ pub struct Def {
     pub id: String,
     /// Display name.
     pub name: String,
-    /// `v1`, `native`, `sweep`, `progress`, `scale`.
+    /// `v1`, `native`, `sweep`, `progress`, `startup`, `scale`.
     pub group: &'static str,
     /// What it does.
     pub kind: Kind,
@@ -208,6 +237,10 @@ impl Def {
             Kind::NativePull { concurrency } => vec![
                 ("concurrency", json!(concurrency)),
                 ("kind", json!("native-pull")),
+            ],
+            Kind::Startup { command, warm } => vec![
+                ("command", json!(command.label())),
+                ("artefact", json!(warm)),
             ],
             Kind::Scale { level, .. } => vec![
                 ("entries", json!(level.files_per_model * SCALE_MODELS)),
@@ -369,6 +402,29 @@ pub fn all(smoke: bool) -> Vec<Def> {
         ),
     ] {
         v.push(def(id, name, "progress", Kind::PullColdProgress { shown }));
+    }
+    v.push(def(
+        "startup-help",
+        "swamp-gcs --help (process floor)",
+        "startup",
+        Kind::Startup {
+            command: StartupCommand::Help,
+            warm: false,
+        },
+    ));
+    for command in [StartupCommand::Caps, StartupCommand::NoopPull] {
+        let slug = match command {
+            StartupCommand::Caps => "caps",
+            _ => "noop-pull",
+        };
+        for (warm, when, how) in [(false, "cold", "no artefact"), (true, "warm", "artefact")] {
+            v.push(def(
+                format!("startup-{slug}-{when}"),
+                format!("{} ({how})", command.label()),
+                "startup",
+                Kind::Startup { command, warm },
+            ));
+        }
     }
     let levels: Vec<usize> = if smoke { vec![1, 100] } else { SWEEP.to_vec() };
     for c in levels {

@@ -20,6 +20,7 @@
 //! | `scenarios.rs` | one trial of each v1 / native / sweep scenario |
 //! | `scale.rs` | one trial of each scale operation |
 //! | `v2.rs` | one trial of each shard-first scenario (10–15) |
+//! | `startup.rs` | one trial of a whole `swamp-gcs` process (help, caps, no-op pull; with and without the precompiled artefact) |
 //! | `measure.rs` | statistics, RSS high-water marks, CPU clocks |
 //! | `report.rs` | result types (the `--json` schema) and tables |
 //! | `run.rs` | the parent: emulators, seeding, children, the report |
@@ -33,6 +34,7 @@ pub mod run;
 pub mod scale;
 pub mod scenarios;
 pub mod seed;
+pub mod startup;
 pub mod v2;
 
 use clap::Parser;
@@ -50,7 +52,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5)]
     pub trials: usize,
     /// Run only these scenarios: an id, an id prefix, a display name or a group (v1, v2,
-    /// native, sweep, scale); repeatable
+    /// native, sweep, progress, startup, scale); repeatable
     #[arg(long = "scenario", value_name = "NAME")]
     pub scenarios: Vec<String>,
     /// Write every result to this JSON file

@@ -111,6 +111,23 @@ pub fn process_cpu_ms(pid: u32) -> Option<f64> {
 /// Wait for a child and return its exit status and peak resident set (KiB) from
 /// `wait4`'s resource usage.
 pub fn wait_child(pid: u32) -> std::io::Result<(i32, u64)> {
+    let u = wait_child_usage(pid)?;
+    Ok((u.code, u.peak_kib))
+}
+
+/// What `wait4` says about a child that ended.
+#[derive(Debug, Clone, Copy)]
+pub struct ChildUsage {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Peak resident set, KiB.
+    pub peak_kib: u64,
+    /// CPU time (user + system), ms.
+    pub cpu_ms: f64,
+}
+
+/// Wait for a child and return its exit status, peak resident set and CPU time.
+pub fn wait_child_usage(pid: u32) -> std::io::Result<ChildUsage> {
     let mut status: libc::c_int = 0;
     // SAFETY: wait4 writes into the zeroed struct and the status integer we pass.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -129,8 +146,12 @@ pub fn wait_child(pid: u32) -> std::io::Result<(i32, u64)> {
     } else {
         -1
     };
-    // ru_maxrss is in KiB on Linux.
-    Ok((code, usage.ru_maxrss.max(0) as u64))
+    Ok(ChildUsage {
+        code,
+        // ru_maxrss is in KiB on Linux.
+        peak_kib: usage.ru_maxrss.max(0) as u64,
+        cpu_ms: tv_ms(usage.ru_utime) + tv_ms(usage.ru_stime),
+    })
 }
 
 /// Machine facts for the report.

@@ -461,6 +461,8 @@ pub fn tables(run: &RunReport) -> String {
         );
     }
 
+    startup_table(run, &mut out);
+
     let scale: Vec<&ScenarioResult> = by_group("scale").collect();
     if !scale.is_empty() {
         let levels: Vec<&str> = catalog::LEVELS
@@ -533,4 +535,65 @@ pub fn tables(run: &RunReport) -> String {
         }
     }
     out
+}
+
+/// The startup group: each command with no artefact (the run compiles) and with one
+/// (the run loads it), and the process floor.
+fn startup_table(run: &RunReport, out: &mut String) {
+    let find = |id: &str| {
+        run.scenarios
+            .iter()
+            .find(|r| r.id == id && r.error.is_none())
+    };
+    let cell = |r: &ScenarioResult| {
+        format!(
+            "{} ({}–{})",
+            ms(r.wall_ms.median),
+            ms(r.wall_ms.min),
+            ms(r.wall_ms.max)
+        )
+    };
+    let rows: Vec<(&str, &ScenarioResult, &ScenarioResult)> = [
+        ("swamp-gcs caps", "startup-caps-cold", "startup-caps-warm"),
+        (
+            "swamp-gcs pull (no-op)",
+            "startup-noop-pull-cold",
+            "startup-noop-pull-warm",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(label, cold, warm)| Some((label, find(cold)?, find(warm)?)))
+    .collect();
+    let floor = find("startup-help");
+    if rows.is_empty() && floor.is_none() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n## Start-up (a whole swamp-gcs process, spawn to exit; median ms, min–max)\n"
+    );
+    let _ = writeln!(
+        out,
+        "| command | no artefact (compiles) | artefact present | warm / cold | CPU ms cold / warm |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|");
+    for (label, cold, warm) in rows {
+        let _ = writeln!(
+            out,
+            "| {label} | {} | {} | {:.3} | {} / {} |",
+            cell(cold),
+            cell(warm),
+            warm.wall_ms.median / cold.wall_ms.median.max(0.001),
+            ms(cold.client_cpu_ms.median),
+            ms(warm.client_cpu_ms.median)
+        );
+    }
+    if let Some(f) = floor {
+        let _ = writeln!(
+            out,
+            "| swamp-gcs --help (no component) | - | {} | - | - / {} |",
+            cell(f),
+            ms(f.client_cpu_ms.median)
+        );
+    }
 }

@@ -1,6 +1,6 @@
 //! One trial of each v1, native and sweep scenario: untimed setup (a fresh bucket and
 //! fresh caches every trial), then exactly one timed call, then correctness checks.
-//! Scale trials live in `scale.rs`.
+//! Scale trials live in `scale.rs`, start-up trials in `startup.rs`.
 
 use super::catalog::{Def, Kind, PULL_DEFAULT, PUSH_DEFAULT};
 use super::driver::{check, dirty, expect_files, scoped, Ctx, Extra};
@@ -65,6 +65,7 @@ pub async fn trial(
         Kind::NativePull { concurrency } => native_pull(ctx, st, concurrency).await,
         Kind::PullColdProgress { shown } => pull_cold_progress(ctx, st, shown).await,
         Kind::Scale { level, op } => scale::trial(ctx, st, level, op, v).await,
+        Kind::Startup { command, warm } => super::startup::trial(ctx, st, command, warm).await,
     }
 }
 
@@ -74,13 +75,13 @@ fn no_extra() -> Extra {
 
 /// A fresh bucket holding the v1 seed, pushed by the component from `source` (whose
 /// sidecar is then clean).
-struct Pushed {
-    bucket: String,
+pub(crate) struct Pushed {
+    pub(crate) bucket: String,
     models: Vec<Model>,
     source: PathBuf,
 }
 
-async fn pushed(ctx: &mut Ctx) -> Result<Pushed> {
+pub(crate) async fn pushed(ctx: &mut Ctx) -> Result<Pushed> {
     let bucket = ctx.fresh_bucket().await?;
     let source = ctx.new_dir("source")?;
     let (models, _) = seed_v1(&source)?;
@@ -94,7 +95,7 @@ async fn pushed(ctx: &mut Ctx) -> Result<Pushed> {
 }
 
 /// A new cache hydrated by a full pull.
-async fn pulled(ctx: &mut Ctx, bucket: &str) -> Result<PathBuf> {
+pub(crate) async fn pulled(ctx: &mut Ctx, bucket: &str) -> Result<PathBuf> {
     let cache = ctx.new_dir("pulled")?;
     let mut ds = ctx.open(&cache, bucket, &no_extra()).await?;
     expect_files(

@@ -2,7 +2,9 @@
 //! line (`swamp-gcs/`), the benchmarks (`bench/`) and the integration tests (`host-test/`)
 //! share it. `build.rs` builds the guest component and embeds it.
 //!
-//! - `host.rs`: compile the component once, open datastores in fresh sandboxed stores.
+//! - `host.rs`: load the component once, open datastores in fresh sandboxed stores.
+//! - `code_cache.rs`: the compiled component kept between runs, keyed by component and
+//!   engine (`SWAMP_GCS_CODE_CACHE`, default `~/.cache/swamp-gcs`).
 //! - `datastore.rs`: typed calls into one datastore's exports; `CallError`.
 //! - `send.rs`: the HTTP send path: allow-list, pooled client, accounting.
 //! - `traffic.rs`: request classification (list, metadata, download, upload, ...) and counts.
@@ -18,6 +20,7 @@
 //! - `bindings.rs`: `bindgen!` of the WIT world.
 
 pub mod bindings;
+pub mod code_cache;
 pub mod datastore;
 pub mod emulator;
 #[cfg(feature = "faults")]

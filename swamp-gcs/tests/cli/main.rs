@@ -17,6 +17,8 @@
 //! - `demo`: runs to success, leaves no process, port or temp dir behind.
 //! - `progress`: no progress bytes when stderr is piped; a bar on a terminal; `--progress`
 //!   always (plain lines, JSON lines) and never.
+//! - `startup`: the precompiled component kept between runs: loaded by a second run,
+//!   replaced when damaged or keyed for another component, safe under concurrent first runs.
 
 mod commands;
 mod config;
@@ -24,6 +26,7 @@ mod demo;
 mod errors;
 mod locks;
 mod progress;
+mod startup;
 mod usage;
 
 use gcs_host::emulator::FakeGcsServer;
@@ -70,7 +73,8 @@ impl Run {
 }
 
 /// A command for the binary with a clean environment: none of the caller's datastore,
-/// emulator or credential variables, a private HOME and TMPDIR.
+/// emulator or credential variables, a private HOME and TMPDIR (so the precompiled
+/// component goes to the private `HOME/.cache/swamp-gcs`).
 pub fn cmd(home: &Path) -> Command {
     let mut c = Command::new(BIN);
     for k in [
@@ -81,6 +85,9 @@ pub fn cmd(home: &Path) -> Command {
         "GCE_METADATA_HOST",
         "GCE_METADATA_ROOT",
         "SWAMP_GCS_REQUEST_TIMEOUT_MS",
+        "XDG_CACHE_HOME",
+        gcs_host::code_cache::DIR_VAR,
+        gcs_host::code_cache::TRACE_VAR,
     ] {
         c.env_remove(k);
     }
