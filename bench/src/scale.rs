@@ -90,9 +90,11 @@ pub async fn trial(
                 s.files.to_string()
             })?;
             let downloads = s.requests.get("download").copied().unwrap_or(0);
-            st.check(downloads <= 3, "reads the meta and one shard", || {
-                downloads.to_string()
-            })?;
+            st.check(
+                downloads <= 2,
+                "reads only the meta and the model's shard",
+                || downloads.to_string(),
+            )?;
             Ok(s)
         }
         ScaleOp::PushOne => {

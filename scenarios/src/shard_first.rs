@@ -144,13 +144,14 @@ pub async fn v2_unpartitionable_files_are_kept_and_emptied_shards_unlisted<D: Dr
     assert!(!b.exists("data/t/n/d/1/raw"));
 
     // A TypeScript push rewrites the meta from its own grouping and drops the shard it
-    // cannot name; the file stays visible here, and our next commit lists it again.
+    // cannot name; the file stays visible to our pulls, and a commit that read every
+    // shard (a bulk push) lists it again.
     d.put(META, &ts_meta_v2(&["audit", "data--t--m"], 9)).await;
     let c = Cache::new();
     let mut ds_c = d.open(&c, "").await;
     ds_c.pull(&opts()).await.unwrap();
     assert_eq!(c.read("secrets/vault/key"), b"s3cr3t");
-    ds_c.mark_dirty(&rel("audit/log.json")).await.unwrap();
+    ds_c.mark_dirty(&opts()).await.unwrap();
     c.write("audit/log.json", b"log, more");
     ds_c.push(&opts()).await.unwrap();
     assert_eq!(

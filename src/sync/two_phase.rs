@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use super::core::change::ChangeReason;
 use super::core::manifest::{DirtySnapshot, PushManifest};
 use super::core::report::{PhaseClock, SyncReport};
-use super::core::shards::{shard_of, UNPARTITIONED};
+use super::core::shards::shard_of;
 use super::push::PushRun;
 use super::push_plan::PushWork;
 use super::remote_index::IndexStore;
@@ -146,12 +146,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             .map(|e| e.key.clone())
             .chain(manifest.changes.deletions.iter().cloned())
             .collect();
-        let only = move |_: &[String]| -> BTreeSet<String> {
-            rels.iter()
-                .map(|r| shard_of(r))
-                .chain([UNPARTITIONED.to_string()])
-                .collect()
-        };
+        let only =
+            move |_: &[String]| -> BTreeSet<String> { rels.iter().map(|r| shard_of(r)).collect() };
         let (meta, remote) = run
             .store
             .read_index("commitPush", Some(&only as &ShardFilter<'_>))

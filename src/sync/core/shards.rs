@@ -56,9 +56,9 @@ pub fn apply_to_shard(entries: &mut EntryMap, changes: &IndexChanges) {
 }
 
 /// The shards that can hold an entry at or below the bare (namespace-free) path `dirty`,
-/// among `listed` (the meta's partitions), plus [`UNPARTITIONED`]. A superset is safe (a
-/// shard read needlessly); a shard left out would hide an entry from a scoped push, so
-/// when in doubt every listed shard is returned.
+/// among `listed` (the meta's partitions), plus [`UNPARTITIONED`] when a path there can
+/// have no key. A superset is safe (a shard read needlessly); a shard left out would hide
+/// an entry from a scoped push, so when in doubt every listed shard is returned.
 ///
 /// `dirty` may name a file or a directory. For a directory `s1/…/sk` under a per-model
 /// top-level directory, a file's key is either a prefix of the directory's segments
@@ -66,19 +66,18 @@ pub fn apply_to_shard(entries: &mut EntryMap, changes: &IndexChanges) {
 /// it is `workflow-runs--{s2}`; for the single-shard directories, the directory name.
 pub fn candidate_shards(dirty: &str, listed: &[String]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    out.insert(UNPARTITIONED.to_string());
     let segments: Vec<&str> = dirty.split('/').filter(|s| !s.is_empty()).collect();
     let Some(&first) = segments.first() else {
         out.extend(listed.iter().cloned());
+        out.insert(UNPARTITIONED.to_string());
         return out;
     };
     if segments.len() == 1 {
         // A root-level file, or a top-level directory.
         out.insert(ROOT_PARTITION.to_string());
     }
-    if let Some(key) = partition_key_from_path(dirty) {
-        out.insert(key);
-    }
+    // The path itself may be a file with a key, or a file without one.
+    out.insert(shard_of(dirty));
     if PER_MODEL_DIRS.contains(&first) {
         let joined = segments.join("--");
         let below = format!("{joined}--");
@@ -88,20 +87,31 @@ pub fn candidate_shards(dirty: &str, listed: &[String]) -> BTreeSet<String> {
                 out.insert(key.clone());
             }
         }
+        // Below three segments, a file below may have fewer than four: no key.
+        if segments.len() < 3 {
+            out.insert(UNPARTITIONED.to_string());
+        }
     } else if first == "workflow-runs" {
         match segments.get(1) {
             Some(run) => {
                 out.insert(format!("workflow-runs--{run}"));
             }
-            None => out.extend(
-                listed
-                    .iter()
-                    .filter(|k| k.starts_with("workflow-runs--"))
-                    .cloned(),
-            ),
+            None => {
+                out.extend(
+                    listed
+                        .iter()
+                        .filter(|k| k.starts_with("workflow-runs--"))
+                        .cloned(),
+                );
+                // `workflow-runs/x` has no key.
+                out.insert(UNPARTITIONED.to_string());
+            }
         }
     } else if partition_key_from_path(&format!("{first}/x")).as_deref() == Some(first) {
         out.insert(first.to_string());
+    } else {
+        // An unknown top-level directory: nothing below it has a key.
+        out.insert(UNPARTITIONED.to_string());
     }
     out
 }
@@ -213,8 +223,9 @@ mod tests {
         assert!(!got.contains("data--t--m"));
         assert!(!got.contains("audit"));
         let got = candidate_shards("data/t/m/d", &listed());
-        // `data/t/m/d/latest` has five segments: its key is `data--t--m--d`.
-        let expected: BTreeSet<String> = ["data--t--m", "data--t--m--d", UNPARTITIONED]
+        // `data/t/m/d/latest` has five segments: its key is `data--t--m--d`. Nothing
+        // below four segments lacks a key.
+        let expected: BTreeSet<String> = ["data--t--m", "data--t--m--d"]
             .iter()
             .map(|s| s.to_string())
             .collect();
@@ -223,6 +234,30 @@ mod tests {
         assert!(!got.contains("workflow-runs--r2"));
         // An empty path could be anything.
         assert_eq!(candidate_shards("", &listed()).len(), listed().len());
+        // Paths that can be, or hold, a file without a key.
+        for dirty in [
+            "secrets",
+            "secrets/vault/key",
+            "data/a/b",
+            "data",
+            "workflow-runs",
+        ] {
+            assert!(
+                candidate_shards(dirty, &listed()).contains(UNPARTITIONED),
+                "{dirty}"
+            );
+        }
+        for dirty in [
+            "audit",
+            "audit/x.json",
+            "data/t/m/d",
+            "workflow-runs/r1/x.yaml",
+        ] {
+            assert!(
+                !candidate_shards(dirty, &listed()).contains(UNPARTITIONED),
+                "{dirty}"
+            );
+        }
     }
 
     #[test]

@@ -325,7 +325,10 @@ fn migrate_index_status_and_two_phase_push() {
     r.expect(0);
     let v = r.json();
     assert_eq!(v["outcome"], "migrated", "{v}");
-    assert_eq!((v["version"].clone(), v["commitSeq"].clone()), (2.into(), 1.into()));
+    assert_eq!(
+        (v["version"].clone(), v["commitSeq"].clone()),
+        (2.into(), 1.into())
+    );
     assert_eq!(v["entries"], TREE.len());
     let r = env.run(&["migrate-index"]);
     r.expect(0);
@@ -335,7 +338,8 @@ fn migrate_index_status_and_two_phase_push() {
     let r = env.run(&["status", "--cache", s(&a)]);
     r.expect(0);
     assert!(
-        r.stdout.contains("shard-first, commitSeq 1 (this cache verified it)"),
+        r.stdout
+            .contains("shard-first, commitSeq 1 (this cache verified it)"),
         "{r:#?}"
     );
 
