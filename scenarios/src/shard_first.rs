@@ -144,20 +144,23 @@ pub async fn v2_unpartitionable_files_are_kept_and_emptied_shards_unlisted<D: Dr
     assert!(!b.exists("data/t/n/d/1/raw"));
 
     // A TypeScript push rewrites the meta from its own grouping and drops the shard it
-    // cannot name; the file stays visible to our pulls, and a commit that read every
-    // shard (a bulk push) lists it again.
+    // cannot name. A cache that holds the file still sees it (its pull looks for the
+    // unlisted shard, so the file is not taken for a remote deletion), and its next
+    // commit that reads every shard (a bulk push) lists it again for everyone.
     d.put(META, &ts_meta_v2(&["audit", "data--t--m"], 9)).await;
-    let c = Cache::new();
-    let mut ds_c = d.open(&c, "").await;
-    ds_c.pull(&opts()).await.unwrap();
-    assert_eq!(c.read("secrets/vault/key"), b"s3cr3t");
-    ds_c.mark_dirty(&opts()).await.unwrap();
-    c.write("audit/log.json", b"log, more");
-    ds_c.push(&opts()).await.unwrap();
+    let mut ds_b = d.open(&b, "").await;
+    ds_b.pull(&opts()).await.unwrap();
+    assert_eq!(b.read("secrets/vault/key"), b"s3cr3t");
+    ds_b.mark_dirty(&opts()).await.unwrap();
+    b.write("audit/log.json", b"log, more");
+    ds_b.push(&opts()).await.unwrap();
     assert_eq!(
         d.must_get(META).await,
         br#"{"version":2,"partitions":["_unpartitioned","audit","data--t--m"],"commitSeq":10}"#
     );
+    let c = Cache::new();
+    d.open(&c, "").await.pull(&opts()).await.unwrap();
+    assert_eq!(c.read("secrets/vault/key"), b"s3cr3t");
 }
 
 /// `docs/hazards.md#stale-monolith-fingerprint-after-migration`: a cache verified clean

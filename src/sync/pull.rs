@@ -120,10 +120,13 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             self.record_pull(&mut run, "pullChanged.fastpath", "skip(lazy→full)");
         }
 
+        let base = self.read_base();
+        run.store
+            .probe_unlisted
+            .set(Self::base_has_unpartitioned(base.as_ref()));
         let mut source = self.pull_source(&mut run, &opts.models).await?;
         crate::progress::phase("walk");
         self.client.check_deadline("pull walk")?;
-        let base = self.read_base();
         let mut plan = self.pull_plan(&mut run, &source, base.as_ref(), opts.metadata_only)?;
         let size = |i: &PullItem| source.index.entries.get(&i.rel).map_or(0, |e| e.size);
         crate::progress::plan("download", plan.to_pull.iter().map(size));

@@ -88,10 +88,13 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         }
 
         crate::progress::phase("index");
+        let base = self.read_base();
+        run.store
+            .probe_unlisted
+            .set(Self::base_has_unpartitioned(base.as_ref()));
         let (meta, remote) = self.push_read_index(&mut run).await?;
         crate::progress::phase("walk");
         self.client.check_deadline("push walk")?;
-        let base = self.read_base();
         let work = self.plan_push(ns, &remote.index, base.as_ref())?;
         run.report.conflicts = work.conflicts.clone();
         self.record(&mut run, "pushChanged.walk", walk_detail(&work));

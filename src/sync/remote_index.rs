@@ -141,12 +141,21 @@ fn malformed(e: Error, key: &str) -> Error {
 pub(super) struct IndexStore<'a, P, A> {
     pub(super) client: &'a GcsClient<P, A>,
     pub(super) ns: Option<&'a str>,
+    /// Whether an unscoped shard-first read also looks for an `_unpartitioned` shard the
+    /// meta does not list (see `sync/shards.rs`). On by default; a pull or push whose
+    /// cache never held a file without a partition key turns it off (nothing of its own
+    /// to lose, one request fewer).
+    pub(super) probe_unlisted: std::cell::Cell<bool>,
 }
 
 impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
     /// The store of namespace `ns`.
     pub fn new(client: &'a GcsClient<P, A>, ns: Option<&'a str>) -> Self {
-        IndexStore { client, ns }
+        IndexStore {
+            client,
+            ns,
+            probe_unlisted: std::cell::Cell::new(true),
+        }
     }
 
     fn now_iso(&self) -> String {

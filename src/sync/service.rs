@@ -183,6 +183,16 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         self.cache.own_mtime_ms(OwnFile::LocalIndex)
     }
 
+    /// Whether `base` records a file no partition key covers (its shard-first home is the
+    /// `_unpartitioned` shard).
+    pub(super) fn base_has_unpartitioned(base: Option<&Index>) -> bool {
+        base.is_some_and(|b| {
+            b.entries
+                .keys()
+                .any(|k| super::core::partition::partition_key_from_path(k).is_none())
+        })
+    }
+
     /// The local index copy as this cache last wrote it: the base of the three-way
     /// decisions ([`super::core::reconcile`]). `None` when missing, not a regular file (a
     /// link is never followed), larger than [`MAX_LOCAL_INDEX_BYTES`] or unreadable as an

@@ -13,8 +13,9 @@
 //!   to the stale monolith.
 //! * Entries no partition key covers live in the `_unpartitioned` shard instead of
 //!   vanishing (docs/hazards.md#unpartitionable-entries-vanish-from-shards). A TypeScript
-//!   writer's push drops that shard from the meta it writes; the assembly therefore also
-//!   reads it when the meta does not list it, and the next commit lists it again.
+//!   writer's push drops that shard from the meta it writes; an unscoped assembly
+//!   therefore also reads it when the meta does not list it (when this cache ever held
+//!   such a file: `IndexStore::probe_unlisted`), and a commit that read it lists it again.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -159,7 +160,7 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
                 .filter(|k| !partitions.contains(k))
                 .cloned()
                 .collect(),
-            None if !partitions.iter().any(|k| k == UNPARTITIONED) => {
+            None if self.probe_unlisted.get() && !partitions.iter().any(|k| k == UNPARTITIONED) => {
                 vec![UNPARTITIONED.to_string()]
             }
             None => Vec::new(),

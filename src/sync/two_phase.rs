@@ -76,10 +76,13 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             return Ok((manifest, run.report));
         }
         crate::progress::phase("index");
+        let base = self.read_base();
+        run.store
+            .probe_unlisted
+            .set(Self::base_has_unpartitioned(base.as_ref()));
         let (_, remote) = self.push_read_index(&mut run).await?;
         crate::progress::phase("walk");
         self.client.check_deadline("prepare walk")?;
-        let base = self.read_base();
         let work = self.plan_push(run.ns, &remote.index, base.as_ref())?;
         run.report.conflicts = work.conflicts.clone();
         let sizes = work.uploads.iter().map(|u| u.size);
