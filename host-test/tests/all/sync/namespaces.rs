@@ -362,6 +362,14 @@ async fn a_solo_repository_beside_them_never_touches_their_directories(mut env: 
         .map(|(k, o)| (k, o.generation))
         .collect();
 
+    // A solo clone of a bucket with no solo index yet: its pull builds one from a listing,
+    // which must not take the tenants' directories for solo data.
+    let early = Cache::new();
+    let mut searly = env.open(&early, "").await;
+    let report = searly.pull(&no_options()).await.unwrap();
+    assert_eq!(report.files, 0, "{:?}", report.phases);
+    assert_eq!(data_files(&early), Vec::<String>::new());
+
     // A solo repository whose cache still holds a namespace directory (a repository that
     // used to be namespaced, or a copied cache): its solo syncs leave `alpha/` alone.
     let d = Cache::new();
