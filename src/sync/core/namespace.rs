@@ -178,7 +178,9 @@ mod tests {
 
     #[test]
     fn manifest_reading_needs_only_a_string_repo_id() {
-        let rows: &[(&[u8], std::result::Result<(&str, &str), &str>)] = &[
+        /// (bytes, Ok((repoId, namespace)) or the reason it is refused)
+        type Row<'a> = (&'a [u8], std::result::Result<(&'a str, &'a str), &'a str>);
+        let rows: &[Row] = &[
             (br#"{"repoId":"r1"}"#, Ok(("r1", ""))),
             (
                 br#"{"namespace":"a","repoId":"r1","registeredAt":"t","x":1}"#,
