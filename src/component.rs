@@ -24,7 +24,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::swamp::datastore::{datastore, lock, objects, sync_service, verifier};
+use exports::swamp::datastore::{datastore, lock, namespaces, objects, sync_service, verifier};
 use swamp::datastore::types as wit;
 
 struct Component;
@@ -124,6 +124,13 @@ pub(crate) fn to_wit(e: Error) -> wit::Error {
             wit::Error::NamespaceMismatch(wit::NamespaceFailure {
                 bound,
                 requested,
+                message: msg,
+            })
+        }
+        ErrorKind::NamespaceTaken { namespace, owner } => {
+            wit::Error::NamespaceTaken(wit::NamespaceTakenFailure {
+                namespace,
+                owner_repo_id: owner,
                 message: msg,
             })
         }
@@ -598,6 +605,69 @@ impl sync_service::Guest for Component {
                 entries: u32::try_from(m.entries).unwrap_or(u32::MAX),
                 shards_written: u32::try_from(m.shards_written).unwrap_or(u32::MAX),
             })
+        })
+    }
+
+    fn export_catalog(
+        namespace: String,
+        rows_json: String,
+        deadline_ms: Option<u64>,
+    ) -> Result<sync_service::CatalogExport, wit::Error> {
+        with_instance(deadline_ms, async |ds| {
+            let r = ds.sync.export_catalog(&namespace, &rows_json).await?;
+            Ok(sync_service::CatalogExport {
+                written: r.written,
+                sha256: r.sha256,
+                size: r.size,
+            })
+        })
+    }
+
+    fn pull_foreign_catalogs(
+        namespaces: Vec<String>,
+        deadline_ms: Option<u64>,
+    ) -> Result<Vec<sync_service::ForeignCatalog>, wit::Error> {
+        with_instance(deadline_ms, async |ds| {
+            let got = ds.sync.pull_foreign_catalogs(&namespaces).await?;
+            Ok(got
+                .into_iter()
+                .map(|c| sync_service::ForeignCatalog {
+                    namespace: c.namespace,
+                    rows_json: c.rows_json,
+                })
+                .collect())
+        })
+    }
+
+    fn fetch_foreign_content(
+        namespace: String,
+        rel_path: String,
+        deadline_ms: Option<u64>,
+    ) -> Result<Option<Vec<u8>>, wit::Error> {
+        with_instance(deadline_ms, async |ds| {
+            ds.sync.fetch_foreign_content(&namespace, &rel_path).await
+        })
+    }
+}
+
+impl namespaces::Guest for Component {
+    fn register_namespace(
+        namespace: String,
+        repo_id: String,
+    ) -> Result<namespaces::Registration, wit::Error> {
+        with_instance(None, async |ds| {
+            let r = crate::sync::namespaces::register_namespace(&ds.client, &namespace, &repo_id)
+                .await?;
+            Ok(namespaces::Registration {
+                created: r.created,
+                registered_at: r.registered_at,
+            })
+        })
+    }
+
+    fn list_namespaces() -> Result<Vec<String>, wit::Error> {
+        with_instance(None, async |ds| {
+            crate::sync::namespaces::list_namespaces(&ds.client).await
         })
     }
 }

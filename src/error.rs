@@ -57,6 +57,13 @@ pub enum ErrorKind {
         /// The namespace asked for now.
         requested: Option<String>,
     },
+    /// A namespace slug is registered by another repository.
+    NamespaceTaken {
+        /// The slug asked for.
+        namespace: String,
+        /// The repository id its manifest names.
+        owner: String,
+    },
     /// Malformed answers, invalid requests, everything else.
     Other,
 }

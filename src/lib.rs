@@ -39,7 +39,8 @@
 //! - `gcs/`: the JSON-API client: request builders, response parsing, integrity checks,
 //!   resumable uploads, lost-reply resolution by read-back.
 //! - `auth/`: Application Default Credentials and the token cache.
-//! - `sync/`: [`sync::SyncService`]: mark-dirty, push, pull, status, hydrate.
+//! - `sync/`: [`sync::SyncService`]: mark-dirty, push, pull, status, hydrate, catalogs;
+//!   registering and listing namespaces (`sync/namespaces.rs`).
 //! - `lock/`: the generation-based distributed lock.
 //! - `progress.rs`: progress events for the host, as marked lines on stderr.
 //! - `verify.rs`: the health check.

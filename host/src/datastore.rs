@@ -1,7 +1,7 @@
 //! One opened datastore: typed calls into the component's exports.
 
 use crate::bindings::exports::swamp::datastore::{
-    datastore, lock, objects, sync_service, verifier,
+    datastore, lock, namespaces, objects, sync_service, verifier,
 };
 use crate::bindings::swamp::datastore::types as wit;
 use crate::bindings::GcsDatastore;
@@ -14,10 +14,11 @@ use wasmtime::Store;
 
 pub use datastore::EffectiveConfig;
 pub use lock::{LockInfo, LockOptions};
+pub use namespaces::Registration;
 pub use objects::{ObjectMeta, ObjectPage};
 pub use sync_service::{
-    IndexLayout, MigrateOutcome, MigrateReport, PhaseTiming, PlannedUpload, PushManifest,
-    PushPreview, SyncReport, SyncStatus,
+    CatalogExport, ForeignCatalog, IndexLayout, MigrateOutcome, MigrateReport, PhaseTiming,
+    PlannedUpload, PushManifest, PushPreview, SyncReport, SyncStatus,
 };
 pub use verifier::Health;
 pub use wit::{ModelRef, SyncCapabilities, SyncContext, SyncOptions};
@@ -79,6 +80,7 @@ pub fn kind_of(e: &GuestError) -> &'static str {
         wit::Error::UnsupportedLayout(_) => "unsupported-layout",
         wit::Error::MalformedRemote(_) => "malformed-remote",
         wit::Error::NamespaceMismatch(_) => "namespace-mismatch",
+        wit::Error::NamespaceTaken(_) => "namespace-taken",
         wit::Error::Other(_) => "other",
     }
 }
@@ -99,6 +101,7 @@ pub fn message_of(e: &GuestError) -> String {
         wit::Error::InvalidConfig(c) => c.message.clone(),
         wit::Error::MalformedRemote(m) => m.message.clone(),
         wit::Error::NamespaceMismatch(n) => n.message.clone(),
+        wit::Error::NamespaceTaken(n) => n.message.clone(),
         wit::Error::Remote(r) => r.message.clone(),
         wit::Error::LockTimeout(l) => l.message.clone(),
         wit::Error::Transport(t) => t.message.clone(),
@@ -300,6 +303,79 @@ impl Datastore {
             .bindings
             .swamp_datastore_sync_service()
             .call_migrate_index(&mut self.store, options)
+            .await;
+        flatten(r)
+    }
+
+    // ----- catalogs across namespaces (sync service) -----
+
+    /// `export-catalog`: write `rows_json` (a JSON array) as `{ns}/.catalog-export.json`
+    /// unless unchanged since the last export.
+    pub async fn export_catalog(
+        &mut self,
+        namespace: &str,
+        rows_json: &str,
+        deadline_ms: Option<u64>,
+    ) -> CallResult<CatalogExport> {
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_export_catalog(&mut self.store, namespace, rows_json, deadline_ms)
+            .await;
+        flatten(r)
+    }
+
+    /// `pull-foreign-catalogs`: the exports of `namespaces` that can be read.
+    pub async fn pull_foreign_catalogs(
+        &mut self,
+        namespaces: &[String],
+        deadline_ms: Option<u64>,
+    ) -> CallResult<Vec<ForeignCatalog>> {
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_pull_foreign_catalogs(&mut self.store, namespaces, deadline_ms)
+            .await;
+        flatten(r)
+    }
+
+    /// `fetch-foreign-content`: another namespace's file, or `None` when absent.
+    pub async fn fetch_foreign_content(
+        &mut self,
+        namespace: &str,
+        rel_path: &str,
+        deadline_ms: Option<u64>,
+    ) -> CallResult<Option<Vec<u8>>> {
+        let r = self
+            .bindings
+            .swamp_datastore_sync_service()
+            .call_fetch_foreign_content(&mut self.store, namespace, rel_path, deadline_ms)
+            .await;
+        flatten(r)
+    }
+
+    // ----- namespaces (provider level) -----
+
+    /// `register-namespace`.
+    pub async fn register_namespace(
+        &mut self,
+        namespace: &str,
+        repo_id: &str,
+    ) -> CallResult<Registration> {
+        let r = self
+            .bindings
+            .swamp_datastore_namespaces()
+            .call_register_namespace(&mut self.store, namespace, repo_id)
+            .await;
+        flatten(r)
+    }
+
+    /// `list-namespaces`.
+    pub async fn list_namespaces(&mut self) -> CallResult<Vec<String>> {
+        let r = self
+            .bindings
+            .swamp_datastore_namespaces()
+            .call_list_namespaces(&mut self.store)
             .await;
         flatten(r)
     }

@@ -94,6 +94,10 @@ pub fn hint(e: &GuestError, t: Target<'_>) -> Option<String> {
         wit::Error::NamespaceMismatch(_) => {
             "one sync service serves one namespace: use a separate datastore (or process) for each namespace".into()
         }
+        wit::Error::NamespaceTaken(n) => format!(
+            "choose another namespace, or, if repository {} no longer uses {:?}, delete {}/.namespace.json from the bucket and register again",
+            n.owner_repo_id, n.namespace, n.namespace
+        ),
         wit::Error::Remote(_)
         | wit::Error::InvalidConfig(_)
         | wit::Error::UnsafePath(_)
@@ -175,6 +179,15 @@ mod tests {
                     message: m(),
                 }),
                 Some("one namespace"),
+                &["network"],
+            ),
+            (
+                wit::Error::NamespaceTaken(wit::NamespaceTakenFailure {
+                    namespace: "infra".into(),
+                    owner_repo_id: "repo-a".into(),
+                    message: m(),
+                }),
+                Some("choose another namespace, or, if repository repo-a no longer uses \"infra\", delete infra/.namespace.json"),
                 &["network"],
             ),
             (

@@ -25,6 +25,8 @@
 //! | `push.rs` | `push` in phases: fast path, fresh index, walk, uploads/deletes, publish or settle |
 //! | `pull.rs` | `pull`: fast path, scoped/monolith index, atomic downloads; `hydrate_file` |
 //! | `status.rs` | `status`: dry run of the next push |
+//! | `namespaces.rs` | registering and listing namespaces (provider level: a client, no cache) |
+//! | `catalog.rs` | catalog export, foreign catalogs, foreign content |
 //! | `push_plan.rs` | the push walk over the real cache + change detection and three-way verdicts |
 //! | `remote_index.rs` | `IndexStore`: monolith GET (+ discovery), CAS publish, shards, `_meta.json` |
 //! | `batch.rs` | sliding-window concurrency, batch errors |
@@ -33,8 +35,9 @@
 //! Layout support: v1 (monolith authoritative, partitions dual-written) only. A
 //! bucket whose `_index/_meta.json` is version 2 (shard-first) is refused with a
 //! clear error, never read stale or demoted (scoped pulls read partitions only,
-//! so they work on either layout). Namespaces are supported except the one-off
-//! root → namespace data migration (docs/sync.md#not-implemented).
+//! so they work on either layout). Namespaces are supported (binding, registration,
+//! catalogs) except the one-off root → namespace data migration and contamination repair
+//! (docs/sync.md#not-implemented).
 //!
 //! Tests (native, in-memory fake GCS + temporary caches): `core/compat_fixtures.rs`
 //! (golden formats); `scenarios_native.rs`, which runs the scenarios shared with the
@@ -48,7 +51,9 @@
 pub mod core;
 
 mod batch;
+mod catalog;
 mod mark_dirty;
+pub mod namespaces;
 mod pull;
 mod push;
 mod push_plan;

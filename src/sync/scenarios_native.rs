@@ -137,6 +137,7 @@ fn error(e: Error) -> sc::Error {
         ErrorKind::UnsupportedLayout => "unsupported-layout",
         ErrorKind::MalformedRemote { .. } => "malformed-remote",
         ErrorKind::NamespaceMismatch { .. } => "namespace-mismatch",
+        ErrorKind::NamespaceTaken { .. } => "namespace-taken",
         ErrorKind::Other => "other",
     };
     sc::Error {

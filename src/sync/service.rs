@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use super::core::index::Index;
+use super::core::namespace::check_slug;
 use super::core::report::SidecarSummary;
 #[cfg(test)]
 use super::core::report::{Capabilities, SUPPORTED_CAPABILITIES};
@@ -78,7 +79,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     pub(super) fn bind_namespace(&self, requested: Option<&str>) -> Result<Option<String>> {
         let requested = requested.filter(|n| !n.is_empty()).map(str::to_string);
         if let Some(ns) = &requested {
-            validate_namespace(ns)?;
+            check_slug(ns)?;
         }
         let mut bound = self.bound.borrow_mut();
         match &*bound {
@@ -101,7 +102,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         match (requested.filter(|n| !n.is_empty()), bound) {
             (None, bound) => Ok(bound.flatten()),
             (Some(r), None) => {
-                validate_namespace(r)?;
+                check_slug(r)?;
                 Ok(Some(r.to_string()))
             }
             (Some(r), Some(current)) if current.as_deref() == Some(r) => Ok(current),
@@ -241,19 +242,6 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 /// Above this the local index copy is not read (a remote index of 100 000 entries is
 /// about 30 MB).
 const MAX_LOCAL_INDEX_BYTES: u64 = 256 << 20;
-
-/// A namespace is one path segment: no separators, no `.`/`..`, no NUL
-/// (docs/sync.md#namespaces-and-keys).
-fn validate_namespace(ns: &str) -> Result<()> {
-    let bad = ns.contains(['/', '\\', '\0']) || ns == "." || ns == "..";
-    if bad {
-        return Err(Error::other(format!(
-            "Invalid namespace {}: must not contain path separators, \"..\", or null bytes",
-            json_or_null(Some(ns))
-        )));
-    }
-    Ok(())
-}
 
 /// The error of a call for namespace `requested` on a service bound to `bound`.
 fn mismatch(bound: Option<&str>, requested: Option<&str>) -> Error {

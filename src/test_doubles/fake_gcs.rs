@@ -364,29 +364,53 @@ impl FakeGcs {
         }
     }
 
-    /// One listing page: names under `prefix` after `pageToken`, `page_size` at most.
+    /// One listing page: names under `prefix` after `pageToken`, `page_size` at most;
+    /// with a `delimiter`, names with one after the prefix roll up into `prefixes` (each
+    /// counted once, like an item).
     fn list(&self, query: &str) -> HttpResponse {
         let prefix = param(query, "prefix").unwrap_or_default();
+        let delimiter = param(query, "delimiter").filter(|d| !d.is_empty());
         let after = param(query, "pageToken");
         let objects = self.objects.borrow();
-        let matching: Vec<&String> = objects
-            .keys()
-            .filter(|k| k.starts_with(&prefix))
-            .filter(|k| after.as_ref().is_none_or(|a| k.as_str() > a.as_str()))
+        // (sort key, rolled-up prefix or None for an object)
+        let mut entries: Vec<(String, Option<String>)> = Vec::new();
+        for k in objects.keys().filter(|k| k.starts_with(&prefix)) {
+            let rolled = delimiter.as_deref().and_then(|d| {
+                let rest = &k[prefix.len()..];
+                rest.find(d)
+                    .map(|at| k[..prefix.len() + at + d.len()].to_string())
+            });
+            match rolled {
+                Some(p) if entries.last().and_then(|e| e.1.as_ref()) == Some(&p) => {}
+                Some(p) => entries.push((p.clone(), Some(p))),
+                None => entries.push((k.clone(), None)),
+            }
+        }
+        let matching: Vec<&(String, Option<String>)> = entries
+            .iter()
+            .filter(|(key, _)| after.as_ref().is_none_or(|a| key.as_str() > a.as_str()))
             .collect();
-        let page: Vec<&String> = matching
+        let page: Vec<&(String, Option<String>)> = matching
             .iter()
             .take(self.page_size.get())
             .copied()
             .collect();
         let items: Vec<serde_json::Value> = page
             .iter()
-            .filter_map(|k| serde_json::from_slice(&self.meta_json_of(&objects, k)).ok())
+            .filter(|(_, rolled)| rolled.is_none())
+            .filter_map(|(k, _)| serde_json::from_slice(&self.meta_json_of(&objects, k)).ok())
+            .collect();
+        let prefixes: Vec<&String> = page
+            .iter()
+            .filter_map(|(_, rolled)| rolled.as_ref())
             .collect();
         let mut body = serde_json::json!({ "kind": "storage#objects", "items": items });
+        if !prefixes.is_empty() {
+            body["prefixes"] = serde_json::json!(prefixes);
+        }
         if matching.len() > page.len() {
-            if let Some(last) = page.last() {
-                body["nextPageToken"] = serde_json::Value::String((*last).clone());
+            if let Some((last, _)) = page.last() {
+                body["nextPageToken"] = serde_json::Value::String(last.clone());
             }
         }
         reply(200, body.to_string().into_bytes())

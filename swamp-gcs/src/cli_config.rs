@@ -123,6 +123,32 @@ fn from_yaml(text: &str, shown: &str) -> Result<String, ConfigError> {
     Ok(json.to_string())
 }
 
+/// What else a `.swamp.yaml` says that the commands use: the repository's namespace
+/// (`datastore.namespace`) and id (`repoId`), when it has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SwampYaml {
+    /// `datastore.namespace`.
+    pub namespace: Option<String>,
+    /// `repoId`.
+    pub repo_id: Option<String>,
+}
+
+/// Read [`SwampYaml`] from the `.swamp.yaml` at `path` (fields that are absent or not
+/// strings read as `None`).
+pub fn swamp_yaml(path: &Path) -> Result<SwampYaml, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError(format!("{shown}: cannot read: {e}")))?;
+    let doc: serde_yaml::Value = serde_yaml::from_str(&text)
+        .map_err(|e| ConfigError(format!("{shown}: not valid YAML: {e}")))?;
+    let text_at =
+        |v: Option<&serde_yaml::Value>| v.and_then(serde_yaml::Value::as_str).map(str::to_string);
+    Ok(SwampYaml {
+        namespace: text_at(doc.get("datastore").and_then(|d| d.get("namespace"))),
+        repo_id: text_at(doc.get("repoId")),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +208,21 @@ mod tests {
             assert!(err.0.contains(want), "{err} should contain {want}");
             assert!(!err.0.contains('\n'));
         }
+    }
+
+    #[test]
+    fn namespace_and_repo_id_come_from_the_yaml_when_present() {
+        let f = yaml_file(
+            "repoId: cf4778dc-7d8d-45df-a9b0-d76a666bc5e7\ndatastore:\n  type: \"@swamp/gcs-datastore\"\n  namespace: infra\n  config:\n    bucket: b\n",
+        );
+        assert_eq!(
+            swamp_yaml(f.path()).unwrap(),
+            SwampYaml {
+                namespace: Some("infra".into()),
+                repo_id: Some("cf4778dc-7d8d-45df-a9b0-d76a666bc5e7".into()),
+            }
+        );
+        let f = yaml_file("datastore:\n  namespace: 5\n");
+        assert_eq!(swamp_yaml(f.path()).unwrap(), SwampYaml::default());
     }
 }

@@ -101,6 +101,25 @@ export interface WitMigrateReport {
   shardsWritten: number;
 }
 
+/** `catalog-export`: what `export-catalog` did. */
+export interface WitCatalogExport {
+  written: boolean;
+  sha256: string;
+  size: bigint;
+}
+
+/** `foreign-catalog`: one namespace's export as stored. */
+export interface WitForeignCatalog {
+  namespace: string;
+  rowsJson: string;
+}
+
+/** `namespaces.registration`. */
+export interface WitRegistration {
+  created: boolean;
+  registeredAt: string;
+}
+
 /** What jco's bindings return from `instantiate` (every call returns a promise: JSPI). */
 export interface ComponentExports {
   datastore: { configure(json: string): Promise<unknown> };
@@ -115,6 +134,24 @@ export interface ComponentExports {
     commitPush(m: WitPushManifest, o: WitSyncOptions): Promise<WitSyncReport>;
     previewPush(o: WitSyncOptions): Promise<WitPushPreview>;
     migrateIndex(o: WitSyncOptions): Promise<WitMigrateReport>;
+    exportCatalog(
+      ns: string,
+      rowsJson: string,
+      deadlineMs?: bigint,
+    ): Promise<WitCatalogExport>;
+    pullForeignCatalogs(
+      nss: string[],
+      deadlineMs?: bigint,
+    ): Promise<WitForeignCatalog[]>;
+    fetchForeignContent(
+      ns: string,
+      rel: string,
+      deadlineMs?: bigint,
+    ): Promise<Uint8Array | undefined>;
+  };
+  namespaces: {
+    registerNamespace(ns: string, repoId: string): Promise<WitRegistration>;
+    listNamespaces(): Promise<string[]>;
   };
   lock: { DistributedLock: { new (o: WitLockOptions): unknown } };
   verifier: { verify(): Promise<WitHealth> };

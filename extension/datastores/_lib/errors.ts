@@ -46,6 +46,8 @@ const HINTS: Record<string, string> = {
     "a sync file in the bucket is not in its format (written by another tool, or damaged) and nothing was written; inspect that object",
   "namespace-mismatch":
     "one sync service serves one namespace; use a separate datastore for each namespace",
+  "namespace-taken":
+    "choose another namespace, or have the owner's manifest removed from the bucket if that repository is gone",
   "precondition-failed":
     "another client changed the same object at the same moment; run the command again",
   "rate-limited":
@@ -130,6 +132,7 @@ export function fromGuest(e: unknown): Error {
       );
     }
     case "malformed-remote":
+    case "namespace-taken":
     case "namespace-mismatch":
     case "remote": {
       const r = val as { message: string };

@@ -93,6 +93,63 @@ export function capabilities(): SyncCapabilities {
 export class ComponentSyncService {
   constructor(readonly guest: Guest) {}
 
+  // swamp's catalog calls (the extension's signatures: core HEAD does not call them; its own
+  // `exportCatalog(namespace)` would carry no rows). None binds the service's namespace, and
+  // the reads never write to the cache.
+
+  /** Write `rows` to `{namespace}/.catalog-export.json` as `JSON.stringify(rows)`,
+   * unless they are the rows this cache last exported. */
+  async exportCatalog(
+    namespace: string,
+    rows: readonly unknown[],
+    signal?: AbortSignal,
+  ): Promise<void> {
+    if (!Array.isArray(rows)) {
+      throw new DatastoreError(
+        "invalid-config",
+        `exportCatalog(${
+          JSON.stringify(namespace)
+        }): the rows must be an array`,
+        "pass the catalog rows to export: exportCatalog(namespace, rows)",
+      );
+    }
+    const text = JSON.stringify(rows);
+    await this.guest.run(
+      (x) => x.syncService.exportCatalog(namespace, text, syncDeadlineMs()),
+      signal,
+    );
+  }
+
+  /** One entry per namespace whose export exists and is readable, in the order asked. */
+  async pullForeignCatalogs(
+    namespaces: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<CatalogExportEntry[]> {
+    const got = await this.guest.run(
+      (x) =>
+        x.syncService.pullForeignCatalogs([...namespaces], syncDeadlineMs()),
+      signal,
+    );
+    return got.map((c) => ({
+      namespace: c.namespace,
+      rows: JSON.parse(c.rowsJson) as unknown[],
+    }));
+  }
+
+  /** Another namespace's file, or `null` when it does not exist; never cached. */
+  async fetchForeignContent(
+    namespace: string,
+    relPath: string,
+    signal?: AbortSignal,
+  ): Promise<Uint8Array | null> {
+    const bytes = await this.guest.run(
+      (x) =>
+        x.syncService.fetchForeignContent(namespace, relPath, syncDeadlineMs()),
+      signal,
+    );
+    return bytes ?? null;
+  }
+
   capabilities(): SyncCapabilities {
     return capabilities();
   }
@@ -179,6 +236,12 @@ export class ComponentSyncService {
       commitSeq: Number(m.commitSeq),
     };
   }
+}
+
+/** swamp's `CatalogExportEntry`: one namespace's exported rows. */
+export interface CatalogExportEntry {
+  namespace: string;
+  rows: unknown[];
 }
 
 /** swamp's opaque `PushManifest`. */
@@ -390,6 +453,8 @@ export class ComponentProvider {
   readonly #configJson: string;
   readonly #config: Record<string, unknown>;
   #plan: SandboxPlan | undefined;
+  /** The instance the provider-level namespace calls share (made on first use). */
+  #namespaces: Guest | undefined;
 
   constructor(config: Record<string, unknown>) {
     this.#config = config;
@@ -436,5 +501,24 @@ export class ComponentProvider {
 
   resolveCachePath(_repoDir: string): string | undefined {
     return undefined;
+  }
+
+  /** swamp's `registerNamespace`: claim `namespace` for the repository `repoId`; throws a
+   * `namespace-taken` error naming the owner when another repository holds it. */
+  async registerNamespace(
+    _datastorePath: string,
+    namespace: string,
+    repoId: string,
+  ): Promise<void> {
+    this.#namespaces ??= this.#guest(scratchDir);
+    await this.#namespaces.run((x) =>
+      x.namespaces.registerNamespace(namespace, repoId)
+    );
+  }
+
+  /** swamp's `listNamespaces`: the registered slugs; empty when the bucket is used solo. */
+  listNamespaces(_datastorePath: string): Promise<string[]> {
+    this.#namespaces ??= this.#guest(scratchDir);
+    return this.#namespaces.run((x) => x.namespaces.listNamespaces());
   }
 }

@@ -2,7 +2,9 @@
 //! `fixtures/formats/` (bytes as the TS client writes them, following
 //! docs/formats.md). Parse-then-serialise must reproduce each file exactly.
 
+use super::catalog::{catalog_payload, foreign_catalog_rows};
 use super::index::Index;
+use super::namespace::Manifest;
 use super::partition::group_by_partition;
 use super::partition_files::{Meta, PartitionFile};
 use super::sidecar::Sidecar;
@@ -27,6 +29,9 @@ const SIDECAR_V1: &str = fixture!("sidecar-v1.json");
 const SIDECAR_V2: &str = fixture!("sidecar-v2.json");
 const SIDECAR_V2_FULL: &str = fixture!("sidecar-v2-full.json");
 const LOCK_BODY: &str = fixture!("lock-body.json");
+const NAMESPACE_MANIFEST: &str = fixture!("namespace-manifest.json");
+const CATALOG_EXPORT: &str = fixture!("catalog-export.json");
+const CATALOG_EXPORT_CORE: &str = fixture!("catalog-export-core.json");
 
 #[test]
 fn fixtures_have_no_trailing_newline() {
@@ -40,6 +45,8 @@ fn fixtures_have_no_trailing_newline() {
         SIDECAR_V2,
         SIDECAR_V2_FULL,
         LOCK_BODY,
+        NAMESPACE_MANIFEST,
+        CATALOG_EXPORT,
     ] {
         assert!(!text.ends_with('\n'));
     }
@@ -161,4 +168,44 @@ fn lock_body_fixture_is_json_stringify_indent_2() {
     // reproduces the TS lock body byte for byte.
     let value: serde_json::Value = serde_json::from_str(LOCK_BODY).unwrap();
     assert_eq!(super::json_text::to_pretty(&value).unwrap(), LOCK_BODY);
+}
+
+#[test]
+fn golden_namespace_manifest_round_trip() {
+    let m = Manifest::parse(NAMESPACE_MANIFEST.as_bytes()).unwrap();
+    assert_eq!(m.namespace, "infra");
+    assert_eq!(m.repo_id, "cf4778dc-7d8d-45df-a9b0-d76a666bc5e7");
+    assert_eq!(m.registered_at, "2026-06-03T00:00:00.000Z");
+    assert_eq!(m.to_pretty_json().unwrap(), NAMESPACE_MANIFEST);
+}
+
+#[test]
+fn golden_catalog_export_is_written_as_given_and_hashed() {
+    // The extension method's export: rows uploaded as `JSON.stringify(rows)`; the sidecar's
+    // `lastCatalogHash` is the SHA-256 of exactly these bytes.
+    let p = catalog_payload(CATALOG_EXPORT).unwrap();
+    assert_eq!(p.text, CATALOG_EXPORT);
+    assert_eq!(
+        p.sha256,
+        "968b4234979b7874102910425dce9382aab746cd02ee27f810339c23cc4257cc"
+    );
+    assert_eq!(
+        foreign_catalog_rows(CATALOG_EXPORT.as_bytes()).as_deref(),
+        Some(CATALOG_EXPORT)
+    );
+}
+
+#[test]
+fn core_written_catalog_export_is_read_as_stored() {
+    // swamp core writes its export itself: pretty, with a trailing newline.
+    assert!(CATALOG_EXPORT_CORE.ends_with("}\n]\n"));
+    assert_eq!(
+        foreign_catalog_rows(CATALOG_EXPORT_CORE.as_bytes()).as_deref(),
+        Some(CATALOG_EXPORT_CORE)
+    );
+    let rows: serde_json::Value = serde_json::from_str(CATALOG_EXPORT_CORE).unwrap();
+    assert_eq!(rows[0].as_object().unwrap().len(), 23);
+    // Exported again through us, the same rows come out compact.
+    let p = catalog_payload(CATALOG_EXPORT_CORE).unwrap();
+    assert_eq!(p.text, super::json_text::to_compact(&rows).unwrap());
 }

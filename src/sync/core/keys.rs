@@ -16,10 +16,8 @@ pub const INDEX_DIR: &str = "_index";
 #[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Control-plane directory.
 pub const CONTROL_DIR: &str = "_control";
-#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Namespace manifest file name.
 pub const NAMESPACE_MANIFEST: &str = ".namespace.json";
-#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Catalog export file name.
 pub const CATALOG_EXPORT: &str = ".catalog-export.json";
 
@@ -68,13 +66,11 @@ pub fn control_key(ns: Option<&str>, key: &str) -> String {
     under(ns, &format!("{CONTROL_DIR}/{key}"))
 }
 
-#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Remote key of a namespace's manifest: `{ns}/.namespace.json`.
 pub fn namespace_manifest_key(ns: &str) -> String {
     format!("{ns}/{NAMESPACE_MANIFEST}")
 }
 
-#[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
 /// Remote key of a namespace's catalog export: `{ns}/.catalog-export.json`.
 pub fn catalog_export_key(ns: &str) -> String {
     format!("{ns}/{CATALOG_EXPORT}")

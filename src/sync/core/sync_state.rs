@@ -372,7 +372,6 @@ impl SyncState {
         self.outcome(changed)
     }
 
-    #[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
     /// Record the hash of the last exported catalog payload.
     pub fn set_last_catalog_hash(&mut self, hash: &str) -> Outcome {
         let changed = self.last_catalog_hash.as_deref() != Some(hash);
@@ -458,7 +457,6 @@ impl SyncState {
         self.commit_seq
     }
 
-    #[allow(dead_code)] // kept for the namespace and control-plane calls, not wired in yet
     /// Hash of the last exported catalog payload.
     pub fn last_catalog_hash(&self) -> Option<&str> {
         self.last_catalog_hash.as_deref()

@@ -116,7 +116,8 @@ Answers with one request when nothing changed since the last sync (the fast path
 --model only those models' index partitions are read (a scoped pull).",
         after_help = "Examples:\n  swamp-gcs pull --cache ./cache --config-file .swamp.yaml\n  \
 swamp-gcs pull --cache ./cache --model aws/ec2/vpc/vpc-1 --model aws/ec2/subnet/sn-2\n  \
-swamp-gcs pull --cache ./cache --metadata-only"
+swamp-gcs pull --cache ./cache --metadata-only\n  \
+swamp-gcs pull --cache ./cache --namespace infra"
     )]
     Pull(PullArgs),
 
@@ -128,6 +129,7 @@ walked. Remote files are deleted only for dirty paths that no longer exist local
 `status` for a dry run.",
         after_help = "Examples:\n  swamp-gcs push --cache ./cache --config-file .swamp.yaml\n  \
 swamp-gcs push --cache ./cache --two-phase\n  \
+swamp-gcs push --cache ./cache --namespace infra\n  \
 swamp-gcs status --cache ./cache     # what push would do, without doing it"
     )]
     Push(PushArgs),
@@ -149,13 +151,15 @@ swamp-gcs mark-dirty --cache ./cache            # everything"
 (.datastore.lock), pull, push, release. The lock is heartbeated every ttl/3 from a second \
 sandbox while the pull and push run, so long transfers keep it. With --model, per-model \
 locks (data/{type}/{id}/.lock) are taken instead and the pull is scoped to those models, \
-as swamp's scoped sync does.
+as swamp's scoped sync does. With a namespace the locks are swamp's namespaced ones: \
+.locks/{ns}.lock, or {ns}/data/{type}/{id}/.lock per model.
 
 If the lock is lost or at risk after the pull, the push is not started (exit 1). Ctrl-C \
 finishes the call in flight, skips the rest and releases the lock; a second Ctrl-C quits \
 at once (the lock then expires after its ttl).",
         after_help = "Examples:\n  swamp-gcs sync --cache ~/.swamp/repos/<repoId> --config-file .swamp.yaml\n  \
-swamp-gcs sync --cache ./cache --model aws/ec2/vpc/vpc-1"
+swamp-gcs sync --cache ./cache --model aws/ec2/vpc/vpc-1\n  \
+swamp-gcs sync --cache ./cache --namespace infra     # lock .locks/infra.lock"
     )]
     Sync(SyncArgs),
 
@@ -164,9 +168,10 @@ swamp-gcs sync --cache ./cache --model aws/ec2/vpc/vpc-1"
         long_about = "Show the cache's sync sidecar (dirty paths, bulk flag, last verified \
 index generation) and what the next push would upload and delete. Only the index is read; \
 no file is transferred.",
-        after_help = "Example:\n  swamp-gcs status --cache ./cache --json"
+        after_help = "Examples:\n  swamp-gcs status --cache ./cache --json\n  \
+swamp-gcs status --cache ./cache --namespace infra"
     )]
-    Status,
+    Status(StatusArgs),
 
     /// Make the bucket's index shard-first (version 2), under the global lock
     #[command(
@@ -191,6 +196,40 @@ swamp-gcs lock force-release 1b4e28ba-2fa1-4d3b-a3f5-ef19b5a7633b")]
         action: LockAction,
     },
 
+    /// Register a namespace for a repository, or list the registered ones
+    #[command(
+        long_about = "Several repositories can share one bucket, each under its own namespace: \
+its objects under NS/ in the bucket, its files under NS/ in the cache, and a manifest \
+NS/.namespace.json naming the repository that registered it. `register` claims a namespace for \
+a repository (refused, exit 1, when another repository holds it; the same repository may \
+register again); `list` shows the registered ones. Then pass --namespace NS (or set \
+datastore.namespace in .swamp.yaml) to pull, push, sync and status.",
+        after_help = "Examples:\n  swamp-gcs namespace register infra --repo-id cf4778dc-7d8d-45df-a9b0-d76a666bc5e7\n  \
+swamp-gcs namespace list --json"
+    )]
+    Namespace {
+        /// The namespace action.
+        #[command(subcommand)]
+        action: NamespaceAction,
+    },
+
+    /// Export this namespace's catalog, or read other namespaces' catalogs and files
+    #[command(
+        long_about = "Catalogs let repositories sharing a bucket see each other's data. \
+`export` writes a JSON array of catalog rows to NS/.catalog-export.json (skipped when the rows \
+are the ones this cache last exported); `pull` reads other namespaces' exports; `fetch` reads \
+one file of another namespace. The reads never write to a cache.",
+        after_help = "Examples:\n  swamp-gcs catalog export --cache ./cache --namespace infra --rows rows.json\n  \
+swamp-gcs catalog pull --namespace infra           # every other registered namespace\n  \
+swamp-gcs catalog pull web db --json\n  \
+swamp-gcs catalog fetch web data/aws/ec2/vpc/main/state/1/raw --output vpc.json"
+    )]
+    Catalog {
+        /// The catalog action.
+        #[command(subcommand)]
+        action: CatalogAction,
+    },
+
     /// A self-contained tour: a local fake-gcs-server, a sample cache, push, pull, scoped pull
     #[command(
         long_about = "A self-contained tour on this machine. Starts fake-gcs-server (from the \
@@ -205,6 +244,16 @@ It stops the emulator and removes its temporary directories, also on Ctrl-C. Ign
     Demo,
 }
 
+/// `--namespace`, on the commands that sync a cache.
+#[derive(Args, Debug, Clone, Default)]
+pub struct NamespaceArg {
+    /// Serve this namespace: objects under NS/ in the bucket, files under NS/ in the cache
+    /// (swamp's `datastore.namespace`, read from --config-file's .swamp.yaml when this is
+    /// not given; an empty NS means solo)
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
 /// `push`.
 #[derive(Args, Debug, Clone, Default)]
 pub struct PushArgs {
@@ -212,6 +261,113 @@ pub struct PushArgs {
     /// publish nothing), then commit (merge into the current index and publish)
     #[arg(long)]
     pub two_phase: bool,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+}
+
+/// `status`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+}
+
+/// `namespace` actions.
+#[derive(Subcommand, Debug)]
+pub enum NamespaceAction {
+    /// Claim NS for a repository: write NS/.namespace.json unless another repository holds it
+    #[command(
+        long_about = "Claim NS for the repository --repo-id: read NS/.namespace.json; when \
+another repository's id is in it, exit 1 naming that repository and write nothing; when none \
+exists, create it (a create-only write, so of two repositories racing for one namespace only \
+one wins); when it is this repository's, refresh it. NS is one path segment (no /, \\, NUL, \
+not . or ..).",
+        after_help = "Example:\n  swamp-gcs namespace register infra --repo-id cf4778dc-7d8d-45df-a9b0-d76a666bc5e7"
+    )]
+    Register(NamespaceRegisterArgs),
+
+    /// List the registered namespaces (none: the bucket is used solo)
+    #[command(after_help = "Example:\n  swamp-gcs namespace list --json")]
+    List,
+}
+
+/// `namespace register`.
+#[derive(Args, Debug, Clone)]
+pub struct NamespaceRegisterArgs {
+    /// The namespace to claim
+    #[arg(value_name = "NS")]
+    pub namespace: String,
+    /// The repository's id (swamp's repository UUID); defaults to the `repoId` of
+    /// --config-file's .swamp.yaml when it has one
+    #[arg(long, value_name = "ID")]
+    pub repo_id: Option<String>,
+}
+
+/// `catalog` actions.
+#[derive(Subcommand, Debug)]
+pub enum CatalogAction {
+    /// Write this namespace's catalog rows to NS/.catalog-export.json
+    #[command(
+        long_about = "Write the catalog rows (a JSON array, from --rows FILE or - for stdin) to \
+NS/.catalog-export.json in compact form, NS being --namespace (or .swamp.yaml's \
+datastore.namespace). The rows' hash is kept in the cache's sidecar: exporting the same rows \
+again sends nothing.",
+        after_help = "Examples:\n  swamp-gcs catalog export --cache ./cache --namespace infra --rows rows.json\n  \
+generate-rows | swamp-gcs catalog export --cache ./cache --namespace infra --rows -"
+    )]
+    Export(CatalogExportArgs),
+
+    /// Read other namespaces' catalog exports (skipping those without one)
+    #[command(
+        long_about = "Read NS/.catalog-export.json of each NS given, or, with none given, of \
+every registered namespace but --namespace. A namespace without a readable export is \
+skipped and named. Prints the row count of each (the rows themselves with --json).",
+        after_help = "Examples:\n  swamp-gcs catalog pull --namespace infra\n  swamp-gcs catalog pull web db --json"
+    )]
+    Pull(CatalogPullArgs),
+
+    /// Print one file of another namespace (never written to a cache)
+    #[command(
+        long_about = "Read NS/REL from the bucket and write it to stdout, or to --output FILE. \
+REL is relative to the namespace; absolute paths and .. segments are refused. Exits 1 when \
+there is no such file.",
+        after_help = "Example:\n  swamp-gcs catalog fetch web data/aws/ec2/vpc/main/state/1/raw --output vpc.json"
+    )]
+    Fetch(CatalogFetchArgs),
+}
+
+/// `catalog export`.
+#[derive(Args, Debug, Clone)]
+pub struct CatalogExportArgs {
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+    /// The rows: a file holding a JSON array, or - for stdin
+    #[arg(long, value_name = "FILE")]
+    pub rows: PathBuf,
+}
+
+/// `catalog pull`.
+#[derive(Args, Debug, Clone)]
+pub struct CatalogPullArgs {
+    /// The namespaces to read; none: every registered namespace but --namespace
+    #[arg(value_name = "NS")]
+    pub namespaces: Vec<String>,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+}
+
+/// `catalog fetch`.
+#[derive(Args, Debug, Clone)]
+pub struct CatalogFetchArgs {
+    /// The other namespace
+    #[arg(value_name = "NS")]
+    pub namespace: String,
+    /// The file, relative to NS/
+    #[arg(value_name = "REL")]
+    pub rel: String,
+    /// Write the bytes here instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `pull`.
@@ -224,6 +380,8 @@ pub struct PullArgs {
     /// Download metadata only: skip data/**/raw files (fetched later on demand)
     #[arg(long)]
     pub metadata_only: bool,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
 }
 
 /// `mark-dirty`.
@@ -247,6 +405,8 @@ pub struct SyncArgs {
     /// Give up waiting for a held lock after this long (exit 1)
     #[arg(long, value_name = "MS", default_value_t = 60_000)]
     pub max_wait_ms: u32,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
 }
 
 /// `lock` actions.

@@ -1,6 +1,6 @@
 //! The one-call commands: `caps`, `verify`, `pull`, `push`, `mark-dirty`, `status`.
 
-use super::args::{Global, MarkDirtyArgs, PullArgs, PushArgs};
+use super::args::{Global, MarkDirtyArgs, PullArgs, PushArgs, StatusArgs};
 use super::failure::Failure;
 use super::output::{self, bytes, duration, millis, plural, Direction, Transfer};
 use super::progress::{Display, Progress};
@@ -154,11 +154,16 @@ pub async fn run_pull(
 }
 
 /// Run one push with its progress display, counting its traffic.
-pub async fn run_push(host: &Host, s: &mut Session, display: Display) -> Result<Transfer, Failure> {
+pub async fn run_push(
+    host: &Host,
+    s: &mut Session,
+    options: &SyncOptions,
+    display: Display,
+) -> Result<Transfer, Failure> {
     let before = host.traffic.snapshot();
     let start = Instant::now();
     let spinner = Progress::start(host, "push", display);
-    let r = s.ds.push(&no_options()).await;
+    let r = s.ds.push(options).await;
     spinner.finish().await;
     let report = r?;
     Ok(Transfer {
@@ -174,15 +179,16 @@ pub async fn run_push(host: &Host, s: &mut Session, display: Display) -> Result<
 pub async fn run_push_two_phase(
     host: &Host,
     s: &mut Session,
+    options: &SyncOptions,
     display: Display,
 ) -> Result<Transfer, Failure> {
     let before = host.traffic.snapshot();
     let start = Instant::now();
     let spinner = Progress::start(host, "push", display);
-    let prepared = s.ds.prepare_push(&no_options()).await;
+    let prepared = s.ds.prepare_push(options).await;
     spinner.finish().await;
     let (manifest, mut report) = prepared?;
-    let committed = s.ds.commit_push(&manifest, &no_options()).await?;
+    let committed = s.ds.commit_push(&manifest, options).await?;
     report.phases.extend(committed.phases);
     Ok(Transfer {
         direction: Direction::Push,
@@ -192,13 +198,18 @@ pub async fn run_push_two_phase(
     })
 }
 
-/// Pull options for `--model` values and `--metadata-only`.
-pub fn pull_options(models: &[gcs_host::datastore::ModelRef], metadata_only: bool) -> SyncOptions {
+/// Pull options for `--model` values, `--metadata-only` and the namespace.
+pub fn pull_options(
+    models: &[gcs_host::datastore::ModelRef],
+    metadata_only: bool,
+    namespace: Option<&str>,
+) -> SyncOptions {
     SyncOptions {
         context: (!models.is_empty()).then(|| SyncContext {
             models: models.to_vec(),
         }),
         metadata_only,
+        namespace: namespace.map(str::to_string),
         ..no_options()
     }
 }
@@ -207,8 +218,8 @@ pub fn pull_options(models: &[gcs_host::datastore::ModelRef], metadata_only: boo
 pub async fn pull(host: &Host, g: &Global, args: &PullArgs) -> Result<(), Failure> {
     let models = session::parse_models(&args.models)?;
     let cache = session::required_cache(g, "pull")?;
-    let mut s = session::open(host, g, cache).await?;
-    let options = pull_options(&models, args.metadata_only);
+    let mut s = session::open_for(host, g, cache, &args.ns).await?;
+    let options = pull_options(&models, args.metadata_only, s.namespace.as_deref());
     let t = run_pull(
         host,
         &mut s,
@@ -240,12 +251,13 @@ pub async fn pull(host: &Host, g: &Global, args: &PullArgs) -> Result<(), Failur
 /// `push`.
 pub async fn push(host: &Host, g: &Global, args: &PushArgs) -> Result<(), Failure> {
     let cache = session::required_cache(g, "push")?;
-    let mut s = session::open(host, g, cache).await?;
+    let mut s = session::open_for(host, g, cache, &args.ns).await?;
+    let options = s.sync_options();
     let display = Display::for_options(g.progress, g.json);
     let t = if args.two_phase {
-        run_push_two_phase(host, &mut s, display).await?
+        run_push_two_phase(host, &mut s, &options, display).await?
     } else {
-        run_push(host, &mut s, display).await?
+        run_push(host, &mut s, &options, display).await?
     };
     if g.json {
         print_json("push", merge(session_json(&s), t.json()));
@@ -306,12 +318,12 @@ pub async fn mark_dirty(host: &Host, g: &Global, args: &MarkDirtyArgs) -> Result
 }
 
 /// `status`: the sidecar and a dry run of the next push.
-pub async fn status(host: &Host, g: &Global) -> Result<(), Failure> {
+pub async fn status(host: &Host, g: &Global, args: &StatusArgs) -> Result<(), Failure> {
     let cache = session::required_cache(g, "status")?;
-    let mut s = session::open(host, g, cache).await?;
+    let mut s = session::open_for(host, g, cache, &args.ns).await?;
     let before = host.traffic.snapshot();
     let start = Instant::now();
-    let st = s.ds.status(&no_options()).await?;
+    let st = s.ds.status(&s.sync_options()).await?;
     let requests = output::delta(&before, &host.traffic.snapshot());
     let elapsed = start.elapsed();
     let upload_bytes: u64 = st.to_upload.iter().map(|u| u.size).sum();
@@ -354,6 +366,9 @@ pub async fn status(host: &Host, g: &Global) -> Result<(), Failure> {
             ),
         );
         return Ok(());
+    }
+    if let Some(ns) = &s.namespace {
+        println!("namespace:    {ns} (objects under {ns}/, files under {ns}/ in the cache)");
     }
     if st.sidecar_version == 0 {
         println!("sidecar:      none (this cache has not synced yet)");

@@ -243,7 +243,7 @@ impl Tour {
 
         // 4. The first push: every file.
         let m = Self::mark(host);
-        let t = run_push(host, &mut a, Display::Off).await?;
+        let t = run_push(host, &mut a, &no_options(), Display::Off).await?;
         self.transfer_step(host, "push A", "", &t, &m).await;
 
         // 5. Mark one file dirty (before the write, as swamp does), then edit it.
@@ -289,7 +289,7 @@ impl Tour {
             json!({"walk": st.walk, "toUpload": st.to_upload.len(), "toDelete": st.to_delete.len()}),
         ).await;
         let m = Self::mark(host);
-        let t = run_push(host, &mut a, Display::Off).await?;
+        let t = run_push(host, &mut a, &no_options(), Display::Off).await?;
         if t.report.files != 1 {
             return Err(Failure::operational(
                 "integrity",
@@ -323,7 +323,7 @@ impl Tour {
         let t = run_pull(
             host,
             &mut c,
-            &pull_options(std::slice::from_ref(&model), false),
+            &pull_options(std::slice::from_ref(&model), false, None),
             Display::Off,
         )
         .await?;
@@ -347,6 +347,7 @@ impl Tour {
         let m = Self::mark(host);
         let plan = SyncPlan {
             models: &[],
+            namespace: None,
             ttl_ms: 30_000,
             max_wait_ms: 10_000,
             progress: Display::Off,

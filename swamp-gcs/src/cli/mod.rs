@@ -8,6 +8,7 @@
 //! | `commands.rs` | `caps`, `verify`, `pull`, `push`, `mark-dirty`, `status` |
 //! | `sync.rs` | `sync`: locks with heartbeat, pull, push, release |
 //! | `lock.rs` | `lock inspect/acquire/release/force-release`; [`lock::Holding`] |
+//! | `namespaces.rs` | `namespace register/list`, `catalog export/pull/fetch` |
 //! | `demo.rs` | `demo`: the self-contained tour against fake-gcs-server |
 //! | `output.rs` | request counts, sizes, durations; the pull/push JSON shape |
 //! | `progress.rs` | progress on stderr: a bar, plain lines or JSON lines (`--progress`) |
@@ -23,6 +24,7 @@ pub mod demo;
 pub mod failure;
 pub mod lock;
 pub mod migrate;
+pub mod namespaces;
 pub mod output;
 pub mod progress;
 pub mod session;
@@ -122,10 +124,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Pull(a) => commands::pull(&host, g, a).await,
         Command::Push(a) => commands::push(&host, g, a).await,
         Command::MarkDirty(a) => commands::mark_dirty(&host, g, a).await,
-        Command::Status => commands::status(&host, g).await,
+        Command::Status(a) => commands::status(&host, g, a).await,
         Command::MigrateIndex => migrate::run(&host, g).await,
         Command::Sync(a) => sync::run(&host, g, a).await,
         Command::Lock { action } => lock::run(&host, g, action).await,
+        Command::Namespace { action } => namespaces::namespace(&host, g, action).await,
+        Command::Catalog { action } => namespaces::catalog(&host, g, action).await,
         Command::Demo => demo::run(&host, g).await,
     }
 }

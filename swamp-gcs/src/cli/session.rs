@@ -1,10 +1,10 @@
 //! Resolving the config and the cache, and opening configured datastores the way swamp
 //! hosts them (one sandbox per datastore, the cache as its only writable directory).
 
-use super::args::Global;
+use super::args::{Global, NamespaceArg};
 use super::failure::{self, Failure};
 use crate::cli_config::{self, ConfigSource};
-use gcs_host::datastore::{EffectiveConfig, ModelRef};
+use gcs_host::datastore::{no_options, EffectiveConfig, ModelRef, SyncOptions};
 use gcs_host::launch::options_for;
 use gcs_host::{Datastore, Host};
 use serde_json::{json, Value};
@@ -89,10 +89,12 @@ pub struct Session {
     pub config: Resolved,
     /// Its cache.
     pub cache: Cache,
+    /// The namespace its syncs serve (`None`: solo); see [`namespace`].
+    pub namespace: Option<String>,
 }
 
 impl Session {
-    /// `bucket`, `prefix`, `cache` and `configSource` for JSON output.
+    /// `bucket`, `prefix`, `cache`, `configSource` and `namespace` for JSON output.
     pub fn json_fields(&self) -> Value {
         json!({
             "bucket": self.effective.bucket,
@@ -103,8 +105,33 @@ impl Session {
                 Cache::Given(p) => Value::from(p.display().to_string()),
                 Cache::Scratch(_) => Value::Null,
             },
+            "namespace": self.namespace,
         })
     }
+
+    /// Sync options with this session's namespace and nothing else set.
+    pub fn sync_options(&self) -> SyncOptions {
+        SyncOptions {
+            namespace: self.namespace.clone(),
+            ..no_options()
+        }
+    }
+}
+
+/// The namespace a syncing command serves: `--namespace` (an empty one means solo), else
+/// `datastore.namespace` of the .swamp.yaml the config came from; else solo. The component
+/// checks the slug (a bad one is a config error, exit 2).
+pub fn namespace(arg: &NamespaceArg, config: &Resolved) -> Result<Option<String>, Failure> {
+    let chosen = match (&arg.namespace, &config.source) {
+        (Some(flag), _) => Some(flag.clone()),
+        (None, ConfigSource::File(path)) => {
+            cli_config::swamp_yaml(Path::new(path))
+                .map_err(|e| Failure::config(e.0))?
+                .namespace
+        }
+        (None, _) => None,
+    };
+    Ok(chosen.filter(|n| !n.is_empty()))
 }
 
 /// Open a datastore on `cache` with `config` and configure it.
@@ -132,6 +159,7 @@ pub async fn open_with(host: &Host, config: &Resolved, cache: Cache) -> Result<S
         effective,
         config: config.clone(),
         cache,
+        namespace: None,
     })
 }
 
@@ -139,6 +167,20 @@ pub async fn open_with(host: &Host, config: &Resolved, cache: Cache) -> Result<S
 pub async fn open(host: &Host, g: &Global, cache: Cache) -> Result<Session, Failure> {
     let config = resolve_config(g)?;
     open_with(host, &config, cache).await
+}
+
+/// [`open`] for a command that serves a namespace (see [`namespace`]).
+pub async fn open_for(
+    host: &Host,
+    g: &Global,
+    cache: Cache,
+    arg: &NamespaceArg,
+) -> Result<Session, Failure> {
+    let config = resolve_config(g)?;
+    let ns = namespace(arg, &config)?;
+    let mut s = open_with(host, &config, cache).await?;
+    s.namespace = ns;
+    Ok(s)
 }
 
 /// Parse `--model TYPE/ID` values: the id is the last segment, the type everything before.
@@ -176,9 +218,13 @@ pub fn model_name(m: &ModelRef) -> String {
     format!("{}/{}", m.model_type, m.model_id)
 }
 
-/// Swamp's per-model lock key: `data/{type}/{id}/.lock`.
-pub fn model_lock_key(m: &ModelRef) -> String {
-    format!("data/{}/{}/.lock", m.model_type, m.model_id)
+/// Swamp's per-model lock key: `[{ns}/]data/{type}/{id}/.lock`.
+pub fn model_lock_key(m: &ModelRef, namespace: Option<&str>) -> String {
+    let key = format!("data/{}/{}/.lock", m.model_type, m.model_id);
+    match namespace {
+        Some(ns) => format!("{ns}/{key}"),
+        None => key,
+    }
 }
 
 #[cfg(test)]
@@ -190,7 +236,11 @@ mod tests {
         let m = parse_models(&["aws/ec2/vpc/vpc-1".into(), "@demo/server/web-1".into()]).unwrap();
         assert_eq!(m[0].model_type, "aws/ec2/vpc");
         assert_eq!(m[0].model_id, "vpc-1");
-        assert_eq!(model_lock_key(&m[1]), "data/@demo/server/web-1/.lock");
+        assert_eq!(model_lock_key(&m[1], None), "data/@demo/server/web-1/.lock");
+        assert_eq!(
+            model_lock_key(&m[1], Some("infra")),
+            "infra/data/@demo/server/web-1/.lock"
+        );
         for bad in ["vpc-1", "aws/", "/x", "a//b", "a/../b", "a/."] {
             assert!(parse_models(&[bad.into()]).is_err(), "{bad}");
         }

@@ -14,7 +14,7 @@ use super::output::{self, duration, millis, plural, Transfer};
 use super::progress::Display;
 use super::session::{self, model_lock_key, model_name, Resolved, Session};
 use super::signals::{Interrupt, Second};
-use gcs_host::datastore::ModelRef;
+use gcs_host::datastore::{no_options, ModelRef, SyncOptions};
 use gcs_host::heartbeat::LockState;
 use gcs_host::Host;
 use serde_json::{json, Value};
@@ -27,6 +27,8 @@ pub const GLOBAL_LOCK: &str = ".datastore.lock";
 pub struct SyncPlan<'a> {
     /// Models of a scoped sync (empty = global lock, unscoped pull).
     pub models: &'a [ModelRef],
+    /// The namespace served (`None`: solo); it also picks swamp's namespaced lock keys.
+    pub namespace: Option<&'a str>,
     /// Lock time to live.
     pub ttl_ms: u32,
     /// How long to wait for each lock.
@@ -79,12 +81,19 @@ impl SyncDone {
 }
 
 /// The lock keys of a plan, in acquisition order (sorted, so two scoped syncs never wait
-/// on each other in a cycle).
-pub fn lock_keys(models: &[ModelRef]) -> Vec<String> {
+/// on each other in a cycle): swamp's global lock (`.locks/{ns}.lock` in a namespace), or
+/// its per-model locks.
+pub fn lock_keys(models: &[ModelRef], namespace: Option<&str>) -> Vec<String> {
     if models.is_empty() {
-        return vec![GLOBAL_LOCK.to_string()];
+        return vec![match namespace {
+            Some(ns) => format!(".locks/{ns}.lock"),
+            None => GLOBAL_LOCK.to_string(),
+        }];
     }
-    let mut keys: Vec<String> = models.iter().map(model_lock_key).collect();
+    let mut keys: Vec<String> = models
+        .iter()
+        .map(|m| model_lock_key(m, namespace))
+        .collect();
     keys.sort();
     keys.dedup();
     keys
@@ -115,7 +124,7 @@ pub async fn locked_sync(
     plan: &SyncPlan<'_>,
 ) -> Result<SyncDone, Failure> {
     let mut held: Vec<Holding> = Vec::new();
-    for key in lock_keys(plan.models) {
+    for key in lock_keys(plan.models, plan.namespace) {
         let opts = lock::options(&key, Some(plan.ttl_ms), Some(plan.max_wait_ms));
         match Holding::acquire(host, config, &key, &opts).await {
             Ok(h) => held.push(h),
@@ -135,7 +144,7 @@ pub async fn locked_sync(
     };
     let interrupted = || interrupt.as_ref().is_some_and(Interrupt::requested);
 
-    let options = pull_options(plan.models, false);
+    let options = pull_options(plan.models, false, plan.namespace);
     let pull = match run_pull(host, work, &options, plan.progress).await {
         Ok(t) => t,
         Err(f) => {
@@ -159,7 +168,11 @@ pub async fn locked_sync(
         return Err(Failure::operational(kind, msg)
             .hint("check the network, raise --ttl-ms, then run sync again"));
     }
-    let push = match run_push(host, work, plan.progress).await {
+    let push_options = SyncOptions {
+        namespace: plan.namespace.map(str::to_string),
+        ..no_options()
+    };
+    let push = match run_push(host, work, &push_options, plan.progress).await {
         Ok(t) => t,
         Err(f) => {
             release_all(held).await;
@@ -175,11 +188,14 @@ pub async fn run(host: &Host, g: &Global, args: &SyncArgs) -> Result<(), Failure
     let models = session::parse_models(&args.models)?;
     let cache = session::required_cache(g, "sync")?;
     let config = session::resolve_config(g)?;
+    let namespace = session::namespace(&args.ns, &config)?;
     let mut work = session::open_with(host, &config, cache).await?;
+    work.namespace = namespace.clone();
     let before = host.traffic.snapshot();
     let start = Instant::now();
     let plan = SyncPlan {
         models: &models,
+        namespace: namespace.as_deref(),
         ttl_ms: args.ttl_ms,
         max_wait_ms: args.max_wait_ms,
         progress: Display::for_options(g.progress, g.json),
@@ -260,10 +276,15 @@ mod tests {
             model_type: t.into(),
             model_id: i.into(),
         };
-        assert_eq!(lock_keys(&[]), vec![".datastore.lock"]);
+        assert_eq!(lock_keys(&[], None), vec![".datastore.lock"]);
         assert_eq!(
-            lock_keys(&[m("b", "2"), m("a", "1"), m("b", "2")]),
+            lock_keys(&[m("b", "2"), m("a", "1"), m("b", "2")], None),
             vec!["data/a/1/.lock", "data/b/2/.lock"]
+        );
+        assert_eq!(lock_keys(&[], Some("infra")), vec![".locks/infra.lock"]);
+        assert_eq!(
+            lock_keys(&[m("a", "1")], Some("infra")),
+            vec!["infra/data/a/1/.lock"]
         );
     }
 }

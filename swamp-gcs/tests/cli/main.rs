@@ -14,6 +14,9 @@
 //!   (error, hint), the hint chosen by the kind of failure.
 //! - `locks`: inspect, acquire/hold/release, release and force-release by nonce, a held
 //!   lock making `sync` time out, a released holder noticing the loss.
+//! - `namespaces`: `namespace register/list` (a taken slug refused naming its owner),
+//!   `--namespace` and `.swamp.yaml`'s `datastore.namespace` on pull, push, status and sync
+//!   (swamp's namespaced locks), `catalog export/pull/fetch`.
 //! - `demo`: runs to success, leaves no process, port or temp dir behind.
 //! - `progress`: no progress bytes when stderr is piped; a bar on a terminal; `--progress`
 //!   always (plain lines, JSON lines) and never.
@@ -25,6 +28,7 @@ mod config;
 mod demo;
 mod errors;
 mod locks;
+mod namespaces;
 mod progress;
 mod startup;
 mod usage;

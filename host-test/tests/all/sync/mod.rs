@@ -27,6 +27,10 @@
 //! - `remote_changes`: issue 10, two caches: equal-size rewrites, rewrites without a hash
 //!   or back to earlier bytes, remote deletions, conflicts, scoped and namespaced pulls;
 //!   a bulk push never reverts a newer remote version.
+//! - `namespaces`: issue 15, two repositories in their namespaces and a solo one in one
+//!   bucket: registration and listing, pushes and pulls that never cross, catalog exports,
+//!   foreign catalogs and content, a taken slug, the TypeScript manifest and catalog
+//!   bytes; the create-only races on the fake.
 
 /// Turn `async fn case(env: Env)` functions into two tests each: `fake::case` on the
 /// in-process fake and `emulator::case` on fake-gcs-server.
@@ -59,6 +63,7 @@ macro_rules! on_both_servers {
 pub(crate) mod support;
 
 mod compat;
+mod namespaces;
 mod race;
 mod remote_changes;
 mod scenarios;
