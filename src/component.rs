@@ -24,7 +24,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::swamp::datastore::{datastore, lock, objects, sync_service, verifier};
+use exports::swamp::datastore::{control_plane, datastore, lock, objects, sync_service, verifier};
 use swamp::datastore::types as wit;
 
 struct Component;
@@ -598,6 +598,50 @@ impl sync_service::Guest for Component {
                 entries: u32::try_from(m.entries).unwrap_or(u32::MAX),
                 shards_written: u32::try_from(m.shards_written).unwrap_or(u32::MAX),
             })
+        })
+    }
+}
+
+impl control_plane::Guest for Component {
+    fn put(namespace: Option<String>, key: String, value: Vec<u8>) -> Result<(), wit::Error> {
+        with_instance(None, async |ds| {
+            let store = ds.sync.control_plane(namespace.as_deref())?;
+            store.put(&key, &value).await
+        })
+    }
+
+    fn get(namespace: Option<String>, key: String) -> Result<Option<Vec<u8>>, wit::Error> {
+        with_instance(None, async |ds| {
+            ds.sync.control_plane(namespace.as_deref())?.get(&key).await
+        })
+    }
+
+    fn delete(namespace: Option<String>, key: String) -> Result<bool, wit::Error> {
+        with_instance(None, async |ds| {
+            ds.sync
+                .control_plane(namespace.as_deref())?
+                .delete(&key)
+                .await
+        })
+    }
+
+    fn list(namespace: Option<String>, prefix: String) -> Result<Vec<String>, wit::Error> {
+        with_instance(None, async |ds| {
+            ds.sync
+                .control_plane(namespace.as_deref())?
+                .list(&prefix)
+                .await
+        })
+    }
+
+    fn put_if_absent(
+        namespace: Option<String>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<bool, wit::Error> {
+        with_instance(None, async |ds| {
+            let store = ds.sync.control_plane(namespace.as_deref())?;
+            store.put_if_absent(&key, &value).await
         })
     }
 }

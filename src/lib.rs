@@ -40,6 +40,8 @@
 //!   resumable uploads, lost-reply resolution by read-back.
 //! - `auth/`: Application Default Credentials and the token cache.
 //! - `sync/`: [`sync::SyncService`]: mark-dirty, push, pull, status, hydrate.
+//! - `control/`: the control-plane store: records at `[{ns}/]_control/{key}`, outside every
+//!   index and walk; `put-if-absent` settles lost replies by a claim (`gcs/create_only.rs`).
 //! - `lock/`: the generation-based distributed lock.
 //! - `progress.rs`: progress events for the host, as marked lines on stderr.
 //! - `verify.rs`: the health check.
@@ -65,6 +67,7 @@
 pub(crate) mod auth;
 pub(crate) mod cache;
 pub(crate) mod config;
+pub(crate) mod control;
 pub(crate) mod error;
 pub(crate) mod gcs;
 pub(crate) mod lock;
