@@ -343,7 +343,9 @@ async fn a_lost_create_reply_is_settled_by_the_claim() {
     let cache = Cache::new();
     let mut ds = env.open(&cache, "").await;
     env.host.faults.add(FaultRule::new(
-        FaultMatch::kind(RequestKind::Upload).object("_control/lease"),
+        // Multipart uploads name their object in the body: this rule matches every upload,
+        // and the create is the only one here.
+        FaultMatch::kind(RequestKind::Upload),
         FaultAction::ResetAfterCommit,
         Some(1),
     ));
