@@ -87,23 +87,24 @@ Deno.test("controlPlaneStore: the bound namespace, a given one, bad keys, no ind
     const solo = p.createSyncService("/repo", tempDir()).controlPlaneStore();
     await solo.put("leases/l1", text("solo"));
 
-    const cache = tempDir();
-    writeTree(cache, { "team/data/t/m/file.yaml": "x" });
-    const s = p.createSyncService("/repo", cache);
-    const store = s.controlPlaneStore(); // made before the sync binds the namespace
-    assertEquals(await s.pushChanged({ namespace: "team" }), 1);
+    // The solo push first: the namespace has no manifest, so only the control-record
+    // rule keeps its records out of the solo discovery.
     const rootCache = tempDir();
     writeTree(rootCache, { "data/t/m/root.yaml": "y" });
     assertEquals(
       await p.createSyncService("/repo", rootCache).pushChanged(),
       1,
     );
-    for (
-      const [key, want] of [
-        ["pfx/team/.datastore-index.json", ["data/t/m/file.yaml"]],
-        ["pfx/.datastore-index.json", ["data/t/m/root.yaml"]],
-      ] as const
-    ) {
+    const cache = tempDir();
+    writeTree(cache, { "team/data/t/m/file.yaml": "x" });
+    const s = p.createSyncService("/repo", cache);
+    const store = s.controlPlaneStore(); // made before the sync binds the namespace
+    assertEquals(await s.pushChanged({ namespace: "team" }), 1);
+    const indexes: Array<[string, string[]]> = [
+      ["pfx/team/.datastore-index.json", ["data/t/m/file.yaml"]],
+      ["pfx/.datastore-index.json", ["data/t/m/root.yaml"]],
+    ];
+    for (const [key, want] of indexes) {
       const index = JSON.parse(
         new TextDecoder().decode(await gcs.get(bucket, key)),
       );
