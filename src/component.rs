@@ -24,7 +24,9 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::swamp::datastore::{datastore, lock, namespaces, objects, sync_service, verifier};
+use exports::swamp::datastore::{
+    control_plane, datastore, lock, namespaces, objects, sync_service, verifier,
+};
 use swamp::datastore::types as wit;
 
 struct Component;
@@ -668,6 +670,50 @@ impl namespaces::Guest for Component {
     fn list_namespaces() -> Result<Vec<String>, wit::Error> {
         with_instance(None, async |ds| {
             crate::sync::namespaces::list_namespaces(&ds.client).await
+        })
+    }
+}
+
+impl control_plane::Guest for Component {
+    fn put(namespace: Option<String>, key: String, value: Vec<u8>) -> Result<(), wit::Error> {
+        with_instance(None, async |ds| {
+            let store = ds.sync.control_plane(namespace.as_deref())?;
+            store.put(&key, &value).await
+        })
+    }
+
+    fn get(namespace: Option<String>, key: String) -> Result<Option<Vec<u8>>, wit::Error> {
+        with_instance(None, async |ds| {
+            ds.sync.control_plane(namespace.as_deref())?.get(&key).await
+        })
+    }
+
+    fn delete(namespace: Option<String>, key: String) -> Result<bool, wit::Error> {
+        with_instance(None, async |ds| {
+            ds.sync
+                .control_plane(namespace.as_deref())?
+                .delete(&key)
+                .await
+        })
+    }
+
+    fn list(namespace: Option<String>, prefix: String) -> Result<Vec<String>, wit::Error> {
+        with_instance(None, async |ds| {
+            ds.sync
+                .control_plane(namespace.as_deref())?
+                .list(&prefix)
+                .await
+        })
+    }
+
+    fn put_if_absent(
+        namespace: Option<String>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<bool, wit::Error> {
+        with_instance(None, async |ds| {
+            let store = ds.sync.control_plane(namespace.as_deref())?;
+            store.put_if_absent(&key, &value).await
         })
     }
 }

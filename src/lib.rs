@@ -41,6 +41,8 @@
 //! - `auth/`: Application Default Credentials and the token cache.
 //! - `sync/`: [`sync::SyncService`]: mark-dirty, push, pull, status, hydrate, catalogs;
 //!   registering and listing namespaces (`sync/namespaces.rs`).
+//! - `control/`: the control-plane store: records at `[{ns}/]_control/{key}`, outside every
+//!   index and walk; `put-if-absent` settles lost replies by a claim (`gcs/create_only.rs`).
 //! - `lock/`: the generation-based distributed lock.
 //! - `progress.rs`: progress events for the host, as marked lines on stderr.
 //! - `verify.rs`: the health check.
@@ -66,6 +68,7 @@
 pub(crate) mod auth;
 pub(crate) mod cache;
 pub(crate) mod config;
+pub(crate) mod control;
 pub(crate) mod error;
 pub(crate) mod gcs;
 pub(crate) mod lock;

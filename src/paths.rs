@@ -104,6 +104,18 @@ pub fn is_internal_cache_file(rel: &str) -> bool {
         || base.starts_with("_catalog.db-")
 }
 
+/// Whether a key of a whole-bucket (solo) listing is a namespace's control-plane record,
+/// `{ns}/_control` or below it (docs/sync.md#internal-files, the control-plane note). Rule 3
+/// of [`is_internal_cache_file`] is anchored at the root, and a namespace whose
+/// `{ns}/.namespace.json` was never written is not skipped as a namespace directory, so a
+/// solo discovery would otherwise index such records as data.
+pub fn is_namespace_control_record(rel: &str) -> bool {
+    match rel.split_once('/') {
+        Some((ns, rest)) => !ns.is_empty() && (rest == "_control" || rest.starts_with("_control/")),
+        None => false,
+    }
+}
+
 /// Whether a metadata-only (lazy) pull skips `rel`: at least three segments,
 /// the first `data`, the last `raw` (docs/sync.md#lazy-skippable-files; `data/raw`
 /// and `outputs/x/1/raw` are not skippable).
@@ -329,6 +341,25 @@ mod tests {
             "",
         ] {
             assert!(!is_internal_cache_file(rel), "{rel} should not be internal");
+        }
+    }
+
+    #[test]
+    fn namespace_control_records_table() {
+        let rows: &[(&str, bool)] = &[
+            ("team/_control/heartbeats/w1", true),
+            ("team/_control", true),
+            ("a b/_control/x", true),
+            ("_control/x", false), // rule 3 of is_internal_cache_file covers the root
+            ("/_control/x", false),
+            ("team/_controller/x", false),
+            ("team/x/_control/y", false),
+            ("data/control/x", false),
+            ("team", false),
+            ("", false),
+        ];
+        for (rel, want) in rows {
+            assert_eq!(is_namespace_control_record(rel), *want, "{rel}");
         }
     }
 

@@ -109,7 +109,8 @@ async function exportNames(
         resource = undefined;
         continue;
       }
-      const f = line.match(/^\s*([a-z-]+): func\(/);
+      // A name that is a WIT keyword is written with `%` (`%list`); jco drops it.
+      const f = line.match(/^\s*%?([a-z-]+): func\(/);
       const c = line.match(/^\s*constructor\(/);
       // Constructors stay synchronous (a JS constructor cannot await); ours send nothing.
       if (c) continue;

@@ -211,6 +211,8 @@ Deno.test("lock, verifier and sync service follow swamp's contract on fake-gcs-s
     assertEquals(typeof s.commitPush, "function");
     assertEquals(caps.previewPush, true);
     assertEquals(typeof s.previewPush, "function");
+    assertEquals(caps.controlPlane, true);
+    assertEquals(typeof s.controlPlaneStore, "function");
   } finally {
     await gcs.stop();
   }

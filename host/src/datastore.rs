@@ -12,6 +12,8 @@ use std::sync::Arc;
 use wasmtime::component::ResourceAny;
 use wasmtime::Store;
 
+mod control_plane;
+
 pub use datastore::EffectiveConfig;
 pub use lock::{LockInfo, LockOptions};
 pub use namespaces::Registration;

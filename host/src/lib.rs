@@ -5,7 +5,8 @@
 //! - `host.rs`: load the component once, open datastores in fresh sandboxed stores.
 //! - `code_cache.rs`: the compiled component kept between runs, keyed by component and
 //!   engine (`SWAMP_GCS_CODE_CACHE`, default `~/.cache/swamp-gcs`).
-//! - `datastore.rs`: typed calls into one datastore's exports; `CallError`.
+//! - `datastore.rs`: typed calls into one datastore's exports; `CallError`
+//!   (`datastore/control_plane.rs`: the `control-plane` calls).
 //! - `send.rs`: the HTTP send path: allow-list, pooled client, accounting.
 //! - `traffic.rs`: request classification (list, metadata, download, upload, ...) and counts.
 //! - `faults.rs` (feature `faults`, for tests only): fault rules (delay, status, canned

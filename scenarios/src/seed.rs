@@ -315,6 +315,7 @@ pub async fn capabilities_returns_scoped_sync_true<D: Driver>(d: &mut D) {
     let caps = ds.capabilities().await.unwrap();
     assert!(caps.scoped_sync);
     assert!(caps.two_phase_sync && caps.preview_push);
+    assert!(caps.control_plane, "the control-plane store is implemented");
     assert_eq!(d.total(), 0);
 }
 

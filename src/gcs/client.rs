@@ -103,7 +103,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
 
     /// Send one request once: auth header, deadline, classification. A 401 refreshes the
     /// token and repeats the request once, since tokens can be revoked before they expire.
-    async fn send_once(
+    pub(super) async fn send_once(
         &self,
         op: &str,
         key: &str,
@@ -151,7 +151,7 @@ impl<P: Transport + Clock, A: Authorizer> GcsClient<P, A> {
     /// the caller settles by reading the object back); and unconditional uploads of fixed
     /// bytes to a fixed name, which store the same content again. So only the failure
     /// decides whether to retry.
-    async fn retried<T, F, Fut>(&self, attempt: F) -> Result<T>
+    pub(super) async fn retried<T, F, Fut>(&self, attempt: F) -> Result<T>
     where
         F: FnMut(u32) -> Fut,
         Fut: Future<Output = Result<T>>,

@@ -6,9 +6,11 @@
 //! - `request.rs`: PURE request builders, one per API call.
 //! - `response.rs`: PURE response models and the single error classification.
 //! - `client.rs`: signing, sending, retries, integrity, resumable uploads, read-back.
+//! - `create_only.rs`: create-only writes tagged with a claim, lost replies settled by it.
 
 pub mod checksum;
 pub mod client;
+pub mod create_only;
 pub mod encode;
 pub mod generation;
 pub mod request;
@@ -17,5 +19,6 @@ pub mod response;
 #[cfg(test)]
 pub use client::NoAuth;
 pub use client::{Authorizer, GcsClient};
+pub use create_only::CreateOnly;
 pub use generation::Generation;
 pub use response::ObjectMeta;

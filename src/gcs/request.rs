@@ -96,6 +96,20 @@ pub fn multipart_upload(
     cond: &Preconditions,
     boundary: &str,
 ) -> HttpRequest {
+    multipart_upload_with_metadata(cfg, key, data, cond, boundary, &[])
+}
+
+/// [`multipart_upload`] whose object also carries custom metadata (`x-goog-meta-*`), e.g.
+/// the claim nonce of a create-only write (`create_only.rs`). Readers of the bytes never
+/// see it; with no pairs the request is exactly [`multipart_upload`]'s.
+pub fn multipart_upload_with_metadata(
+    cfg: &Config,
+    key: &str,
+    data: &[u8],
+    cond: &Preconditions,
+    boundary: &str,
+    metadata: &[(&str, &str)],
+) -> HttpRequest {
     let mut pairs = vec![("uploadType", Some("multipart"))];
     pairs.extend(cond.pairs());
     let url = with_query(
@@ -106,13 +120,20 @@ pub fn multipart_upload(
         ),
         &pairs,
     );
-    let resource = serde_json::json!({
+    let mut resource = serde_json::json!({
         "name": cfg.full_key(key),
         "contentType": CONTENT_TYPE,
         // GCS rejects the upload when the bytes it received do not match; one checksum
         // is enough for that, and MD5 costs more CPU than CRC32C.
         "crc32c": crc32c_b64(data),
     });
+    if !metadata.is_empty() {
+        let pairs: serde_json::Map<String, serde_json::Value> = metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+            .collect();
+        resource["metadata"] = serde_json::Value::Object(pairs);
+    }
     let mut body = Vec::with_capacity(data.len() + 512);
     body.extend_from_slice(
         format!("--{boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n").as_bytes(),
@@ -354,6 +375,19 @@ mod tests {
         assert!(body.contains(r#""crc32c":"yZRlqg==""#), "{body}");
         assert!(body.contains(r#""name":"a/b""#));
         assert!(body.ends_with("\r\nhello world\r\n--BND--\r\n"));
+    }
+
+    #[test]
+    fn multipart_metadata_only_when_asked() {
+        let cond = Preconditions::generation_match(Some("0"));
+        let plain = multipart_upload(&cfg(None), "k", b"v", &cond, "BND");
+        let none = multipart_upload_with_metadata(&cfg(None), "k", b"v", &cond, "BND", &[]);
+        assert_eq!(plain, none);
+        assert!(!String::from_utf8(plain.body).unwrap().contains("metadata"));
+        let tagged =
+            multipart_upload_with_metadata(&cfg(None), "k", b"v", &cond, "BND", &[("a", "1")]);
+        let body = String::from_utf8(tagged.body).unwrap();
+        assert!(body.contains(r#""metadata":{"a":"1"}"#), "{body}");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use super::generation::Generation;
 use crate::error::{Error, ErrorKind, GcsDetail, Missing, Result, TransportKind};
 use crate::transport::{HttpResponse, TransportError};
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// How much of an error body is shown.
 pub const BODY_PREVIEW_BYTES: usize = 256;
@@ -30,6 +31,8 @@ pub struct ObjectMeta {
     pub crc32c: Option<String>,
     /// Base64 MD5.
     pub md5_hash: Option<String>,
+    /// Custom metadata (`metadata` of the resource; string values only).
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// One page of a listing.
@@ -83,6 +86,15 @@ impl ObjectMeta {
             updated: str_field(v, "updated"),
             crc32c: str_field(v, "crc32c"),
             md5_hash: str_field(v, "md5Hash"),
+            metadata: v
+                .get("metadata")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 

@@ -32,7 +32,7 @@ use super::shards::ShardView;
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::generation::write_condition;
 use crate::gcs::{Authorizer, GcsClient, Generation, ObjectMeta};
-use crate::paths::{is_inside_namespace_dir, is_internal_cache_file};
+use crate::paths::{is_inside_namespace_dir, is_internal_cache_file, is_namespace_control_record};
 use crate::timefmt::format_iso_ms;
 use crate::transport::{Clock, Transport};
 
@@ -230,7 +230,8 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
 
     /// Build an index from a listing (self-healing for a bucket with data but no index):
     /// every non-internal object under `{ns}/` (or, solo, everywhere outside namespace
-    /// directories marked by `X/.namespace.json`). Directory placeholders (`…/`) are not
+    /// directories marked by `X/.namespace.json` and outside every `X/_control/`, a
+    /// namespace's control-plane records). Directory placeholders (`…/`) are not
     /// files and are skipped.
     async fn discover(&self) -> Result<Index> {
         let ns = self.ns;
@@ -262,6 +263,7 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
             if rel.is_empty()
                 || rel.ends_with('/')
                 || is_internal_cache_file(rel)
+                || (ns.is_none() && is_namespace_control_record(rel))
                 || is_inside_namespace_dir(rel, &namespace_dirs)
             {
                 continue;

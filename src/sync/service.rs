@@ -18,6 +18,7 @@ use super::core::report::{Capabilities, SUPPORTED_CAPABILITIES};
 use super::core::sidecar::MAX_SIDECAR_BYTES;
 use super::core::sync_state::{Outcome, SidecarOrigin, SyncState};
 use crate::cache::{LocalCache, OwnFile};
+use crate::control::ControlPlane;
 use crate::error::{Error, ErrorKind, Result};
 use crate::gcs::{Authorizer, GcsClient};
 use crate::paths::CachePath;
@@ -108,6 +109,14 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             (Some(r), Some(current)) if current.as_deref() == Some(r) => Ok(current),
             (Some(r), Some(current)) => Err(mismatch(current.as_deref(), Some(r))),
         }
+    }
+
+    /// The control-plane store of namespace `requested`; none or `""` means the bound
+    /// namespace (solo when unbound). Never binds, like hydration
+    /// (docs/control-plane.md#namespaces).
+    pub fn control_plane(&self, requested: Option<&str>) -> Result<ControlPlane<'_, P, A>> {
+        let ns = self.namespace_without_binding(requested)?;
+        Ok(ControlPlane::new(&self.client, ns))
     }
 
     // ----- sync state (sidecar) -----

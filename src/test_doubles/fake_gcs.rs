@@ -61,6 +61,8 @@ struct Object {
     data: Vec<u8>,
     generation: u64,
     updated_unix_ms: i64,
+    /// Custom metadata, as an upload's resource set it.
+    metadata: BTreeMap<String, String>,
 }
 
 struct Injection {
@@ -128,6 +130,17 @@ impl FakeGcs {
 
     /// Store an object as another client would, `updated` being now plus `offset_ms`.
     pub fn put(&self, key: &str, data: &[u8], offset_ms: i64) {
+        self.put_with_metadata(key, data, offset_ms, BTreeMap::new());
+    }
+
+    /// [`Self::put`] with custom metadata.
+    fn put_with_metadata(
+        &self,
+        key: &str,
+        data: &[u8],
+        offset_ms: i64,
+        metadata: BTreeMap<String, String>,
+    ) {
         let generation = self.next_generation();
         let updated_unix_ms = self.unix_ms() + offset_ms;
         self.objects.borrow_mut().insert(
@@ -136,6 +149,7 @@ impl FakeGcs {
                 data: data.to_vec(),
                 generation,
                 updated_unix_ms,
+                metadata,
             },
         );
     }
@@ -258,7 +272,7 @@ impl FakeGcs {
         let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
         let generation = param(query, "ifGenerationMatch");
         if req.method == Method::Post && path == "/upload/storage/v1/b/bkt/o" {
-            let name = multipart(req).map(|(n, _)| n).unwrap_or_default();
+            let name = multipart(req).map(|(n, _, _)| n).unwrap_or_default();
             return (Kind::Upload, name, generation);
         }
         if req.method == Method::Get && path == "/storage/v1/b/bkt/o" {
@@ -314,13 +328,13 @@ impl FakeGcs {
         }
         match kind {
             Kind::Upload => {
-                let Some((name, data)) = multipart(req) else {
+                let Some((name, data, metadata)) = multipart(req) else {
                     return reply(400, b"bad multipart".to_vec());
                 };
                 if !self.matches(&name, expected) {
                     return precondition_failed();
                 }
-                self.put(&name, &data, 0);
+                self.put_with_metadata(&name, &data, 0, metadata);
                 reply(200, self.meta_json(&name))
             }
             Kind::List => self.list(query),
@@ -438,6 +452,7 @@ impl FakeGcs {
             "updated": format_iso_ms(o.updated_unix_ms).unwrap_or_default(),
             "crc32c": crc32c_b64(&o.data),
             "md5Hash": md5_b64(&o.data),
+            "metadata": o.metadata,
         })
         .to_string()
         .into_bytes()
@@ -470,9 +485,9 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Object name and media of a `multipart/related` upload as `request.rs` builds it
-/// (byte-based, so binary media survive).
-fn multipart(req: &HttpRequest) -> Option<(String, Vec<u8>)> {
+/// Object name, media and custom metadata of a `multipart/related` upload as `request.rs`
+/// builds it (byte-based, so binary media survive).
+fn multipart(req: &HttpRequest) -> Option<(String, Vec<u8>, BTreeMap<String, String>)> {
     let boundary = req
         .header_value("content-type")?
         .split_once("boundary=")?
@@ -488,9 +503,19 @@ fn multipart(req: &HttpRequest) -> Option<(String, Vec<u8>)> {
     let media_start = find(rest, b"\r\n\r\n")? + 4;
     let closing = format!("\r\n--{boundary}--");
     let media_len = find(&rest[media_start..], closing.as_bytes())?;
+    let metadata = resource
+        .get("metadata")
+        .and_then(|m| m.as_object())
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
     Some((
         resource.get("name")?.as_str()?.to_string(),
         rest[media_start..media_start + media_len].to_vec(),
+        metadata,
     ))
 }
 

@@ -120,6 +120,20 @@ export interface WitRegistration {
   registeredAt: string;
 }
 
+/** The WIT `control-plane` interface: a namespace (undefined or "" = the bound one, solo
+ * when unbound) and a key on every call. */
+export interface WitControlPlane {
+  put(ns: string | undefined, key: string, value: Uint8Array): Promise<void>;
+  get(ns: string | undefined, key: string): Promise<Uint8Array | undefined>;
+  delete(ns: string | undefined, key: string): Promise<boolean>;
+  list(ns: string | undefined, prefix: string): Promise<string[]>;
+  putIfAbsent(
+    ns: string | undefined,
+    key: string,
+    value: Uint8Array,
+  ): Promise<boolean>;
+}
+
 /** What jco's bindings return from `instantiate` (every call returns a promise: JSPI). */
 export interface ComponentExports {
   datastore: { configure(json: string): Promise<unknown> };
@@ -155,6 +169,7 @@ export interface ComponentExports {
   };
   lock: { DistributedLock: { new (o: WitLockOptions): unknown } };
   verifier: { verify(): Promise<WitHealth> };
+  controlPlane: WitControlPlane;
   objects: Record<string, (...args: unknown[]) => Promise<unknown>>;
 }
 

@@ -120,8 +120,13 @@ export function fromGuest(e: unknown): Error {
       return new DatastoreError(tag, oneLine(c.message), oneLine(c.hint));
     }
     case "invalid-config": {
+      // A message that carries its own remedy (a control-plane key's) keeps it; the
+      // others are about `datastore.config`.
       const c = val as { message: string };
-      return new DatastoreError(tag, oneLine(c.message), HINTS[tag]);
+      const own = oneLine(c.message).match(/^(.*) \(hint: (.*)\)$/);
+      return own
+        ? new DatastoreError(tag, own[1], own[2])
+        : new DatastoreError(tag, oneLine(c.message), HINTS[tag]);
     }
     case "transport": {
       const t = val as { kind: string; message: string };

@@ -9,6 +9,11 @@ import {
   WitPushManifest,
   WitSyncOptions,
 } from "./component.ts";
+import {
+  ComponentControlPlane,
+  ControlPlaneOptions,
+  ControlPlaneStore,
+} from "./control_plane.ts";
 import { DatastoreError } from "./errors.ts";
 import { Guest } from "./guest.ts";
 import { SandboxPlan, scratchDir } from "./sandbox_options.ts";
@@ -84,13 +89,17 @@ export function capabilities(): SyncCapabilities {
     namespacedSync: CAPABILITIES.namespacedSync,
     twoPhaseSync: CAPABILITIES.twoPhaseSync,
     previewPush: CAPABILITIES.previewPush,
-    // Not implemented by the component yet; this module has no controlPlaneStore member.
-    controlPlane: false,
+    controlPlane: CAPABILITIES.controlPlane,
   };
 }
 
 /** swamp's `DatastoreSyncService` over one component instance with `cachePath` preopened. */
 export class ComponentSyncService {
+  /** The namespace the first call that binds (pull, push, prepare, commit, preview,
+   * migrate) bound the instance to ("" = solo), undefined before: the control-plane
+   * store's default. */
+  #boundNamespace: string | undefined;
+
   constructor(readonly guest: Guest) {}
 
   // swamp's catalog calls (the extension's signatures: core HEAD does not call them; its own
@@ -150,6 +159,10 @@ export class ComponentSyncService {
     return bytes ?? null;
   }
 
+  #bind(namespace: string | undefined): void {
+    this.#boundNamespace ??= namespace ?? "";
+  }
+
   capabilities(): SyncCapabilities {
     return capabilities();
   }
@@ -162,6 +175,7 @@ export class ComponentSyncService {
   }
 
   async pullChanged(options?: SyncOptions): Promise<number> {
+    this.#bind(options?.namespace);
     const r = await this.guest.run(
       (x) => x.syncService.pullChanged(witOptions(options, true)),
       options?.signal,
@@ -171,12 +185,23 @@ export class ComponentSyncService {
   }
 
   async pushChanged(options?: SyncOptions): Promise<number> {
+    this.#bind(options?.namespace);
     const r = await this.guest.run(
       (x) => x.syncService.pushChanged(witOptions(options, true)),
       options?.signal,
     );
     warnConflicts("push", r.conflicts);
     return r.files;
+  }
+
+  /** swamp's `controlPlaneStore()`: records of the namespace this service is bound to
+   * (solo before any sync), or of `options.namespace`. */
+  controlPlaneStore(options?: ControlPlaneOptions): ControlPlaneStore {
+    const given = options?.namespace;
+    return new ComponentControlPlane(
+      this.guest,
+      () => given ?? this.#boundNamespace,
+    );
   }
 
   hydrateFile(relPath: string, options?: SyncOptions): Promise<boolean> {
@@ -189,6 +214,7 @@ export class ComponentSyncService {
   /** Phase 1 of a two-phase push: upload and delete, publish nothing. The manifest is
    * swamp's opaque `PushManifest`; it carries its namespace. */
   async preparePush(options?: SyncOptions): Promise<PushManifest> {
+    this.#bind(options?.namespace);
     const [manifest, r] = await this.guest.run(
       (x) => x.syncService.preparePush(witOptions(options, false)),
       options?.signal,
@@ -203,6 +229,7 @@ export class ComponentSyncService {
     manifest: PushManifest,
     options?: SyncOptions,
   ): Promise<number> {
+    this.#bind(manifest.namespace);
     const r = await this.guest.run(
       (x) =>
         x.syncService.commitPush(
@@ -216,6 +243,7 @@ export class ComponentSyncService {
 
   /** swamp's `previewPush`: what a push would do, with no mutation. */
   previewPush(options?: SyncOptions): Promise<PushPreviewSummary> {
+    this.#bind(options?.namespace);
     return this.guest.run(
       (x) => x.syncService.previewPush(witOptions(options, false)),
       options?.signal,
@@ -226,6 +254,7 @@ export class ComponentSyncService {
   async migrateMonolithToShards(
     options?: SyncOptions,
   ): Promise<MigrateIndexResult> {
+    this.#bind(options?.namespace);
     const m = await this.guest.run(
       (x) => x.syncService.migrateIndex(witOptions(options, false)),
       options?.signal,

@@ -77,14 +77,15 @@ impl PhaseClock {
     }
 }
 
-/// What the sync service implements, known without configuring it.
+/// What the sync service implements, known without configuring it (the control plane is
+/// `crate::control`).
 pub const SUPPORTED_CAPABILITIES: Capabilities = Capabilities {
     scoped_sync: true,
     lazy_hydration: true,
     namespaced_sync: true,
     two_phase_sync: true,
     preview_push: true,
-    control_plane: false,
+    control_plane: true,
 };
 
 /// The flags of what this service implements (swamp core's `SyncCapabilities`).

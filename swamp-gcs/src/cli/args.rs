@@ -20,7 +20,8 @@ application_default_credentials.json, or the metadata server); with `apiEndpoint
 config, or STORAGE_EMULATOR_HOST, none are used.
 
 Exit codes: 0 success; 1 operational failure (network, auth, missing bucket, lock timeout, \
-integrity, unhealthy); 2 usage or configuration error; 130 interrupted.";
+integrity, unhealthy); 2 usage or configuration error; 3 `control put-if-absent` found a \
+value; 130 interrupted.";
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -228,6 +229,25 @@ swamp-gcs catalog fetch web data/aws/ec2/vpc/main/state/1/raw --output vpc.json"
         /// The catalog action.
         #[command(subcommand)]
         action: CatalogAction,
+    },
+
+    /// Read and write control-plane records (`[{ns}/]_control/KEY`), outside every index
+    #[command(
+        long_about = "Read and write the control-plane store: small records at \
+[{namespace}/]_control/KEY under the configured prefix, which swamp uses for heartbeats, \
+claims and pending runs. They never enter an index, a cache or a sync. A KEY is a relative \
+slash path such as heartbeats/worker-1 (no leading slash, no empty, `.` or `..` segments, \
+no control characters). --namespace NS works on NS's records; without it, the solo ones.",
+        after_help = "Examples:\n  swamp-gcs control put heartbeats/worker-1 beat.json\n  \
+echo -n worker-1 | swamp-gcs control put-if-absent leader --namespace team\n  \
+swamp-gcs control get leader --namespace team > leader.txt\n  \
+swamp-gcs control list heartbeats/ --json\n  \
+swamp-gcs control delete heartbeats/worker-1"
+    )]
+    Control {
+        /// The control-plane action.
+        #[command(subcommand)]
+        action: ControlAction,
     },
 
     /// A self-contained tour: a local fake-gcs-server, a sample cache, push, pull, scoped pull
@@ -483,4 +503,81 @@ pub struct LockNonceArgs {
     pub nonce: String,
     #[command(flatten)]
     pub key: LockKeyArgs,
+}
+
+/// `control` actions.
+#[derive(Subcommand, Debug)]
+pub enum ControlAction {
+    /// Write the value of KEY from FILE, or from standard input (replaces any value)
+    #[command(
+        after_help = "Examples:\n  swamp-gcs control put heartbeats/worker-1 beat.json\n  \
+date -u +%FT%TZ | swamp-gcs control put heartbeats/worker-1 --namespace team"
+    )]
+    Put(ControlPutArgs),
+
+    /// Create KEY from FILE or standard input only if it has no value (exit 3 if it has)
+    #[command(
+        name = "put-if-absent",
+        long_about = "Create KEY with the value from FILE (or standard input) only if KEY has \
+no value: a create-only write, so of several callers racing for one key exactly one \
+succeeds. Exits 0 when this call created KEY, 3 when KEY already had a value (left \
+unchanged).",
+        after_help = "Example:\n  echo -n worker-1 | swamp-gcs control put-if-absent leader && echo leading"
+    )]
+    PutIfAbsent(ControlPutArgs),
+
+    /// Write the value of KEY to standard output, as stored (exit 1 if KEY has none)
+    #[command(
+        after_help = "Examples:\n  swamp-gcs control get leader > leader.txt\n  \
+swamp-gcs control get leader --json        # value as text and base64"
+    )]
+    Get(ControlKeyArgs),
+
+    /// List the keys starting with PREFIX (all keys without it), one a line
+    #[command(after_help = "Examples:\n  swamp-gcs control list\n  \
+swamp-gcs control list heartbeats/ --namespace team --json")]
+    List(ControlListArgs),
+
+    /// Delete KEY (nothing to delete is not an error)
+    #[command(after_help = "Example:\n  swamp-gcs control delete heartbeats/worker-1")]
+    Delete(ControlKeyArgs),
+}
+
+/// The namespace of a control-plane action.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ControlNamespace {
+    /// Work on the records of this namespace ({NS}/_control/); without it, the solo ones
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+/// `control get` / `control delete`.
+#[derive(Args, Debug, Clone)]
+pub struct ControlKeyArgs {
+    /// The record's key, e.g. heartbeats/worker-1
+    pub key: String,
+    #[command(flatten)]
+    pub ns: ControlNamespace,
+}
+
+/// `control put` / `control put-if-absent`.
+#[derive(Args, Debug, Clone)]
+pub struct ControlPutArgs {
+    /// The record's key, e.g. heartbeats/worker-1
+    pub key: String,
+    /// Read the value from this file; `-` or nothing reads standard input
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub ns: ControlNamespace,
+}
+
+/// `control list`.
+#[derive(Args, Debug, Clone)]
+pub struct ControlListArgs {
+    /// Only keys starting with this (e.g. heartbeats/); all keys without it
+    #[arg(default_value = "")]
+    pub prefix: String,
+    #[command(flatten)]
+    pub ns: ControlNamespace,
 }

@@ -9,17 +9,19 @@
 //! | `sync.rs` | `sync`: locks with heartbeat, pull, push, release |
 //! | `lock.rs` | `lock inspect/acquire/release/force-release`; [`lock::Holding`] |
 //! | `namespaces.rs` | `namespace register/list`, `catalog export/pull/fetch` |
+//! | `control.rs` | `control get/put/put-if-absent/list/delete`: the control-plane store |
 //! | `demo.rs` | `demo`: the self-contained tour against fake-gcs-server |
 //! | `output.rs` | request counts, sizes, durations; the pull/push JSON shape |
 //! | `progress.rs` | progress on stderr: a bar, plain lines or JSON lines (`--progress`) |
 //! | `signals.rs` | Ctrl-C / SIGTERM for commands that must clean up |
 //! | `failure.rs` | one-line errors with hints and exit codes |
 //!
-//! Exit codes: 0 success, 1 operational failure, 2 usage or configuration error, 130
-//! interrupted.
+//! Exit codes: 0 success, 1 operational failure, 2 usage or configuration error, 3
+//! `control put-if-absent` found a value, 130 interrupted.
 
 pub mod args;
 pub mod commands;
+pub mod control;
 pub mod demo;
 pub mod failure;
 pub mod lock;
@@ -130,6 +132,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Lock { action } => lock::run(&host, g, action).await,
         Command::Namespace { action } => namespaces::namespace(&host, g, action).await,
         Command::Catalog { action } => namespaces::catalog(&host, g, action).await,
+        Command::Control { action } => control::run(&host, g, action).await,
         Command::Demo => demo::run(&host, g).await,
     }
 }

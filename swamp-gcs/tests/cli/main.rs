@@ -12,6 +12,8 @@
 //!   sync (global and per-model locks); `--json` parsed; global options before or after.
 //! - `errors`: every error path under `RUST_BACKTRACE=1` and `full` is at most two lines
 //!   (error, hint), the hint chosen by the kind of failure.
+//! - `control`: the control-plane commands: values from files and pipes, bytes on stdout,
+//!   namespaces, put-if-absent's exit code 3, bad keys and files (exit 2 with a hint).
 //! - `locks`: inspect, acquire/hold/release, release and force-release by nonce, a held
 //!   lock making `sync` time out, a released holder noticing the loss.
 //! - `namespaces`: `namespace register/list` (a taken slug refused naming its owner),
@@ -25,6 +27,7 @@
 
 mod commands;
 mod config;
+mod control;
 mod demo;
 mod errors;
 mod locks;

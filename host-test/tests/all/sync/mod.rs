@@ -18,6 +18,9 @@
 //!   partition writes).
 //! - `seed`: #13 of the partitioning tests (`pullConcurrency`), measured with a host-injected
 //!   delay.
+//! - `control`: the control-plane store: round trips under a prefix, namespaces,
+//!   put-if-absent (a race of instances and a lost reply on the fake), bad keys, and
+//!   records kept out of every index and cache.
 //! - `race`: two pushers on different models without a lock (fake only).
 //! - `shard_first`: `migrate-index` (a rerun after commits changes nothing, refusal of
 //!   unpartitionable entries, meta rebuild) and two unlocked pushers committing to one v2
@@ -63,6 +66,7 @@ macro_rules! on_both_servers {
 pub(crate) mod support;
 
 mod compat;
+mod control;
 mod namespaces;
 mod race;
 mod remote_changes;
