@@ -13,9 +13,17 @@
 //! partitions, meta, local cache, local index, sidecar; no dirty path forgotten, no
 //! temporary file left.
 //!
+//! A two-phase push runs `prepare-push` and `commit-push` in one process, so a crash
+//! lands in either; its rerun is both phases again. On a shard-first repository the end
+//! state holds the shards and the meta, `commitSeq` included (see `EndState` for why it
+//! must match exactly).
+//!
 //! Between the crash and the rerun the invariants that must hold at every moment are
-//! checked too: the remote index names only objects that exist, a dirty path is either
-//! confirmed by the index or still dirty, and a cache file holds a whole version.
+//! checked too: a shard-first meta lists only shards that exist, the published index
+//! (the monolith, or the shards the meta lists) names only objects that exist and keeps
+//! every entry the operation does not touch, a dirty path is either confirmed by it or
+//! still dirty, the stale monolith of a shard-first repository (or of a migration) is
+//! never written, and a cache file holds a whole version.
 
 use crate::crash::world::*;
 use crate::sync::support::*;

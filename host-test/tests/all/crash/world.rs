@@ -1,5 +1,7 @@
-//! The starting states the crash tests rebuild for every cut, and the end state they
-//! compare.
+//! The starting states the crash tests rebuild for every cut, the end state they
+//! compare, and the invariants checked between a crash and its rerun. The index a
+//! reader follows ([`published_index`]) is the monolith, or on a shard-first repository
+//! the union of the shards the meta lists.
 //!
 //! Every starting state is deterministic (fixed model ids, fixed contents) so that the
 //! bucket and cache of two separately built worlds can be compared object by object.
@@ -325,10 +327,22 @@ async fn empty_a_model(ds: &mut gcs_host::Datastore, cache: &Cache) -> Vec<Strin
 // ----- the end state -----
 
 /// What an operation leaves behind, without what necessarily differs between runs.
+///
+/// On a shard-first repository the meta, and the sidecar's `commitSeq`, are compared
+/// exactly: `commitSeq` after the rerun must equal the uninterrupted run's (start + 1),
+/// not merely reach it. A crash here falls on a request boundary before the call's last
+/// request, and a commit's last request is its meta write, so the crashed call never
+/// committed; the rerun's commit — with the shards the crashed one wrote, listed or not,
+/// in its view — is the first, from the same `commitSeq`. A rerun that needed a second
+/// commit would move every other cache off its fast path for nothing, so the exact value
+/// is both reachable and worth holding. (A kill after the meta write and before the
+/// sidecar write is not on a request boundary: the rerun then cannot tell that commit
+/// from another writer's and keeps the cache dirty until it has read the whole index — a
+/// slower path, nothing lost.)
 #[derive(Debug, PartialEq)]
 pub struct EndState {
-    /// Every object: the index objects as [`index_view`] (the meta as it is), data
-    /// objects as their text.
+    /// Every object: the index objects as [`index_view`] (the meta as it is, shards and
+    /// the stale monolith like partitions), data objects as their text.
     pub bucket: BTreeMap<String, Value>,
     /// Every synced file of the cache, as text.
     pub cache: BTreeMap<String, String>,
