@@ -709,3 +709,93 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A view of a meta listing `listed`, having read `read` (name, exists, empty).
+    fn view(listed: &[&str], read: &[(&str, bool, bool)]) -> ShardView {
+        ShardView {
+            commit_seq: 3,
+            meta_generation: Some(Generation::new("7")),
+            partitions: listed.iter().map(|s| s.to_string()).collect(),
+            read: read
+                .iter()
+                .map(|(k, exists, _)| (k.to_string(), exists.then(|| Generation::new("1"))))
+                .collect(),
+            complete: false,
+            empty: read
+                .iter()
+                .filter(|(_, exists, empty)| *exists && *empty)
+                .map(|(k, _, _)| k.to_string())
+                .collect(),
+        }
+    }
+
+    /// What an interrupted commit leaves, and whether the next commit must write a meta
+    /// although nothing was transferred (docs/hazards.md#interrupted-shard-first-commit-never-listed,
+    /// docs/hazards.md#emptied-shard-deleted-while-listed).
+    #[test]
+    fn a_view_left_by_an_interrupted_commit_needs_a_commit() {
+        // (listed, read: (name, exists, empty), unlisted with entries, listed empty, commit)
+        type Row<'r> = (
+            &'r [&'r str],
+            &'r [(&'r str, bool, bool)],
+            &'r [&'r str],
+            &'r [&'r str],
+            bool,
+        );
+        let rows: &[Row<'_>] = &[
+            // As committed: every shard read is listed and holds entries.
+            (
+                &["a", "b"],
+                &[("a", true, false), ("b", true, false)],
+                &[],
+                &[],
+                false,
+            ),
+            // A new shard written, its meta not: list it.
+            (
+                &["a"],
+                &[("a", true, false), ("g", true, false)],
+                &["g"],
+                &[],
+                true,
+            ),
+            // A candidate that does not exist is nothing.
+            (
+                &["a"],
+                &[("a", true, false), ("g", false, false)],
+                &[],
+                &[],
+                false,
+            ),
+            // A shard emptied, its meta not written: stop listing it.
+            (
+                &["a", "b"],
+                &[("a", true, false), ("b", true, true)],
+                &[],
+                &["b"],
+                true,
+            ),
+            // An emptied shard already unlisted: nothing to do, and never listed again.
+            (
+                &["a"],
+                &[("a", true, false), ("b", true, true)],
+                &[],
+                &[],
+                false,
+            ),
+        ];
+        for (listed, read, unlisted, listed_empty, commit) in rows {
+            let v = view(listed, read);
+            let mut got: Vec<&String> = v.unlisted().collect();
+            got.sort();
+            assert_eq!(got, *unlisted, "{listed:?} {read:?}");
+            let got: Vec<String> = v.listed_empty().into_iter().map(|(k, _)| k).collect();
+            assert_eq!(got, *listed_empty, "{listed:?} {read:?}");
+            assert_eq!(v.needs_commit(), *commit, "{listed:?} {read:?}");
+        }
+    }
+}
