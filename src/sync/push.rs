@@ -102,21 +102,40 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         crate::progress::plan("upload", sizes.chain(work.deletions.iter().map(|_| 0)));
 
         let changes = self.push_transfer(&mut run, &work).await?;
+        self.push_finish(&mut run, meta, remote, base.as_ref(), &work, changes)
+            .await?;
+        Ok(run.report)
+    }
+
+    /// Phase 4 of a push (and of `commit-push`): publish `changes`, or with nothing to
+    /// publish settle. A shard-first view left by an interrupted commit publishes even
+    /// without changes: shards with entries that the meta does not list are listed —
+    /// else their entries would stay invisible to every reader while this cache, holding
+    /// them, turned clean (docs/hazards.md#interrupted-shard-first-commit-never-listed) —
+    /// and listed shards it emptied are unlisted.
+    pub(super) async fn push_finish(
+        &self,
+        run: &mut PushRun<'_, P, A>,
+        meta: MetaState,
+        remote: RemoteIndex,
+        base: Option<&Index>,
+        work: &PushWork,
+        changes: IndexChanges,
+    ) -> Result<()> {
         if let Some(view) = remote.shards.clone() {
-            if changes.is_empty() {
-                self.push_settle_v2(&mut run, &view, &remote.index, base.as_ref(), &work);
+            if changes.is_empty() && !view.needs_commit() {
+                self.push_settle_v2(run, &view, &remote.index, base, work);
             } else {
-                self.push_publish_v2(&mut run, &view, remote.index, base.as_ref(), &work, changes)
+                self.push_publish_v2(run, &view, remote.index, base, work, changes)
                     .await?;
             }
         } else if changes.is_empty() && !remote.needs_writeback {
-            self.push_settle(&mut run, &meta, &remote, base.as_ref(), &work)
-                .await;
+            self.push_settle(run, &meta, &remote, base, work).await;
         } else {
-            self.push_publish(&mut run, meta, remote, base.as_ref(), &work, changes)
+            self.push_publish(run, meta, remote, base, work, changes)
                 .await?;
         }
-        Ok(run.report)
+        Ok(())
     }
 
     /// Record a phase of `run`.
@@ -152,13 +171,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             WalkMode::Full { .. } => None,
         });
         let only = dirty.map(|paths| {
-            move |listed: &[String]| -> BTreeSet<String> {
-                paths
-                    .iter()
-                    .filter_map(|p| bare_rel(p, ns))
-                    .flat_map(|bare| candidate_shards(bare, listed))
-                    .collect()
-            }
+            move |listed: &[String]| -> BTreeSet<String> { dirty_path_shards(&paths, ns, listed) }
         });
         let only_ref = only.as_ref().map(|f| f as &ShardFilter<'_>);
         let (meta, remote) = run.store.read_index("push", only_ref).await?;
@@ -445,6 +458,20 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         let at = verified_at_baseline_ms(self.unix_ms(), self.local_index_mtime_ms());
         self.update_state_best_effort(|s| s.mark_synced(generation, at));
     }
+}
+
+/// The shards among `listed` that a scoped walk over the dirty `paths` (cache-relative,
+/// namespace included) can touch.
+pub(super) fn dirty_path_shards(
+    paths: &[String],
+    ns: Option<&str>,
+    listed: &[String],
+) -> BTreeSet<String> {
+    paths
+        .iter()
+        .filter_map(|p| bare_rel(p, ns))
+        .flat_map(|bare| candidate_shards(bare, listed))
+        .collect()
 }
 
 /// The walk phase's trace detail.

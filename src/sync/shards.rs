@@ -46,12 +46,46 @@ pub struct ShardView {
     /// Whether every shard the meta lists was read (an unscoped read). A partial view
     /// (a scoped push) only knows the entries of the shards it read.
     pub complete: bool,
+    /// Shards read that exist but hold no entries: what an emptying commit leaves
+    /// (see [`IndexStore::publish_v2`]).
+    pub empty: BTreeSet<String>,
 }
 
 impl ShardView {
     /// Whether the entry `rel` lives in a shard this view read.
     pub fn covers(&self, rel: &str) -> bool {
         self.complete || self.read.contains_key(&super::core::shards::shard_of(rel))
+    }
+
+    /// Shards read that exist but the meta does not list: a shard written by a commit
+    /// cut off before its meta write, or `_unpartitioned` dropped by another client's
+    /// meta. Their entries are in the view, so a commit based on it must list them
+    /// (docs/hazards.md#interrupted-shard-first-commit-never-listed).
+    pub fn unlisted(&self) -> impl Iterator<Item = &String> {
+        self.existing()
+            .filter(|(key, _)| !self.partitions.contains(key) && !self.empty.contains(*key))
+            .map(|(key, _)| key)
+    }
+
+    /// Listed shards read that hold no entries, with their generation: an emptying
+    /// commit cut off before its meta. The next commit stops listing them.
+    pub fn listed_empty(&self) -> Vec<(String, Generation)> {
+        self.existing()
+            .filter(|(key, _)| self.empty.contains(*key) && self.partitions.contains(key))
+            .map(|(key, generation)| (key.clone(), generation.clone()))
+            .collect()
+    }
+
+    /// Whether committing this view changes the meta although nothing was transferred:
+    /// it lists an empty shard, or a shard with entries exists that it does not list.
+    pub fn needs_commit(&self) -> bool {
+        self.unlisted().next().is_some() || !self.listed_empty().is_empty()
+    }
+
+    fn existing(&self) -> impl Iterator<Item = (&String, &Generation)> {
+        self.read
+            .iter()
+            .filter_map(|(key, generation)| Some((key, generation.as_ref()?)))
     }
 }
 
@@ -177,9 +211,13 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
             .await;
         let mut index = Index::new(format_now(self));
         let mut read = HashMap::new();
+        let mut empty = BTreeSet::new();
         for ((key, listed), result) in results {
             match result.map_err(|e| e.context(op))? {
                 Some((entries, generation)) => {
+                    if entries.is_empty() {
+                        empty.insert(key.clone());
+                    }
                     index.entries.extend(entries.iter().cloned());
                     read.insert(key, Some(generation));
                 }
@@ -211,6 +249,7 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
                 partitions: partitions.clone(),
                 read,
                 complete,
+                empty,
             }),
         })
     }
@@ -235,8 +274,12 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
 
     /// Publish `changes` as one v2 commit onto `view` (read by [`Self::read_index`]):
     /// write every dirty shard, then the meta with `commitSeq + 1`. Crash-safe order: a
-    /// reader never sees a meta listing a shard that was not written; a commit cut off
-    /// before its meta write is found again by the next push (the sidecar stays dirty).
+    /// reader never sees a meta listing a shard that was not written, nor one that was
+    /// deleted — a shard the changes empty is written empty and left in place, unlisted
+    /// by the meta (docs/hazards.md#emptied-shard-deleted-while-listed). A commit cut off
+    /// before its meta write is found again by the next push (the sidecar stays dirty;
+    /// the view then holds shards the meta does not list, or lists empty ones, and is
+    /// committed even with nothing new).
     pub async fn publish_v2(
         &self,
         mut index: Index,
@@ -257,18 +300,25 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
             .await;
         let mut raced = false;
         let mut written = Vec::new();
-        let mut emptied = Vec::new();
+        // Emptied shards, with the generation of their empty version (`None`: none exists).
+        let mut emptied: Vec<(String, Option<Generation>)> = Vec::new();
         let mut fresh: Vec<EntryMap> = Vec::new();
         for result in results {
             let outcome = result?;
             raced |= outcome.raced;
             if outcome.entries.is_empty() {
-                emptied.push(outcome.key);
+                emptied.push((outcome.key, outcome.generation));
             } else {
                 written.push(outcome.key);
             }
             if outcome.raced {
                 fresh.push(outcome.entries);
+            }
+        }
+        // Empty shards the view found listed: an emptying commit cut off before its meta.
+        for (key, generation) in view.listed_empty() {
+            if !per_shard.contains_key(&key) {
+                emptied.push((key, Some(generation)));
             }
         }
         // What the lost races brought in (their shards as written) joins our view.
@@ -278,8 +328,8 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
         super::core::index::merge_onto(&mut index, changes, &format_now(self));
         // Shards that exist but the meta does not list (`_unpartitioned` dropped by another
         // client's meta, a new shard of a commit cut off before its meta) are listed again.
-        for (key, generation) in &view.read {
-            if generation.is_some() && !view.partitions.contains(key) && !emptied.contains(key) {
+        for key in view.unlisted() {
+            if !emptied.iter().any(|(k, _)| k == key) && !written.contains(key) {
                 written.push(key.clone());
             }
         }
@@ -333,12 +383,12 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
             };
             apply_to_shard(&mut entries, changes);
             let cond = write_condition(generation.as_ref());
-            let result = if entries.is_empty() {
-                match generation {
-                    // Nothing there and nothing to write.
-                    None => Ok(()),
-                    Some(_) => self.client.delete(&object, cond).await.map(|_| ()),
-                }
+            // A shard our changes empty is written empty, not deleted: the meta still
+            // lists it until our meta write (and a reader may hold that meta for a
+            // while after), and a listed shard must exist.
+            let result = if entries.is_empty() && generation.is_none() {
+                // Nothing there and nothing to write.
+                Ok(None)
             } else {
                 let body = PartitionFile {
                     entries: entries.clone(),
@@ -347,14 +397,15 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
                 self.client
                     .upload(&object, body.as_bytes(), cond)
                     .await
-                    .map(|_| ())
+                    .map(|m| Some(m.generation))
             };
             match result {
-                Ok(()) => {
+                Ok(generation) => {
                     return Ok(ShardOutcome {
                         key: key.to_string(),
                         entries,
                         raced,
+                        generation,
                     })
                 }
                 Err(e) if e.is_precondition_failed() => {
@@ -376,25 +427,27 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
     /// Write the meta of the commit: the partitions read plus those written minus those
     /// emptied, `commitSeq + 1`, conditional on the meta read. On a lost race the meta is
     /// read again and the commit re-based onto it: its partitions, its `commitSeq + 1`;
-    /// a shard we emptied that the other writer lists stays listed if it exists again.
+    /// a shard we emptied that the other writer lists stays listed unless it is still
+    /// our empty version (or gone).
     async fn commit_meta(
         &self,
         view: &ShardView,
         written: &[String],
-        emptied: &[String],
+        emptied: &[(String, Option<Generation>)],
     ) -> Result<(u64, bool, u32)> {
         let key = meta_key(self.ns);
         let mut partitions = view.partitions.clone();
         let mut seq = view.commit_seq;
         let mut generation = view.meta_generation.clone();
-        let mut emptied: Vec<String> = emptied.to_vec();
+        let mut emptied: Vec<(String, Option<Generation>)> = emptied.to_vec();
         let mut raced = false;
         let mut budget = self
             .client
             .retry_budget()
             .with_max_attempts(INDEX_WRITE_ATTEMPTS);
         loop {
-            let next = Meta::v2(next_partitions(&partitions, written, &emptied), seq + 1);
+            let names: Vec<String> = emptied.iter().map(|(k, _)| k.clone()).collect();
+            let next = Meta::v2(next_partitions(&partitions, written, &names), seq + 1);
             let body = next.to_compact_json()?;
             let cond = write_condition(generation.as_ref());
             match self.client.upload(&key, body.as_bytes(), cond).await {
@@ -427,11 +480,14 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
                     }
                     // A shard we emptied may have been written again since.
                     let mut still_empty = Vec::new();
-                    for k in emptied {
-                        if !partitions.contains(&k)
-                            || self.client.stat(&shard_key(self.ns, &k)).await?.is_none()
-                        {
-                            still_empty.push(k);
+                    for (k, ours) in emptied {
+                        let now = match partitions.contains(&k) {
+                            false => None,
+                            true => self.client.stat(&shard_key(self.ns, &k)).await?,
+                        };
+                        let kept = now.is_some_and(|m| Some(&m.generation) != ours.as_ref());
+                        if !kept {
+                            still_empty.push((k, ours));
                         }
                     }
                     emptied = still_empty;
@@ -445,10 +501,12 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
 /// One shard's commit.
 struct ShardOutcome {
     key: String,
-    /// The shard's entries as written (empty: deleted).
+    /// The shard's entries as written (empty: emptied, left empty and unlisted).
     entries: EntryMap,
     /// A lost race was re-read and re-applied.
     raced: bool,
+    /// Generation written (`None`: nothing was written, the shard does not exist).
+    generation: Option<Generation>,
 }
 
 fn format_now<P: Transport + Clock, A: Authorizer>(store: &IndexStore<'_, P, A>) -> String {
@@ -648,6 +706,96 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
             Ok(_) => Ok(true),
             Err(e) if e.is_precondition_failed() => Ok(false),
             Err(e) => Err(e.context(format!("migrate-index: write {key}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A view of a meta listing `listed`, having read `read` (name, exists, empty).
+    fn view(listed: &[&str], read: &[(&str, bool, bool)]) -> ShardView {
+        ShardView {
+            commit_seq: 3,
+            meta_generation: Some(Generation::new("7")),
+            partitions: listed.iter().map(|s| s.to_string()).collect(),
+            read: read
+                .iter()
+                .map(|(k, exists, _)| (k.to_string(), exists.then(|| Generation::new("1"))))
+                .collect(),
+            complete: false,
+            empty: read
+                .iter()
+                .filter(|(_, exists, empty)| *exists && *empty)
+                .map(|(k, _, _)| k.to_string())
+                .collect(),
+        }
+    }
+
+    /// What an interrupted commit leaves, and whether the next commit must write a meta
+    /// although nothing was transferred (docs/hazards.md#interrupted-shard-first-commit-never-listed,
+    /// docs/hazards.md#emptied-shard-deleted-while-listed).
+    #[test]
+    fn a_view_left_by_an_interrupted_commit_needs_a_commit() {
+        // (listed, read: (name, exists, empty), unlisted with entries, listed empty, commit)
+        type Row<'r> = (
+            &'r [&'r str],
+            &'r [(&'r str, bool, bool)],
+            &'r [&'r str],
+            &'r [&'r str],
+            bool,
+        );
+        let rows: &[Row<'_>] = &[
+            // As committed: every shard read is listed and holds entries.
+            (
+                &["a", "b"],
+                &[("a", true, false), ("b", true, false)],
+                &[],
+                &[],
+                false,
+            ),
+            // A new shard written, its meta not: list it.
+            (
+                &["a"],
+                &[("a", true, false), ("g", true, false)],
+                &["g"],
+                &[],
+                true,
+            ),
+            // A candidate that does not exist is nothing.
+            (
+                &["a"],
+                &[("a", true, false), ("g", false, false)],
+                &[],
+                &[],
+                false,
+            ),
+            // A shard emptied, its meta not written: stop listing it.
+            (
+                &["a", "b"],
+                &[("a", true, false), ("b", true, true)],
+                &[],
+                &["b"],
+                true,
+            ),
+            // An emptied shard already unlisted: nothing to do, and never listed again.
+            (
+                &["a"],
+                &[("a", true, false), ("b", true, true)],
+                &[],
+                &[],
+                false,
+            ),
+        ];
+        for (listed, read, unlisted, listed_empty, commit) in rows {
+            let v = view(listed, read);
+            let mut got: Vec<&String> = v.unlisted().collect();
+            got.sort();
+            assert_eq!(got, *unlisted, "{listed:?} {read:?}");
+            let got: Vec<String> = v.listed_empty().into_iter().map(|(k, _)| k).collect();
+            assert_eq!(got, *listed_empty, "{listed:?} {read:?}");
+            assert_eq!(v.needs_commit(), *commit, "{listed:?} {read:?}");
         }
     }
 }

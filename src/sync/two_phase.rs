@@ -18,7 +18,7 @@ use super::core::change::ChangeReason;
 use super::core::manifest::{DirtySnapshot, PushManifest};
 use super::core::report::{PhaseClock, SyncReport};
 use super::core::shards::shard_of;
-use super::push::PushRun;
+use super::push::{dirty_path_shards, PushRun};
 use super::push_plan::PushWork;
 use super::remote_index::IndexStore;
 use super::service::{SyncOptions, SyncService};
@@ -136,21 +136,43 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         run.report.files = manifest.changes.upserts.len() as u32;
         run.report.deleted = manifest.changes.deletions.len() as u32;
         run.report.bytes = manifest.bytes;
-        if manifest.is_empty() {
-            // Nothing was transferred: nothing to merge. The dirty signals stay; the next
-            // push settles them.
+        if manifest.is_empty()
+            && manifest.adopted.is_empty()
+            && self.with_state(|s| s.push_fast_path_allowed())
+        {
+            // Nothing transferred, nothing adopted, nothing left to settle.
             self.record(&mut run, "commitPush.writeback", "empty manifest");
             return Ok(run.report);
         }
+        // With nothing transferred the commit still settles, as a push with nothing to
+        // upload does: a rerun after a commit cut off midway finds its files already
+        // published or in shards the meta does not list yet, and must repair lagging
+        // partitions, list those shards and record what the cache holds — else two-phase
+        // pushes alone would never finish the interrupted commit. So besides the shards
+        // the changes touch, the commit reads the adopted entries' shards (where such
+        // unlisted shards are) and, after a scoped prepare, those its dirty paths can
+        // touch, as a push would: what the cache records of the remote there (a deletion
+        // the interrupted commit already published) is then known, not kept blindly.
         let rels: Vec<String> = manifest
             .changes
             .upserts
             .iter()
+            .chain(&manifest.adopted)
             .map(|e| e.key.clone())
             .chain(manifest.changes.deletions.iter().cloned())
             .collect();
-        let only =
-            move |_: &[String]| -> BTreeSet<String> { rels.iter().map(|r| shard_of(r)).collect() };
+        let scoped: Vec<String> = if manifest.dirty.bulk {
+            Vec::new()
+        } else {
+            manifest.dirty.paths.clone()
+        };
+        let ns_ref = run.ns;
+        let only = move |listed: &[String]| -> BTreeSet<String> {
+            rels.iter()
+                .map(|r| shard_of(r))
+                .chain(dirty_path_shards(&scoped, ns_ref, listed))
+                .collect()
+        };
         let (meta, remote) = run
             .store
             .read_index("commitPush", Some(&only as &ShardFilter<'_>))
@@ -167,16 +189,8 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             ..PushWork::default()
         };
         let changes = manifest.changes.clone();
-        match remote.shards.clone() {
-            Some(view) => {
-                self.push_publish_v2(&mut run, &view, remote.index, base.as_ref(), &work, changes)
-                    .await?
-            }
-            None => {
-                self.push_publish(&mut run, meta, remote, base.as_ref(), &work, changes)
-                    .await?
-            }
-        }
+        self.push_finish(&mut run, meta, remote, base.as_ref(), &work, changes)
+            .await?;
         Ok(run.report)
     }
 

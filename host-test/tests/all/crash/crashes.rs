@@ -13,13 +13,21 @@
 //! partitions, meta, local cache, local index, sidecar; no dirty path forgotten, no
 //! temporary file left.
 //!
+//! A two-phase push runs `prepare-push` and `commit-push` in one process, so a crash
+//! lands in either; its rerun is both phases again. On a shard-first repository the end
+//! state holds the shards and the meta, `commitSeq` included (see `EndState` for why it
+//! must match exactly).
+//!
 //! Between the crash and the rerun the invariants that must hold at every moment are
-//! checked too: the remote index names only objects that exist, a dirty path is either
-//! confirmed by the index or still dirty, and a cache file holds a whole version.
+//! checked too: a shard-first meta lists only shards that exist, the published index
+//! (the monolith, or the shards the meta lists) names only objects that exist and keeps
+//! every entry the operation does not touch, a dirty path is either confirmed by it or
+//! still dirty, the stale monolith of a shard-first repository (or of a migration) is
+//! never written, and a cache file holds a whole version.
 
 use crate::crash::world::*;
 use crate::sync::support::*;
-use gcs_host::datastore::SyncReport;
+use gcs_host::datastore::MigrateOutcome;
 use gcs_host::faults::{FaultAction, FaultMatch, FaultRule};
 use gcs_host::traffic::RequestKind;
 use gcs_host::CallResult;
@@ -69,6 +77,56 @@ async fn index_rewrite_killed_after_every_request_converges_on_rerun() {
     crash_after_every_request(Scenario::IndexOnly, Crash::Killed).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_push_cut_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::PushV2, Crash::Cut).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_push_killed_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::PushV2, Crash::Killed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_push_emptying_a_shard_cut_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::EmptyShardV2, Crash::Cut).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v2_push_emptying_a_shard_killed_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::EmptyShardV2, Crash::Killed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phase_v1_push_cut_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::TwoPhaseV1, Crash::Cut).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phase_v1_push_killed_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::TwoPhaseV1, Crash::Killed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phase_v2_push_cut_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::TwoPhaseV2, Crash::Cut).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_phase_v2_push_killed_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::TwoPhaseV2, Crash::Killed).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_cut_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::Migrate, Crash::Cut).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_killed_after_every_request_converges_on_rerun() {
+    crash_after_every_request(Scenario::Migrate, Crash::Killed).await;
+}
+
 /// The debris of a write killed between creating its temporary file and renaming it —
 /// what the killed pull above leaves when the kill lands mid-write, which depends on
 /// timing — is removed by the next pull that writes the same file. Deterministic here:
@@ -85,10 +143,13 @@ async fn a_pull_removes_the_temp_debris_of_the_file_it_writes() {
     assert_eq!(w.cache.read(&target), body(&target, 2));
 }
 
-fn outcome(r: &Option<CallResult<SyncReport>>) -> String {
+fn outcome(r: &Option<CallResult<Done>>) -> String {
     match r {
         None => "nothing: it was killed".to_string(),
-        Some(Ok(report)) => format!("Ok(files={} deleted={})", report.files, report.deleted),
+        Some(Ok(Done::Sync(report))) => {
+            format!("Ok(files={} deleted={})", report.files, report.deleted)
+        }
+        Some(Ok(Done::Migrate(m))) => format!("Ok({:?} commitSeq={})", m.outcome, m.commit_seq),
         Some(Err(e)) => format!("Err({}: {e})", e.kind()),
     }
 }
@@ -96,7 +157,7 @@ fn outcome(r: &Option<CallResult<SyncReport>>) -> String {
 /// Run the operation with request k+1 (and every later one) hanging, and drop the call
 /// as soon as that request has been sent. `None` when it was killed; the result when
 /// it finished within k requests.
-async fn run_until_killed(scenario: Scenario, w: &World, k: u64) -> Option<CallResult<SyncReport>> {
+async fn run_until_killed(scenario: Scenario, w: &World, k: u64) -> Option<CallResult<Done>> {
     let after = u32::try_from(k).expect("a small request count");
     w.env
         .host
@@ -133,8 +194,7 @@ async fn crash_after_every_request(scenario: Scenario, crash: Crash) {
     let reference = end_state(&w);
     assert_eq!(reference.temp_files, Vec::<String>::new());
     assert_eq!(reference.outside, ["cache"]);
-    check_index_names_only_uploaded(&w, "uninterrupted", true);
-    check_no_dirty_path_forgotten(&w, "uninterrupted");
+    check_invariants(scenario, &w, "uninterrupted", true);
 
     for k in 1..=total {
         let w = scenario.prepare().await;
@@ -165,8 +225,7 @@ async fn crash_after_every_request(scenario: Scenario, crash: Crash) {
                 Crash::Killed => assert!(crashed.is_none(), "{when}"),
             }
         }
-        check_index_names_only_uploaded(&w, &format!("{when}, before the rerun"), false);
-        check_no_dirty_path_forgotten(&w, &format!("{when}, before the rerun"));
+        check_invariants(scenario, &w, &format!("{when}, before the rerun"), false);
         check_cache_holds_whole_versions(
             &w,
             &format!("{when}, before the rerun"),
@@ -185,13 +244,33 @@ async fn crash_after_every_request(scenario: Scenario, crash: Crash) {
             diff.join("\n")
         );
         assert_eq!(end, reference, "{when}");
-        check_index_names_only_uploaded(&w, &format!("{when}, after the rerun"), true);
-        check_no_dirty_path_forgotten(&w, &format!("{when}, after the rerun"));
+        check_invariants(scenario, &w, &format!("{when}, after the rerun"), true);
+    }
+}
+
+/// The invariants that hold at every moment (`exact`: after a finished operation). The
+/// published index is the monolith, or on a shard-first repository the shards the meta
+/// lists (`published_index`), so each check reads what a reader would follow.
+fn check_invariants(scenario: Scenario, w: &World, when: &str, exact: bool) {
+    check_meta_lists_only_existing_shards(w, when);
+    check_index_names_only_uploaded(w, when, exact);
+    check_no_dirty_path_forgotten(w, when);
+    check_untouched_entries_kept(w, when);
+    if scenario.keeps_monolith() {
+        assert_eq!(
+            index_generation(&w.env),
+            w.start_monolith,
+            "{when}: the stale monolith was written"
+        );
     }
 }
 
 /// The uninterrupted run did what the scenario is about (so a cut lands in each phase).
-fn check_reference(scenario: Scenario, w: &World, report: &SyncReport, written: &[String]) {
+fn check_reference(scenario: Scenario, w: &World, done: &Done, written: &[String]) {
+    let counts = || match done {
+        Done::Sync(report) => (report.files, report.deleted),
+        Done::Migrate(m) => panic!("{scenario:?}: a migration report: {m:?}"),
+    };
     let position = |key: &str| {
         written
             .iter()
@@ -205,8 +284,8 @@ fn check_reference(scenario: Scenario, w: &World, report: &SyncReport, written: 
         .cloned()
         .collect();
     match scenario {
-        Scenario::Push => {
-            assert_eq!((report.files, report.deleted), (3, 1), "{scenario:?}");
+        Scenario::Push | Scenario::TwoPhaseV1 => {
+            assert_eq!(counts(), (3, 1), "{scenario:?}");
             assert_eq!(
                 data,
                 BTreeSet::from([file(ALPHA, 0), file(GAMMA, 0), file(GAMMA, 1)])
@@ -236,7 +315,7 @@ fn check_reference(scenario: Scenario, w: &World, report: &SyncReport, written: 
             assert_eq!(w.env.snap().count(RequestKind::Delete), 1);
         }
         Scenario::Pull => {
-            assert_eq!((report.files, report.deleted), (5, 1), "{scenario:?}");
+            assert_eq!(counts(), (5, 1), "{scenario:?}");
             assert!(
                 !w.cache.file(&file(BETA, 1)).exists(),
                 "the remote deletion"
@@ -254,14 +333,25 @@ fn check_reference(scenario: Scenario, w: &World, report: &SyncReport, written: 
             for (path, text) in cache_view(source) {
                 assert_eq!(cache_view(&w.cache).get(&path), Some(&text), "{path}");
             }
+            // The meta twice: the fast-path probe reads it beside the monolith's
+            // generation (docs/sync.md#fast-paths), the index read again.
+            let downloads: Vec<String> = w
+                .env
+                .log()
+                .into_iter()
+                .filter(|r| r.kind == RequestKind::Download)
+                .map(|r| r.object)
+                .collect();
+            let meta_reads = downloads.iter().filter(|o| o.ends_with(META)).count();
+            let index_reads = downloads.iter().filter(|o| o.ends_with(INDEX)).count();
             assert_eq!(
-                w.env.snap().count(RequestKind::Download),
-                7,
-                "the meta, the index and the 5 files"
+                (downloads.len(), meta_reads, index_reads),
+                (8, 2, 1),
+                "the meta twice, the index and the 5 files: {downloads:?}"
             );
         }
         Scenario::IndexOnly => {
-            assert_eq!((report.files, report.deleted), (0, 0), "{scenario:?}");
+            assert_eq!(counts(), (0, 0), "{scenario:?}");
             assert_eq!(data, BTreeSet::new(), "nothing uploaded");
             assert_eq!(
                 written.first().map(String::as_str),
@@ -286,6 +376,124 @@ fn check_reference(scenario: Scenario, w: &World, report: &SyncReport, written: 
             let keys = keys_of(&index["entries"]);
             assert!(keys.contains(&file(DELTA, 0)), "{keys:?}");
             assert!(!keys.contains(&"_catalog.db".to_string()), "{keys:?}");
+        }
+        Scenario::PushV2 | Scenario::TwoPhaseV2 => {
+            assert_eq!(counts(), (3, 1), "{scenario:?}");
+            assert_eq!(
+                data,
+                BTreeSet::from([file(ALPHA, 0), file(GAMMA, 0), file(GAMMA, 1)])
+            );
+            assert_eq!(
+                partitions,
+                BTreeSet::from([partition_of(ALPHA), partition_of(BETA), partition_of(GAMMA)])
+            );
+            assert!(
+                !written.iter().any(|k| k == INDEX),
+                "the stale monolith: {written:?}"
+            );
+            // Data first, then the shards, the meta last.
+            let first_shard = partitions.iter().map(|p| position(p)).min();
+            assert!(
+                data.iter().all(|d| Some(position(d)) < first_shard),
+                "{written:?}"
+            );
+            assert_eq!(
+                written.last().map(String::as_str),
+                Some(META),
+                "{written:?}"
+            );
+            let meta = remote_meta(&w.env).expect("the meta");
+            let mut listed = vec![shard_name(ALPHA), shard_name(BETA), shard_name(GAMMA)];
+            listed.push("audit".into());
+            listed.sort();
+            assert_eq!(meta["version"], 2, "{meta}");
+            assert_eq!(meta["partitions"], serde_json::json!(listed), "{meta}");
+            assert_eq!(
+                meta["commitSeq"], 2,
+                "one commit after the migration: {meta}"
+            );
+            assert!(!bucket_bytes(&w.env).contains_key(&file(BETA, 1)));
+            let s = sidecar(&w.cache);
+            assert_eq!(s["localDirty"], false, "{s}");
+            assert_eq!(s["commitSeq"], 2, "{s}");
+            assert_eq!(w.env.snap().count(RequestKind::Delete), 1);
+        }
+        Scenario::EmptyShardV2 => {
+            assert_eq!(counts(), (1, 2), "{scenario:?}");
+            assert_eq!(data, BTreeSet::from([file(ALPHA, 0)]));
+            assert_eq!(
+                partitions,
+                BTreeSet::from([partition_of(ALPHA), partition_of(BETA)])
+            );
+            // The emptied shard is written empty, not deleted (the meta read before this
+            // commit lists it), and the meta stops listing it.
+            let emptied = bucket_bytes(&w.env)
+                .get(&partition_of(BETA))
+                .map(|d| serde_json::from_slice::<serde_json::Value>(d).expect("JSON"));
+            assert_eq!(
+                emptied.as_ref().map(|v| v["entries"].clone()),
+                Some(serde_json::json!({})),
+                "the emptied shard: {emptied:?}"
+            );
+            assert!(!written.iter().any(|k| k == INDEX), "{written:?}");
+            assert_eq!(
+                written.last().map(String::as_str),
+                Some(META),
+                "{written:?}"
+            );
+            let meta = remote_meta(&w.env).expect("the meta");
+            let mut listed = vec![shard_name(ALPHA), "audit".to_string()];
+            listed.sort();
+            assert_eq!(meta["partitions"], serde_json::json!(listed), "{meta}");
+            assert_eq!(meta["commitSeq"], 2, "{meta}");
+            let s = sidecar(&w.cache);
+            assert_eq!(s["localDirty"], false, "{s}");
+            assert_eq!(s["commitSeq"], 2, "{s}");
+        }
+        Scenario::Migrate => {
+            let Done::Migrate(m) = done else {
+                panic!("{scenario:?}: {done:?}");
+            };
+            assert_eq!(
+                (m.outcome, m.commit_seq, m.entries, m.shards_written),
+                (MigrateOutcome::Migrated, 1, 6, 4),
+                "{m:?}"
+            );
+            assert_eq!(data, BTreeSet::new(), "nothing uploaded");
+            assert_eq!(
+                partitions,
+                BTreeSet::from([
+                    partition_of(ALPHA),
+                    partition_of(BETA),
+                    partition_of(DELTA),
+                    "_index/audit.json".to_string()
+                ])
+            );
+            assert!(
+                !written.iter().any(|k| k == INDEX),
+                "the monolith stays: {written:?}"
+            );
+            assert_eq!(
+                written.last().map(String::as_str),
+                Some(META),
+                "{written:?}"
+            );
+            let mut listed = vec![shard_name(ALPHA), shard_name(BETA), shard_name(DELTA)];
+            listed.push("audit".into());
+            listed.sort();
+            assert_eq!(m.partitions, listed);
+            let meta = remote_meta(&w.env).expect("the meta");
+            assert_eq!(
+                (&meta["version"], &meta["partitions"], &meta["commitSeq"]),
+                (&2.into(), &serde_json::json!(listed), &1.into()),
+                "{meta}"
+            );
+            // The shards hold exactly what the monolith held.
+            let shards = published_index(&w.env).map(|i| index_view(&i));
+            assert_eq!(
+                shards.as_ref().map(|i| &i["entries"]),
+                w.start_index.as_ref().map(|i| &i["entries"])
+            );
         }
     }
 }

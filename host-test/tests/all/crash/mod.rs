@@ -6,14 +6,16 @@
 //! - `common`: shared fixtures (`tests/common/mod.rs`): servers, caches, `open`.
 //! - `support`: the sync tests' helpers (`../sync/support.rs`): `Env`, option
 //!   builders, `sidecar()`, `local_index()`, `written_between`, `temp_files`, ...
-//! - `world`: the three starting states (a push with uploads, a deletion, a new model;
-//!   a pull of what another cache pushed, with replacements (one of equal size) and a
-//!   deletion; a push that only rewrites the index) and the
-//!   end-state snapshot the crash tests compare.
-//! - `crashes`: for push, pull and the index-only push, interrupt the call after its
-//!   k-th request for every k — either every later request fails (`cut`) or the host
-//!   drops the call, store and all, while request k+1 hangs (`killed`) — rerun in a
-//!   fresh datastore, and require the end state of an uninterrupted run.
+//! - `world`: the starting states (a push with uploads, a deletion, a new model — on the
+//!   monolith layout, on a shard-first one, and in two phases on each; a shard-first push
+//!   that empties a shard; a pull of what another cache pushed, with replacements (one of
+//!   equal size) and a deletion; a push that only rewrites the index; `migrate-index` of
+//!   a monolith repository), the end-state snapshot the crash tests compare, and the
+//!   invariants, which read the shards the meta lists on a shard-first repository.
+//! - `crashes`: for each of them, interrupt the call after its k-th request for every k
+//!   — either every later request fails (`cut`) or the host drops the call, store and
+//!   all, while request k+1 hangs (`killed`) — rerun in a fresh datastore, and require
+//!   the end state of an uninterrupted run (issues 6 and 14).
 //! - `replies`: a push's resumable upload interrupted at every request and every reply
 //!   ends complete, or failed and still dirty, never failed over a stored object.
 //! - `wire`: 503s beyond the retry budget on an upload, a truncated and a corrupted

@@ -1,5 +1,7 @@
-//! The starting states the crash tests rebuild for every cut, and the end state they
-//! compare.
+//! The starting states the crash tests rebuild for every cut, the end state they
+//! compare, and the invariants checked between a crash and its rerun. The index a
+//! reader follows ([`published_index`]) is the monolith, or on a shard-first repository
+//! the union of the shards the meta lists.
 //!
 //! Every starting state is deterministic (fixed model ids, fixed contents) so that the
 //! bucket and cache of two separately built worlds can be compared object by object.
@@ -10,7 +12,7 @@
 
 use crate::common::*;
 use crate::sync::support::*;
-use gcs_host::datastore::SyncReport;
+use gcs_host::datastore::{MigrateOutcome, MigrateReport, SyncReport};
 use gcs_host::CallResult;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -32,7 +34,12 @@ pub fn file(model: &str, n: u32) -> String {
 /// The partition object holding a model directory's files (`data/t/m/d` → `data--t--m`
 /// drops the file name; the `/` of the model type becomes `--`).
 pub fn partition_of(dir: &str) -> String {
-    format!("_index/{}.json", dir.replace('/', "--"))
+    shard_object(&shard_name(dir))
+}
+
+/// The partition key (shard name, as a meta lists it) of a model directory.
+pub fn shard_name(dir: &str) -> String {
+    dir.replace('/', "--")
 }
 
 /// Version `v` of a file's content; each version has a different size, so a change is
@@ -80,6 +87,32 @@ pub enum Scenario {
     /// monolith carries an internal entry (scrubbed) and a new model whose partition
     /// it never wrote — the monolith, every partition and the meta are written.
     IndexOnly,
+    /// [`Scenario::Push`]'s edits on a repository migrated to shard-first (v2), whose
+    /// `commitSeq` this cache verified by a pull: uploads, a delete, the three touched
+    /// shards and the meta at `commitSeq + 1`; never the stale monolith.
+    PushV2,
+    /// [`Scenario::Push`]'s edits pushed in two phases (`prepare-push`, then
+    /// `commit-push` in the same process) on the monolith layout.
+    TwoPhaseV1,
+    /// [`Scenario::PushV2`]'s edits pushed in two phases on the shard-first layout.
+    TwoPhaseV2,
+    /// A push on the shard-first repository of [`Scenario::PushV2`] whose deletions
+    /// empty a shard: file 0 of ALPHA rewritten, both files of BETA deleted — an upload,
+    /// two deletes, the ALPHA shard written, the BETA shard emptied, the meta without it.
+    EmptyShardV2,
+    /// `migrate-index` of a monolith repository with three models and an audit file,
+    /// one of them (DELTA) added by an older client that wrote no partition for it: every
+    /// shard, then the v2 meta at `commitSeq` 1; the monolith stays as it was.
+    Migrate,
+}
+
+/// What an operation returned.
+#[derive(Debug)]
+pub enum Done {
+    /// A push, a pull, or a two-phase push's commit.
+    Sync(SyncReport),
+    /// `migrate-index`.
+    Migrate(MigrateReport),
 }
 
 /// One freshly built starting state.
@@ -93,11 +126,37 @@ pub struct World {
     pub dirty: Vec<String>,
     /// The cache's files (content as text) before the operation.
     pub before: BTreeMap<String, String>,
+    /// The published index ([`published_index`] as [`index_view`]) before the operation.
+    pub start_index: Option<Value>,
+    /// The monolith's generation before the operation (a shard-first repository's stale
+    /// monolith must keep it).
+    pub start_monolith: Option<String>,
 }
 
 impl Scenario {
+    /// Whether the operation runs on a shard-first (v2) repository.
+    pub fn shard_first(self) -> bool {
+        matches!(
+            self,
+            Scenario::PushV2 | Scenario::TwoPhaseV2 | Scenario::EmptyShardV2
+        )
+    }
+
+    /// Whether the monolith must never be written: it is stale on a shard-first
+    /// repository, and a migration leaves it as it was.
+    pub fn keeps_monolith(self) -> bool {
+        self.shard_first() || self == Scenario::Migrate
+    }
+
     /// Build the starting state on a fresh server and fresh caches.
     pub async fn prepare(self) -> World {
+        let mut w = self.prepare_world().await;
+        w.start_index = published_index(&w.env).map(|i| index_view(&i));
+        w.start_monolith = index_generation(&w.env);
+        w
+    }
+
+    async fn prepare_world(self) -> World {
         let mut env = Env::start(Which::Fake).await;
         let a = Cache::new();
         for f in base_files() {
@@ -105,9 +164,34 @@ impl Scenario {
         }
         let mut ds = env.open(&a, "").await;
         ds.push(&opts()).await.expect("setup: the first push");
+        if self.shard_first() {
+            let m = ds
+                .migrate_index(&opts())
+                .await
+                .expect("setup: migrate-index");
+            assert_eq!(
+                (m.outcome, m.commit_seq),
+                (MigrateOutcome::Migrated, 1),
+                "setup"
+            );
+            // The pull records the commitSeq: the push that follows starts from a
+            // verified one, as a cache in use does.
+            ds.pull(&opts())
+                .await
+                .expect("setup: the pull after migrating");
+            assert_eq!(sidecar(&a)["commitSeq"], 1, "setup: {}", sidecar(&a));
+        }
         match self {
-            Scenario::Push => {
-                let dirty = edit_and_mark(&mut ds, &a, false).await;
+            Scenario::Push
+            | Scenario::PushV2
+            | Scenario::TwoPhaseV1
+            | Scenario::TwoPhaseV2
+            | Scenario::EmptyShardV2 => {
+                let dirty = if self == Scenario::EmptyShardV2 {
+                    empty_a_model(&mut ds, &a).await
+                } else {
+                    edit_and_mark(&mut ds, &a, false).await
+                };
                 let before = cache_view(&a);
                 World {
                     env,
@@ -115,6 +199,8 @@ impl Scenario {
                     source: None,
                     dirty,
                     before,
+                    start_index: None,
+                    start_monolith: None,
                 }
             }
             Scenario::Pull => {
@@ -137,18 +223,25 @@ impl Scenario {
                     source: Some(a),
                     dirty: Vec::new(),
                     before,
+                    start_index: None,
+                    start_monolith: None,
                 }
             }
-            Scenario::IndexOnly => {
+            Scenario::IndexOnly | Scenario::Migrate => {
                 // Another (older) client uploaded a file and rewrote the monolith: its
-                // entry has no sha256, it polluted the index with its catalog database,
-                // and it wrote no partition.
+                // entry has no sha256 and it wrote no partition. For the index rewrite,
+                // it also polluted the index with its catalog database (which an entry
+                // without a partition key would make `migrate-index` refuse).
                 let delta = file(DELTA, 0);
                 let data = body(&delta, 1);
                 env.put(&delta, &data).await;
                 let mut index = env.json(INDEX).await;
                 let entries = index["entries"].as_object_mut().expect("entries");
-                for (key, size) in [(delta.as_str(), data.len()), ("_catalog.db", 4096)] {
+                let mut foreign = vec![(delta.as_str(), data.len())];
+                if self == Scenario::IndexOnly {
+                    foreign.push(("_catalog.db", 4096));
+                }
+                for (key, size) in foreign {
                     entries.insert(
                         key.to_string(),
                         json!({"key": key, "size": size, "lastModified": "2026-07-01T00:00:00.000Z"}),
@@ -162,17 +255,27 @@ impl Scenario {
                     source: None,
                     dirty: Vec::new(),
                     before,
+                    start_index: None,
+                    start_monolith: None,
                 }
             }
         }
     }
 
-    /// Run the operation in a fresh datastore (a new process: nothing in memory).
-    pub async fn run(self, w: &World, extra: &str) -> CallResult<SyncReport> {
+    /// Run the operation in a fresh datastore (a new process: nothing in memory). A
+    /// two-phase push runs both phases in that one process, as swamp does.
+    pub async fn run(self, w: &World, extra: &str) -> CallResult<Done> {
         let mut ds = w.env.open(&w.cache, extra).await;
         match self {
-            Scenario::Push | Scenario::IndexOnly => ds.push(&opts()).await,
-            Scenario::Pull => ds.pull(&opts()).await,
+            Scenario::Push | Scenario::IndexOnly | Scenario::PushV2 | Scenario::EmptyShardV2 => {
+                ds.push(&opts()).await.map(Done::Sync)
+            }
+            Scenario::Pull => ds.pull(&opts()).await.map(Done::Sync),
+            Scenario::TwoPhaseV1 | Scenario::TwoPhaseV2 => {
+                let (manifest, _) = ds.prepare_push(&opts()).await?;
+                ds.commit_push(&manifest, &opts()).await.map(Done::Sync)
+            }
+            Scenario::Migrate => ds.migrate_index(&opts()).await.map(Done::Migrate),
         }
     }
 }
@@ -207,13 +310,39 @@ async fn edit_and_mark(
     paths
 }
 
+/// The edits of [`Scenario::EmptyShardV2`], each marked first: file 0 of ALPHA
+/// rewritten, every file of BETA deleted. Returns the marked paths.
+async fn empty_a_model(ds: &mut gcs_host::Datastore, cache: &Cache) -> Vec<String> {
+    let paths = vec![file(ALPHA, 0), file(BETA, 0), file(BETA, 1)];
+    for p in &paths {
+        ds.mark_dirty(&rel(p)).await.expect("mark-dirty");
+    }
+    cache.write(&paths[0], &body(&paths[0], 2));
+    for p in &paths[1..] {
+        remove(cache, p);
+    }
+    paths
+}
+
 // ----- the end state -----
 
 /// What an operation leaves behind, without what necessarily differs between runs.
+///
+/// On a shard-first repository the meta, and the sidecar's `commitSeq`, are compared
+/// exactly: `commitSeq` after the rerun must equal the uninterrupted run's (start + 1),
+/// not merely reach it. A crash here falls on a request boundary before the call's last
+/// request, and a commit's last request is its meta write, so the crashed call never
+/// committed; the rerun's commit — with the shards the crashed one wrote, listed or not,
+/// in its view — is the first, from the same `commitSeq`. A rerun that needed a second
+/// commit would move every other cache off its fast path for nothing, so the exact value
+/// is both reachable and worth holding. (A kill after the meta write and before the
+/// sidecar write is not on a request boundary: the rerun then cannot tell that commit
+/// from another writer's and keeps the cache dirty until it has read the whole index — a
+/// slower path, nothing lost.)
 #[derive(Debug, PartialEq)]
 pub struct EndState {
-    /// Every object: the index objects as [`index_view`] (the meta as it is), data
-    /// objects as their text.
+    /// Every object: the index objects as [`index_view`] (the meta as it is, shards and
+    /// the stale monolith like partitions), data objects as their text.
     pub bucket: BTreeMap<String, Value>,
     /// Every synced file of the cache, as text.
     pub cache: BTreeMap<String, String>,
@@ -280,12 +409,16 @@ pub async fn pushed_world(dirty: Vec<String>) -> World {
         .await
         .expect("setup push");
     let before = cache_view(&cache);
+    let start_index = published_index(&env).map(|i| index_view(&i));
+    let start_monolith = index_generation(&env);
     World {
         env,
         cache,
         source: None,
         dirty,
         before,
+        start_index,
+        start_monolith,
     }
 }
 
@@ -321,6 +454,63 @@ pub fn remote_index(env: &Env) -> Option<Value> {
         serde_json::from_slice(&o.data)
             .unwrap_or_else(|e| panic!("the remote index is not JSON: {e}"))
     })
+}
+
+/// `_index/_meta.json` as JSON, if it exists.
+pub fn remote_meta(env: &Env) -> Option<Value> {
+    fake(env).get_object(BUCKET, META).map(|o| {
+        serde_json::from_slice(&o.data).unwrap_or_else(|e| panic!("the meta is not JSON: {e}"))
+    })
+}
+
+/// The shard names a shard-first (v2) meta lists; `None` for a v1 meta or none.
+pub fn listed_shards(env: &Env) -> Option<Vec<String>> {
+    let meta = remote_meta(env)?;
+    (meta["version"] == 2).then(|| {
+        meta["partitions"]
+            .as_array()
+            .unwrap_or_else(|| panic!("a v2 meta without partitions: {meta}"))
+            .iter()
+            .map(|p| p.as_str().expect("a partition name").to_string())
+            .collect()
+    })
+}
+
+/// The object of a shard named in a meta.
+pub fn shard_object(name: &str) -> String {
+    format!("_index/{name}.json")
+}
+
+/// The index a reader follows now: on a shard-first (v2) repository the union of the
+/// shards the meta lists (plus `_unpartitioned` when the meta does not list it, as the
+/// guest reads it too), never the stale monolith; otherwise the monolith. Panics when a
+/// listed shard is missing: [`check_meta_lists_only_existing_shards`] runs first and says
+/// when.
+pub fn published_index(env: &Env) -> Option<Value> {
+    let Some(mut shards) = listed_shards(env) else {
+        return remote_index(env);
+    };
+    let objects = bucket_bytes(env);
+    let unpartitioned = "_unpartitioned".to_string();
+    let extra =
+        !shards.contains(&unpartitioned) && objects.contains_key(&shard_object(&unpartitioned));
+    if extra {
+        shards.push(unpartitioned);
+    }
+    let mut entries = serde_json::Map::new();
+    for name in &shards {
+        let object = shard_object(name);
+        let data = objects
+            .get(&object)
+            .unwrap_or_else(|| panic!("the meta lists {object}, which is missing"));
+        let shard: Value =
+            serde_json::from_slice(data).unwrap_or_else(|e| panic!("{object} is not JSON: {e}"));
+        let listed = shard["entries"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{object} has no entries: {shard}"));
+        entries.extend(listed.iter().map(|(k, e)| (k.clone(), e.clone())));
+    }
+    Some(json!({"version": 1, "entries": entries}))
 }
 
 /// An index or partition reduced to what two runs must agree on: the version and, per
@@ -420,8 +610,9 @@ pub fn end_state(w: &World) -> EndState {
 
 // ----- invariants that hold at every moment, interrupted or not -----
 
-/// The remote monolith names only objects that exist: no entry for an upload that did
-/// not happen. With `exact` (a finished operation) each object also has the size and
+/// The published index (the monolith, or on a shard-first repository the shards the
+/// meta lists: [`published_index`]) names only objects that exist: no entry for an
+/// upload that did not happen. With `exact` (a finished operation) each object also has the size and
 /// sha256 its entry records. Mid-operation an entry may describe the previous version
 /// of an object whose new version is uploaded but not yet indexed: data goes first,
 /// the index after, and GCS has no multi-object transaction.
@@ -434,7 +625,7 @@ pub fn end_state(w: &World) -> EndState {
 /// `_catalog.db` is skipped: the index-only world starts from another client's index
 /// that names it without the object (the push under test scrubs it).
 pub fn check_index_names_only_uploaded(w: &World, when: &str, exact: bool) {
-    let Some(index) = remote_index(&w.env) else {
+    let Some(index) = published_index(&w.env) else {
         return;
     };
     let objects = bucket_bytes(&w.env);
@@ -460,11 +651,12 @@ pub fn check_index_names_only_uploaded(w: &World, when: &str, exact: bool) {
     }
 }
 
-/// Every path marked dirty is either confirmed by the remote index (the entry records
+/// Every path marked dirty is either confirmed by the published index
+/// ([`published_index`]: a shard written but not yet listed confirms nothing; the entry records
 /// the local content, or the file and the entry are both gone) or still dirty in the
 /// sidecar, so the next push retries it.
 pub fn check_no_dirty_path_forgotten(w: &World, when: &str) {
-    let index = remote_index(&w.env);
+    let index = published_index(&w.env);
     let entries = index.as_ref().map(|i| &i["entries"]);
     let state = w.cache.file(SIDECAR).exists().then(|| sidecar(&w.cache));
     for path in &w.dirty {
@@ -515,5 +707,48 @@ pub fn check_cache_holds_whole_versions(w: &World, when: &str, killed: bool) {
             Vec::<String>::new(),
             "{when}: temp files"
         );
+    }
+}
+
+/// A shard-first (v2) meta lists only shards that exist: shards are written before the
+/// meta that lists them, and a shard a commit empties stays in place, empty, while any
+/// meta may still list it (a reader follows the meta it read to every shard it lists,
+/// and a missing one makes the index unreadable). A v1 meta is not checked: the monolith
+/// is authoritative there, and a reader falls back to it on a missing partition.
+pub fn check_meta_lists_only_existing_shards(w: &World, when: &str) {
+    let Some(shards) = listed_shards(&w.env) else {
+        return;
+    };
+    let objects = bucket_bytes(&w.env);
+    for name in shards {
+        assert!(
+            objects.contains_key(&shard_object(&name)),
+            "{when}: the meta lists shard {name}, which does not exist: {:?}",
+            remote_meta(&w.env)
+        );
+    }
+}
+
+/// Every entry of the published index before the operation that the operation has no
+/// reason to change (not a dirty path; not `_catalog.db`, which the index rewrite
+/// scrubs) is still published, with the same size and (when it had one) sha256: a
+/// migration or a commit never loses the entries it does not touch, even half done.
+pub fn check_untouched_entries_kept(w: &World, when: &str) {
+    let Some(start) = &w.start_index else {
+        return;
+    };
+    let now = published_index(&w.env).map(|i| index_view(&i));
+    let entries = now.as_ref().map(|i| &i["entries"]);
+    for (key, was) in start["entries"].as_object().expect("entries") {
+        if w.dirty.contains(key) || key == "_catalog.db" {
+            continue;
+        }
+        let is = entries
+            .and_then(|e| e.get(key))
+            .unwrap_or_else(|| panic!("{when}: {key} vanished from the published index: {now:?}"));
+        assert_eq!(is["size"], was["size"], "{when}: size of {key}");
+        if !was["sha256"].is_null() {
+            assert_eq!(is["sha256"], was["sha256"], "{when}: sha256 of {key}");
+        }
     }
 }
