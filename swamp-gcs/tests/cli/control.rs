@@ -189,8 +189,9 @@ fn bad_keys_files_and_namespaces_are_usage_errors() {
         "{r:?}"
     );
 
+    // A bad namespace is a configuration error (`invalid-config`, exit 2).
     let r = env.run_piped(&["control", "put", "k", "--namespace", "a/b"], b"v");
-    r.expect(1);
+    r.expect(2);
     assert!(r.stderr.contains("Invalid namespace"), "{r:?}");
 
     let v = env.run(&["control", "get", "a/", "--json"]).json();
