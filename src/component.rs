@@ -383,16 +383,19 @@ fn entry_to_wit(e: IndexEntry) -> sync_service::IndexEntry {
 
 /// An entry handed back by the caller: its key must be a safe index key (a manifest is
 /// caller-held data, so it is checked like any input).
-fn entry_from_wit(e: sync_service::IndexEntry) -> Result<IndexEntry, Error> {
-    safe_index_key(&e.key).map_err(|_| {
+fn manifest_key(key: &str) -> Result<(), Error> {
+    safe_index_key(key).map(|_| ()).map_err(|_| {
         Error::new(
             ErrorKind::UnsafePath,
             format!(
-                "commitPush: the manifest holds an unsafe key {:?}; commit only a manifest prepare-push returned",
-                e.key
+                "commitPush: the manifest holds an unsafe key {key:?}; commit only a manifest prepare-push returned"
             ),
         )
-    })?;
+    })
+}
+
+fn entry_from_wit(e: sync_service::IndexEntry) -> Result<IndexEntry, Error> {
+    manifest_key(&e.key)?;
     Ok(IndexEntry {
         key: e.key,
         size: e.size,
@@ -422,13 +425,7 @@ fn manifest_to_wit(m: PushManifest) -> sync_service::PushManifest {
 
 fn manifest_from_wit(m: sync_service::PushManifest) -> Result<PushManifest, Error> {
     for key in &m.deleted_keys {
-        entry_from_wit(sync_service::IndexEntry {
-            key: key.clone(),
-            size: 0,
-            last_modified: String::new(),
-            local_mtime: None,
-            sha256: None,
-        })?;
+        manifest_key(key)?;
     }
     Ok(PushManifest {
         namespace: m.namespace.filter(|n| !n.is_empty()),

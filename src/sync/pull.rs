@@ -120,10 +120,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             self.record_pull(&mut run, "pullChanged.fastpath", "skip(lazy→full)");
         }
 
-        let base = self.read_base();
-        run.store
-            .probe_unlisted
-            .set(Self::base_has_unpartitioned(base.as_ref()));
+        let base = self.read_base_for(&mut run.store);
         let mut source = self.pull_source(&mut run, &opts.models).await?;
         crate::progress::phase("walk");
         self.client.check_deadline("pull walk")?;

@@ -63,17 +63,22 @@ pub(super) struct PushRun<'a, P, A> {
 }
 
 impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
+    /// A push-side run (push, prepare, commit, preview) in namespace `ns`.
+    pub(super) fn push_run<'a>(&'a self, ns: Option<&'a str>) -> PushRun<'a, P, A> {
+        PushRun {
+            ns,
+            store: IndexStore::new(&self.client, ns),
+            report: SyncReport::default(),
+            clock: PhaseClock::start(self.now_ms()),
+        }
+    }
+
     /// Upload what changed locally and publish the merged index. Returns the files pushed
     /// (`files`) and remote objects deleted (`deleted`).
     pub async fn push(&self, opts: &SyncOptions) -> Result<SyncReport> {
         let ns = self.bind_namespace(opts.namespace.as_deref())?;
         let ns = ns.as_deref();
-        let mut run = PushRun {
-            ns,
-            store: IndexStore::new(&self.client, ns),
-            report: SyncReport::default(),
-            clock: PhaseClock::start(self.now_ms()),
-        };
+        let mut run = self.push_run(ns);
         self.client.check_deadline("pushChanged")?;
 
         let hit = self.push_fast_path(&run.store).await;
@@ -88,10 +93,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         }
 
         crate::progress::phase("index");
-        let base = self.read_base();
-        run.store
-            .probe_unlisted
-            .set(Self::base_has_unpartitioned(base.as_ref()));
+        let base = self.read_base_for(&mut run.store);
         let (meta, remote) = self.push_read_index(&mut run).await?;
         crate::progress::phase("walk");
         self.client.check_deadline("push walk")?;

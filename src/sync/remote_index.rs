@@ -145,7 +145,7 @@ pub(super) struct IndexStore<'a, P, A> {
     /// meta does not list (see `sync/shards.rs`). On by default; a pull or push whose
     /// cache never held a file without a partition key turns it off (nothing of its own
     /// to lose, one request fewer).
-    pub(super) probe_unlisted: std::cell::Cell<bool>,
+    pub(super) probe_unlisted: bool,
 }
 
 impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
@@ -154,7 +154,7 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
         IndexStore {
             client,
             ns,
-            probe_unlisted: std::cell::Cell::new(true),
+            probe_unlisted: true,
         }
     }
 

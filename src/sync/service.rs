@@ -195,7 +195,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
 
     /// Whether `base` records a file no partition key covers (its shard-first home is the
     /// `_unpartitioned` shard).
-    pub(super) fn base_has_unpartitioned(base: Option<&Index>) -> bool {
+    fn base_has_unpartitioned(base: Option<&Index>) -> bool {
         base.is_some_and(|b| {
             b.entries
                 .keys()
@@ -215,6 +215,18 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
         let (mut index, _) = Index::parse(&bytes).ok()?;
         index.scrub();
         Some(index)
+    }
+
+    /// [`Self::read_base`] for a pull or push reading through `store`: a cache that never
+    /// held a file without a partition key has nothing of its own in an unlisted
+    /// `_unpartitioned` shard, so its reads skip looking for one.
+    pub(super) fn read_base_for<P2, A2>(
+        &self,
+        store: &mut super::remote_index::IndexStore<'_, P2, A2>,
+    ) -> Option<Index> {
+        let base = self.read_base();
+        store.probe_unlisted = Self::base_has_unpartitioned(base.as_ref());
+        base
     }
 
     /// Write the local index copy (pretty, atomically).

@@ -194,7 +194,7 @@ impl<'a, P: Transport + Clock, A: Authorizer> IndexStore<'a, P, A> {
                 .filter(|k| !partitions.contains(k))
                 .cloned()
                 .collect(),
-            None if self.probe_unlisted.get() && !partitions.iter().any(|k| k == UNPARTITIONED) => {
+            None if self.probe_unlisted && !partitions.iter().any(|k| k == UNPARTITIONED) => {
                 vec![UNPARTITIONED.to_string()]
             }
             None => Vec::new(),

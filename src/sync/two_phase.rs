@@ -16,11 +16,10 @@ use std::collections::BTreeSet;
 
 use super::core::change::ChangeReason;
 use super::core::manifest::{DirtySnapshot, PushManifest};
-use super::core::report::{PhaseClock, SyncReport};
+use super::core::report::SyncReport;
 use super::core::shards::shard_of;
-use super::push::{dirty_path_shards, PushRun};
+use super::push::dirty_path_shards;
 use super::push_plan::PushWork;
-use super::remote_index::IndexStore;
 use super::service::{SyncOptions, SyncService};
 use super::shards::ShardFilter;
 use crate::error::{Error, ErrorKind, Result};
@@ -52,12 +51,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// Phase 1: upload and delete what changed, publish nothing, keep the sidecar dirty.
     pub async fn prepare_push(&self, opts: &SyncOptions) -> Result<(PushManifest, SyncReport)> {
         let ns = self.bind_namespace(opts.namespace.as_deref())?;
-        let mut run = PushRun {
-            ns: ns.as_deref(),
-            store: IndexStore::new(&self.client, ns.as_deref()),
-            report: SyncReport::default(),
-            clock: PhaseClock::start(self.now_ms()),
-        };
+        let mut run = self.push_run(ns.as_deref());
         self.client.check_deadline("preparePush")?;
         let mut manifest = PushManifest {
             namespace: ns.clone(),
@@ -76,10 +70,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             return Ok((manifest, run.report));
         }
         crate::progress::phase("index");
-        let base = self.read_base();
-        run.store
-            .probe_unlisted
-            .set(Self::base_has_unpartitioned(base.as_ref()));
+        let base = self.read_base_for(&mut run.store);
         let (_, remote) = self.push_read_index(&mut run).await?;
         crate::progress::phase("walk");
         self.client.check_deadline("prepare walk")?;
@@ -126,12 +117,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
             ));
         }
         let ns = self.bind_namespace(manifest.namespace.as_deref())?;
-        let mut run = PushRun {
-            ns: ns.as_deref(),
-            store: IndexStore::new(&self.client, ns.as_deref()),
-            report: SyncReport::default(),
-            clock: PhaseClock::start(self.now_ms()),
-        };
+        let mut run = self.push_run(ns.as_deref());
         self.client.check_deadline("commitPush")?;
         run.report.files = manifest.changes.upserts.len() as u32;
         run.report.deleted = manifest.changes.deletions.len() as u32;
@@ -199,12 +185,7 @@ impl<P: Transport + Clock, A: Authorizer> SyncService<P, A> {
     /// and the walk of a push.
     pub async fn preview_push(&self, opts: &SyncOptions) -> Result<PushPreview> {
         let ns = self.bind_namespace(opts.namespace.as_deref())?;
-        let mut run = PushRun {
-            ns: ns.as_deref(),
-            store: IndexStore::new(&self.client, ns.as_deref()),
-            report: SyncReport::default(),
-            clock: PhaseClock::start(self.now_ms()),
-        };
+        let mut run = self.push_run(ns.as_deref());
         self.client.check_deadline("previewPush")?;
         if self.push_fast_path(&run.store).await {
             return Ok(PushPreview::default());
